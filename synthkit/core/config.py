@@ -13,7 +13,7 @@ Values are parsed as YAML (``8`` is an int, ``[a, b]`` a list, ``null`` None).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -55,20 +55,45 @@ def format_validation_error(err: ValidationError, prefix: str, model: type[BaseM
             lines.append(f"{loc}: unknown key. Allowed: {allowed}")
         elif e["type"] == "missing":
             lines.append(f"{loc}: required key is missing")
+        elif e["type"] == "value_error" or isinstance(e.get("input"), dict):
+            # a validator's own message says what is wrong; echoing a whole mapping back is noise
+            lines.append(f"{loc}: {e['msg'].removeprefix('Value error, ')}")
         else:
             lines.append(f"{loc}: {e['msg']} (got {e.get('input')!r})")
     return "\n".join(lines)
 
 
 def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
-    """Field names of the (nested) model at ``loc``, for 'allowed keys' messages."""
+    """Field names of the (nested) model at ``loc``, for 'allowed keys' messages.
+
+    Follows fields through ``X | None``, ``list[X]``, ``dict[str, X]`` and
+    discriminated unions (a loc part that is no field but a ``kind`` tag picks
+    the union member, any other non-field part is a list index or dict key).
+    """
+    candidates = [model]
     for part in loc:
-        if isinstance(part, int) or model is None:
-            continue
-        field = model.model_fields.get(str(part))
-        ann = getattr(field, "annotation", None)
-        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
-    return list(model.model_fields) if model is not None else []
+        fields = [m.model_fields[str(part)] for m in candidates if str(part) in m.model_fields]
+        if fields:
+            candidates = _models_in(fields[0].annotation)
+        else:
+            tagged = [m for m in candidates if str(part) in _tags(m)]
+            candidates = tagged or candidates
+        if not candidates:
+            return []
+    return list(candidates[0].model_fields) if len(candidates) == 1 else []
+
+
+def _models_in(ann: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation can hold, looking through Optional, Union, list, dict, Annotated."""
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return [ann]
+    return [m for arg in get_args(ann) for m in _models_in(arg)]
+
+
+def _tags(model: type[BaseModel]) -> set[str]:
+    """Values of the model's ``Literal`` fields: the tags a discriminated union selects it by."""
+    return {str(v) for f in model.model_fields.values() if get_origin(f.annotation) is Literal
+            for v in get_args(f.annotation)}
 
 
 def validate_stage(raw: Any, index: int) -> StageConfig:

@@ -32,6 +32,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 from typing import Sequence
 
 from synthkit.llm.base import Completion, LLMConfig, Prompt, SamplingParams, TokenLogprobs
@@ -97,7 +98,8 @@ class DummyLLM:
         words = text.split()
         if len(words) > params.max_tokens:
             words = words[: params.max_tokens]
-            text = " ".join(words)
+            last = list(re.finditer(r"\S+", text))[params.max_tokens - 1]
+            text = text[: last.end()]  # keep the original spacing: truncated code stays indented
             finish = "length"
         top = _top_logprobs(words, params.top_logprobs) if params.top_logprobs > 0 else None
         return Completion(

@@ -92,3 +92,24 @@ def test_iterations_train_block_is_validated_at_load_time():
     raw["iterations"] = {"rounds": 2, "data": "everything"}
     with pytest.raises(ConfigError, match=r"iterations.data"):
         parse_pipeline(raw)
+
+
+@pytest.mark.parametrize("stage, where, allowed", [
+    # through `X | None` and a discriminated union (the `kind` tag is part of the path)
+    ({"stage": "load_seeds", "source": {"kind": "python_package", "packages": ["json"], "packagez": 1}},
+     "stages.0.source.python_package.packagez", "kind, packages, exclude"),
+    # through dict[str, Aspect]
+    ({"stage": "judge", "aspects": {"clarity": {"weight": 1, "rubrik": "x"}}},
+     "stages.0.aspects.clarity.rubrik", "weight, rubric"),
+])
+def test_unknown_nested_key_lists_allowed_keys(stage, where, allowed):
+    with pytest.raises(ConfigError) as e:
+        parse_pipeline({"name": "t", "llm": {"backend": "dummy"}, "stages": [stage]})
+    assert f"{where}: unknown key. Allowed: {allowed}" in str(e.value)
+
+
+def test_unknown_iterations_key_lists_allowed_keys():
+    raw = _raw()
+    raw["iterations"] = {"roundz": 2}
+    with pytest.raises(ConfigError, match=r"iterations.roundz: unknown key. Allowed: rounds, train, data"):
+        parse_pipeline(raw)

@@ -55,3 +55,9 @@ def test_top_logprobs_and_logprobs():
     assert lp[0].n_tokens == 2 and lp[1].n_tokens == 0
     assert lp[0].logprob == token_logprob("a") + token_logprob("b")
     assert -3.0 <= token_logprob("zz") <= -0.1
+
+
+def test_length_cut_keeps_original_spacing():
+    llm = _llm(dummy_responses=["def f(x):\n    y = x\n    return y"])
+    (c,), = llm.generate(["p"], SamplingParams(max_tokens=5))
+    assert (c.text, c.tokens, c.finish_reason) == ("def f(x):\n    y = x", 5, "length")

@@ -28,6 +28,8 @@ def test_unknown_key_names_the_field():
         parse_train_config({"dataset": "d", "lerning_rate": 1})
     with pytest.raises(ConfigError, match=r"ib.betta: unknown key. Allowed: enabled, dim, beta"):
         parse_train_config({"dataset": "d", "ib": {"betta": 1}})
+    with pytest.raises(ConfigError, match=r"lora.rr: unknown key. Allowed: r, alpha, dropout"):  # lora: X | None
+        parse_train_config({"dataset": "d", "lora": {"rr": 1}})
     with pytest.raises(ConfigError, match="dataset: required key is missing"):
         parse_train_config({})
 
