@@ -38,7 +38,9 @@ def raw_side(cfg: LLMConfig, prompts: list[str], max_tokens: int) -> tuple[float
     chats = [[{"role": "system", "content": SYSTEM}, {"role": "user", "content": p}] for p in prompts]
     outs = llm.generate(chats, SamplingParams(temperature=0.0, max_tokens=max_tokens))
     llm.close()
-    return time.perf_counter() - t0, sum(c.tokens for cs in outs for c in cs)
+    wall = time.perf_counter() - t0
+    print(f"     raw side: {wall:.2f} s wall", flush=True)
+    return wall, sum(c.tokens for cs in outs for c in cs)
 
 
 def pipeline_side(cfg: LLMConfig, prompts: list[str], max_tokens: int, work: Path) -> tuple[float, int]:
@@ -52,6 +54,7 @@ def pipeline_side(cfg: LLMConfig, prompts: list[str], max_tokens: int, work: Pat
     pipe.run()
     wall = time.perf_counter() - t0
     stats = json.loads((pipe.run_dir / "01_generate" / "stats.json").read_text())
+    print(f"pipeline side: {wall:.2f} s wall, {stats['seconds']:.2f} s inside generate.process", flush=True)
     return wall, stats["tokens_generated"]
 
 

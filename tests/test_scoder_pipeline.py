@@ -1,0 +1,65 @@
+"""pipelines/scoder.yaml end to end, fast: the real stages, seeds, sandbox and
+decontamination, with the dummy backend standing in for synthesizer and judge.
+(The same file on the embedded model is exercised by bench/judge_auroc.py and
+the README's run; the embedded model rarely writes a passing exercise.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import datasets
+
+from synthkit.core.pipeline import Pipeline
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def exercise(name: str, body: str, tests: list[str]) -> str:
+    asserts = "\n".join(tests)
+    return (f"[Problem]\nWrite `{name}(x)`: {body}.\n\n[Entry Point]\n{name}\n\n"
+            f"[Solution]\n```python\ndef {name}(x):\n    return {body}\n```\n\n[Tests]\n```python\n{asserts}\n```")
+
+
+DOUBLE = exercise("double", "2 * x", ["assert double(2) == 4", "assert double(0) == 0"])
+SQUARE = exercise("square", "x * x", ["assert square(3) == 9", "assert square(-2) == 4"])
+WRONG = exercise("half", "x // 3", ["assert half(4) == 2"])          # its own test fails
+NO_TESTS = DOUBLE[: DOUBLE.index("[Tests]")]
+
+
+def test_scoder_yaml_funnel_with_dummy_models(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    answers = json.dumps([DOUBLE, SQUARE, WRONG, NO_TESTS])
+    pipe = Pipeline.from_yaml(ROOT / "pipelines" / "scoder.yaml", overrides=[
+        "llm.backend=dummy", f"llm.dummy_responses={answers}", "stages.0.limit=6",
+        "stages.1.style=chat", "stages.1.n=4", "stages.1.checkpoints=[ckA, ckB]",
+        "stages.3.style=chat", "stages.3.llm={dummy_responses: ['7']}",
+        "stages.6.path=out/scoder"], workdir=tmp_path / "runs")
+    ds = pipe.run()
+
+    report = json.loads((pipe.run_dir / "report.json").read_text())
+    stages = report["stages"]
+    assert [s["stage"] for s in stages] == ["load_seeds", "synthesize", "verify_tests", "judge",
+                                            "dedup_minhash", "decontaminate", "save"]
+    seeds = stages[0]["kept"]
+    assert seeds == 6
+    synth = stages[1]
+    # n=4 over 4 canned answers: each answer exactly once per seed and checkpoint
+    assert synth["rows_in"] == seeds and synth["kept"] == 3 * 2 * seeds
+    assert synth["dropped"] == {"no_tests": 2 * seeds}
+    assert stages[2]["rows_in"] == synth["kept"] and stages[2]["dropped"] == {"failed": 2 * seeds}
+    assert stages[3]["rows_in"] == stages[2]["kept"] == 4 * seeds and stages[3]["kept"] == 4 * seeds
+    assert stages[4]["kept"] == 2 and sum(stages[4]["dropped"].values()) == 4 * seeds - 2  # 2 distinct exercises
+    assert report["rows_out"] == len(ds) == 2
+
+    assert sorted(r["entry_point"] for r in ds) == ["double", "square"]
+    for row in ds:
+        assert row["meta"]["checkpoint"] in ("ckA", "ckB") and row["meta"]["module"]
+        assert row["verify"]["status"] == "passed" and row["scores"]["verify"] == 1.0
+        assert row["scores"]["judge"] == 7.0
+        assert {k for k in row["scores"] if k.startswith("judge/")} == {
+            "judge/consistency", "judge/relevance", "judge/difficulty", "judge/clarity", "judge/test_quality"}
+    assert datasets.load_from_disk(str(tmp_path / "out" / "scoder")).num_rows == 2
+    rejected = datasets.load_dataset("parquet", data_files=str(pipe.run_dir / "02_verify_tests" / "rejected" / "*.parquet"),
+                                     split="train")
+    assert set(rejected["rejected_by"]) == {"verify_tests:failed"}
