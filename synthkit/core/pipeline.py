@@ -171,7 +171,8 @@ def _progress(total: int, initial: int, desc: str):
 
 def _run_rowwise(stage: Stage, sdir: rundir.StageDir, input_dir: Path | None) -> Funnel:
     size = stage.config.shard_size
-    n_shards = math.ceil(rundir.count_rows(input_dir) / size) if input_dir else 0
+    n_rows = rundir.count_rows(input_dir) if input_dir else 0
+    n_shards = math.ceil(n_rows / size)
     passes = list(stage.passes())
     keys = [[rundir.unit_key(p, s) for s in range(n_shards)] for p in range(len(passes))]
     done = sum(sdir.unit_done(k) for row in keys for k in row)
@@ -188,7 +189,9 @@ def _run_rowwise(stage: Stage, sdir: rundir.StageDir, input_dir: Path | None) ->
                     bar.update(1)
             finally:
                 stage.close_pass()
-    return sdir.funnel()
+    funnel = sdir.funnel()
+    funnel.rows_in = n_rows  # each pass reads every input row; count them once
+    return funnel
 
 
 def _run_unit(stage: Stage, sdir: rundir.StageDir, key: str, batch: list[Row]) -> None:
