@@ -2,6 +2,7 @@
 
     python bench/judge_auroc.py generate [--target 100] [--max-minutes 120]   # once: the fixture
     python bench/judge_auroc.py score    [--limit 0] [--aspects ...]           # the measurement
+    python bench/judge_auroc.py score --judge-model Qwen/Qwen2.5-Coder-7B-Instruct --backend vllm --style chat
 
 ``generate`` samples SCoder exercises from stdlib seed snippets with the
 embedded model (SmolLM2-135M-Instruct, the synthesize stage's ``completion``
@@ -12,8 +13,8 @@ resumes where it stopped (seeds already answered are skipped).
 ``score`` parses the fixture with ``answer_parse.parse_synthesis`` (so parser
 changes are picked up), labels each row by running its reference solution
 against its own tests in ``synthkit.sandbox`` (its pass rate),
-then runs the ``judge`` stage (per-aspect, completion style, the five SCoder
-aspects, greedy)
+then runs the ``judge`` stage (per-aspect, the five SCoder aspects, greedy;
+the embedded model in completion style unless ``--judge-model``/``--style`` say otherwise)
 twice on the same rows with the same model:
 
 - baseline: ``scoring: sample`` (the written digit);
@@ -58,10 +59,11 @@ def _ctx(index: int, llm=None):
     return StageContext(index=index, seed=0, stage_dir=DATA, base_dir=DATA, llm_config=llm)
 
 
-def _embedded():
+def _llm_config(model: str = "embedded", backend: str = "transformers"):
     from synthkit.llm.base import LLMConfig
 
-    return LLMConfig(backend="transformers", model="embedded", device="cpu", batch_size=8, cache=False)
+    device = "cpu" if model == "embedded" and backend == "transformers" else "auto"
+    return LLMConfig(backend=backend, model=model, device=device, batch_size=8, cache=False)
 
 
 def load_fixture() -> list[dict]:
@@ -96,7 +98,7 @@ def generate(target: int, max_minutes: float, batch: int) -> None:
     records = load_fixture()
     done = {r["seed_id"] for r in records}
     todo = [s for s in seeds if s["id"] not in done]
-    llm = make_llm(_embedded())
+    llm = make_llm(_llm_config())
     started = time.time()
     DATA.mkdir(parents=True, exist_ok=True)
     while todo and len(parsed_rows(records)[0]) < target and time.time() - started < max_minutes * 60:
@@ -195,15 +197,16 @@ class SharedGreedy:
         pass
 
 
-def judge(rows: list[dict], scoring: str, aspects: list[str] | None, llm) -> tuple[dict[str, dict], float]:
+def judge(rows: list[dict], scoring: str, aspects: list[str] | None, llm, style: str = "completion"
+          ) -> tuple[dict[str, dict], float]:
     from synthkit.core.record import Rejected
     from synthkit.stages.judge import Judge
 
-    cfg = {"stage": "judge", "scoring": scoring, "mode": "per_aspect", "style": "completion",
+    cfg = {"stage": "judge", "scoring": scoring, "mode": "per_aspect", "style": style,
            "temperature": 0.0, "max_tokens": 4}
     if aspects:
         cfg["aspects"] = {a: 1.0 for a in aspects}
-    stage = Judge(Judge.Config(**cfg), _ctx(3, _embedded()))
+    stage = Judge(Judge.Config(**cfg), _ctx(3))
     stage.llm = llm
     t0 = time.time()
     out = {}
@@ -231,7 +234,7 @@ def readout(name: str, scored: dict[str, dict], rows: list[dict], rates: list[fl
     return entry
 
 
-def score(limit: int, aspects: list[str] | None, timing_rows: int) -> None:
+def score(limit: int, aspects: list[str] | None, timing_rows: int, model: str, backend: str, style: str) -> None:
     from synthkit.llm.base import make_llm
 
     records = load_fixture()
@@ -242,17 +245,18 @@ def score(limit: int, aspects: list[str] | None, timing_rows: int) -> None:
     labels = {"all_pass": [r == 1.0 for r in rates], "any_pass": [r > 0 for r in rates]}
     print(f"reference solutions passing all their tests: {sum(labels['all_pass'])}/{len(rows)}, "
           f"at least one: {sum(labels['any_pass'])}/{len(rows)}")
-    report = {"rows": len(rows), "answers": len(records), "parse_rejections": reasons,
+    report = {"judge_model": model, "backend": backend, "style": style,
+              "rows": len(rows), "answers": len(records), "parse_rejections": reasons,
               "all_pass": sum(labels["all_pass"]), "any_pass": sum(labels["any_pass"]), "timing": {}}
-    llm = make_llm(_embedded())
-    judge(rows[-1:], "sample", aspects, llm)  # warm-up, so neither timed run pays first-call costs
+    llm = make_llm(_llm_config(model, backend))
+    judge(rows[-1:], "sample", aspects, llm, style)  # warm-up, so neither timed run pays first-call costs
     for scoring in ("sample", "expected"):  # throughput: side by side, uncached, same rows
-        _, secs = judge(rows[:timing_rows], scoring, aspects, llm)
+        _, secs = judge(rows[:timing_rows], scoring, aspects, llm, style)
         report["timing"][scoring] = round(timing_rows / secs, 4)
         print(f"{scoring:9s} judge throughput {timing_rows / secs:.3f} rows/s ({timing_rows} rows, uncached)")
     shared = SharedGreedy(llm)
     for scoring in ("expected", "sample"):
-        scored, _ = judge(rows, scoring, aspects, shared)
+        scored, _ = judge(rows, scoring, aspects, shared, style)
         report[scoring] = readout(scoring, scored, rows, rates, labels)
     llm.close()
     b, c, t = report["sample"], report["expected"], report["timing"]
@@ -274,12 +278,16 @@ def main() -> None:
     s.add_argument("--limit", type=int, default=0)
     s.add_argument("--aspects", nargs="*", default=None)
     s.add_argument("--timing-rows", type=int, default=4)
+    s.add_argument("--judge-model", default="embedded", help="the judge: 'embedded', a local dir or a hub id")
+    s.add_argument("--backend", default="transformers", choices=["transformers", "vllm"])
+    s.add_argument("--style", default="completion", choices=["completion", "chat"],
+                   help="judge prompt style: completion for small models, chat for instruct models")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.cmd == "generate":
         generate(args.target, args.max_minutes, args.batch)
     else:
-        score(args.limit, args.aspects, args.timing_rows)
+        score(args.limit, args.aspects, args.timing_rows, args.judge_model, args.backend, args.style)
 
 
 if __name__ == "__main__":
