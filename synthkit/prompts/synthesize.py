@@ -9,6 +9,29 @@ one. ``{seed}`` is the only placeholder (substituted with str.replace, so other 
 
 from __future__ import annotations
 
+# One worked answer, shared by both prompt styles (for a different snippet than the seed).
+EXAMPLE = """\
+[Problem]
+Write a function `count_vowels(text)` that returns how many vowels (a, e, i, o, u, upper or lower case) \
+the string `text` contains.
+
+[Entry Point]
+count_vowels
+
+[Solution]
+```python
+def count_vowels(text):
+    return sum(1 for ch in text.lower() if ch in "aeiou")
+```
+
+[Tests]
+```python
+assert count_vowels("") == 0
+assert count_vowels("Hello") == 2
+assert count_vowels("AEIOU xyz") == 5
+```
+"""
+
 TEMPLATE = """\
 You write Python programming exercises. Use the code snippet below as inspiration for a NEW, \
 self-contained exercise. Do not copy the snippet. The exercise must need only standard Python \
@@ -34,26 +57,7 @@ Answer in exactly this format, with the four sections in this order:
 
 Example answer (for a different snippet):
 
-[Problem]
-Write a function `count_vowels(text)` that returns how many vowels (a, e, i, o, u, upper or lower case) \
-the string `text` contains.
-
-[Entry Point]
-count_vowels
-
-[Solution]
-```python
-def count_vowels(text):
-    return sum(1 for ch in text.lower() if ch in "aeiou")
-```
-
-[Tests]
-```python
-assert count_vowels("") == 0
-assert count_vowels("Hello") == 2
-assert count_vowels("AEIOU xyz") == 5
-```
-
+""" + EXAMPLE + """
 Code snippet:
 ```python
 {seed}
@@ -79,26 +83,7 @@ def _strip_accents(word):
     return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
 ```
 
-[Problem]
-Write a function `count_vowels(text)` that returns how many vowels (a, e, i, o, u, upper or lower case) \
-the string `text` contains.
-
-[Entry Point]
-count_vowels
-
-[Solution]
-```python
-def count_vowels(text):
-    return sum(1 for ch in text.lower() if ch in "aeiou")
-```
-
-[Tests]
-```python
-assert count_vowels("") == 0
-assert count_vowels("Hello") == 2
-assert count_vowels("AEIOU xyz") == 5
-```
-
+""" + EXAMPLE + """
 Code snippet:
 ```python
 def merge(self, other):

@@ -15,7 +15,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from synthkit.core.errors import ConfigError
@@ -98,15 +97,10 @@ def parse_train_config(raw: dict[str, Any], overrides: list[str] | tuple[str, ..
 
 
 def load_train_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
+    from synthkit.core.config import load_raw
+
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"train config not found: {p}")
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{p}: not valid YAML: {e}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{p}: expected a mapping at the top level (model, dataset, output_dir, ...)")
+    raw = load_raw(p, what="train config", keys="model, dataset, output_dir")
     try:
         return parse_train_config(raw, overrides)
     except ConfigError as e:

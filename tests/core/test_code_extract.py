@@ -25,7 +25,7 @@ def test_other_languages_indented_and_unterminated_fences():
     assert extract_code(f"{F}bash\npip install x\n{F}") is None
     assert extract_code(f"  {F}python\n  def g():\n      pass\n  {F}") == "def g():\n    pass\n"
     assert extract_code(f"{F}python\ndef g():\n    return 1") == "def g():\n    return 1\n"
-    assert extract_code(f"~~~python\nx = 1\n~~~") == "x = 1\n"
+    assert extract_code("~~~python\nx = 1\n~~~") == "x = 1\n"
     assert fenced_blocks("no fences here") is None
 
 

