@@ -10,8 +10,9 @@ Contract:
   load directly, and that ``transformers serve DIR`` can serve. The first call
   dequantises the GGUF (Q4_1) to float32 weights with transformers'
   ``gguf_file=`` loader (~15 s, ~540 MB on disk); later calls only stat files.
-- ``resolve_model(name)``: ``"embedded"`` -> ``str(embedded_model_dir())``;
-  any other name is returned unchanged.
+- ``resolve_model(name)``: ``"embedded"`` -> ``str(embedded_model_dir())``; a
+  LoRA checkpoint folder -> its merged model folder; any other name unchanged.
+  Every backend and the trainer resolve ``model:`` through it.
 
 The cache lives in ``$SYNTHKIT_CACHE`` (default ``~/.cache/synthkit``) under
 ``embedded/<key>``, where the key hashes the GGUF file's name, size and mtime
@@ -100,8 +101,16 @@ def embedded_model_dir() -> Path:
 
 
 def resolve_model(name: str) -> str:
-    """Map ``"embedded"`` to the converted directory; leave anything else as is."""
-    return str(embedded_model_dir()) if name == EMBEDDED else name
+    """Map ``"embedded"`` to the converted directory and a LoRA checkpoint folder
+    (``adapter_config.json``) to its merged model (made once, next to it); leave
+    anything else (model folders, hub ids) as is."""
+    if name == EMBEDDED:
+        return str(embedded_model_dir())
+    if (Path(name) / "adapter_config.json").is_file():
+        from synthkit.train.checkpoints import merge_or_load
+
+        return str(merge_or_load(name))
+    return name
 
 
 def _convert(gguf: Path, out: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from synthkit.train.checkpoints import merge_or_load
 from synthkit.train.config import parse_train_config
 from synthkit.train.trainer import train
 
@@ -44,7 +43,7 @@ def test_embedded_trains_and_checkpoint_generates(embedded_dir, chat_dataset, tm
     result = train(cfg)
     (ck,) = result.checkpoints
     assert ck.step == 3 and ck.lr > 0
-    llm = make_llm(LLMConfig(backend="transformers", model=str(merge_or_load(ck.path)), device="cpu", cache=False))
+    llm = make_llm(LLMConfig(backend="transformers", model=str(ck.path), device="cpu", cache=False))  # merged on load
     try:
         [[out]] = llm.generate([[{"role": "user", "content": "Write add(a, b)."}]],
                                SamplingParams(max_tokens=8, temperature=0))

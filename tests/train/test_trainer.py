@@ -8,6 +8,7 @@ import json
 import pytest
 
 from synthkit.core.errors import ConfigError, DataError
+from synthkit.llm.embedded import resolve_model
 from synthkit.train.checkpoints import META, list_checkpoints, merge_or_load
 from synthkit.train.config import parse_train_config
 from synthkit.train.trainer import train
@@ -56,6 +57,7 @@ def test_lora_checkpoints_carry_step_lr_and_optimizer_state(tiny_model_dir, chat
     assert result.checkpoints[0].epoch == pytest.approx(0.5)     # 8 rows, batch 2: 4 steps an epoch
     merged = merge_or_load(result.checkpoints[-1].path)
     assert merged == result.checkpoints[-1].path / "merged" and generate(merged) > 0
+    assert resolve_model(str(result.checkpoints[-1].path)) == str(merged)  # model: <lora checkpoint> works
     assert merge_or_load(result.checkpoints[-1].path) == merged   # merged once, reused
 
 
