@@ -25,14 +25,37 @@ DOUBLE = exercise("double", "2 * x", ["assert double(2) == 4", "assert double(0)
 SQUARE = exercise("square", "x * x", ["assert square(3) == 9", "assert square(-2) == 4"])
 WRONG = exercise("half", "x // 3", ["assert half(4) == 2"])          # its own test fails
 NO_TESTS = DOUBLE[: DOUBLE.index("[Tests]")]
+LEAKED = """[Problem]
+Check if in given list of numbers, are any two numbers closer to each other than given threshold.
+
+[Entry Point]
+has_close_elements
+
+[Solution]
+```python
+def has_close_elements(numbers, threshold):
+    for idx, elem in enumerate(numbers):
+        for idx2, elem2 in enumerate(numbers):
+            if idx != idx2:
+                distance = abs(elem - elem2)
+                if distance < threshold:
+                    return True
+    return False
+```
+
+[Tests]
+```python
+assert has_close_elements([1.0, 2.0, 3.0], 0.5) is False
+assert has_close_elements([1.0, 2.8, 3.0, 4.0, 5.0, 2.0], 0.3) is True
+```"""  # HumanEval/0, verbatim: passes its tests, and decontaminate must catch it
 
 
 def test_scoder_yaml_funnel_with_dummy_models(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    answers = json.dumps([DOUBLE, SQUARE, WRONG, NO_TESTS])
+    answers = json.dumps([DOUBLE, SQUARE, WRONG, NO_TESTS, LEAKED])
     pipe = Pipeline.from_yaml(ROOT / "pipelines" / "scoder.yaml", overrides=[
         "llm.backend=dummy", f"llm.dummy_responses={answers}", "stages.0.limit=6",
-        "stages.1.style=chat", "stages.1.n=4", "stages.1.checkpoints=[ckA, ckB]",
+        "stages.1.style=chat", "stages.1.n=5", "stages.1.checkpoints=[ckA, ckB]",
         "stages.3.style=chat", "stages.3.llm={dummy_responses: ['7']}",
         "stages.6.path=out/scoder"], workdir=tmp_path / "runs")
     ds = pipe.run()
@@ -44,12 +67,13 @@ def test_scoder_yaml_funnel_with_dummy_models(tmp_path, monkeypatch):
     seeds = stages[0]["kept"]
     assert seeds == 6
     synth = stages[1]
-    # n=4 over 4 canned answers: each answer exactly once per seed and checkpoint
-    assert synth["rows_in"] == seeds and synth["kept"] == 3 * 2 * seeds
+    # n=5 over 5 canned answers: each answer exactly once per seed and checkpoint; 4 of them parse
+    assert synth["rows_in"] == seeds and synth["kept"] == 4 * 2 * seeds
     assert synth["dropped"] == {"no_tests": 2 * seeds}
     assert stages[2]["rows_in"] == synth["kept"] and stages[2]["dropped"] == {"failed": 2 * seeds}
-    assert stages[3]["rows_in"] == stages[2]["kept"] == 4 * seeds and stages[3]["kept"] == 4 * seeds
-    assert stages[4]["kept"] == 2 and sum(stages[4]["dropped"].values()) == 4 * seeds - 2  # 2 distinct exercises
+    assert stages[3]["rows_in"] == stages[2]["kept"] == 6 * seeds and stages[3]["kept"] == 6 * seeds
+    assert stages[4]["kept"] == 3 and sum(stages[4]["dropped"].values()) == 6 * seeds - 3  # 3 distinct exercises
+    assert stages[5]["rows_in"] == 3 and stages[5]["dropped"] == {"contaminated": 1}
     assert report["rows_out"] == len(ds) == 2
 
     assert sorted(r["entry_point"] for r in ds) == ["double", "square"]
@@ -60,6 +84,8 @@ def test_scoder_yaml_funnel_with_dummy_models(tmp_path, monkeypatch):
         assert {k for k in row["scores"] if k.startswith("judge/")} == {
             "judge/consistency", "judge/relevance", "judge/difficulty", "judge/clarity", "judge/test_quality"}
     assert datasets.load_from_disk(str(tmp_path / "out" / "scoder")).num_rows == 2
+    card = (tmp_path / "out" / "scoder" / "README.md").read_text()
+    assert "## Decontamination" in card and '"humaneval": 1' in card
     rejected = datasets.load_dataset("parquet", data_files=str(pipe.run_dir / "02_verify_tests" / "rejected" / "*.parquet"),
                                      split="train")
     assert set(rejected["rejected_by"]) == {"verify_tests:failed"}

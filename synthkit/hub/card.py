@@ -51,8 +51,9 @@ def stage_stats(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def contamination_summary(run_dir: Path) -> dict[str, Any] | None:
-    for p in sorted(run_dir.glob("[0-9][0-9]_decontaminate/contamination_summary.json")):
-        return json.loads(p.read_text())
+    """The ``summary`` of the run's (first) decontaminate stage report, if one ran."""
+    for p in sorted(run_dir.glob("[0-9][0-9]_decontaminate/contamination.json")):
+        return json.loads(p.read_text()).get("summary")
     return None
 
 
