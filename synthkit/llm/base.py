@@ -82,6 +82,7 @@ class LLMConfig(BaseModel):
     device: str = "auto"             # transformers: "cpu", "cuda", "auto"
     dtype: str = "auto"              # transformers/vllm: "float32", "bfloat16", "auto"
     batch_size: int = Field(16, ge=1)  # transformers: prompts per forward batch
+    threads: int | None = Field(None, ge=1)  # transformers on CPU: torch threads, process-wide (None: torch's default)
     engine_kwargs: dict[str, Any] = Field(default_factory=dict)  # vllm: passed to vllm.LLM
     base_url: str = "http://127.0.0.1:8000/v1"  # openai: server root
     api_key_env: str = "OPENAI_API_KEY"  # openai: env var holding the key (may be unset)

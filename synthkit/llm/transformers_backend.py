@@ -76,6 +76,8 @@ class TransformersLLM:
 
         self.config = config
         self.model_id = config.model
+        if config.threads:  # two jobs that each spin up every core slow each other down many times over
+            torch.set_num_threads(config.threads)
         path = resolve_model(config.model)
         self.device, dtype = _pick_device_dtype(config)
         try:

@@ -129,3 +129,17 @@ def test_batch_larger_than_batch_size_keeps_order(llm):
     alone = llm.generate([prompts[5]], p)
     assert len(together) == 6 and together[5][0].prompt_tokens == alone[0][0].prompt_tokens
     assert together[5][0].text == alone[0][0].text  # left padding does not change greedy output
+
+
+def test_threads_caps_torch_cpu_threads():
+    import torch
+
+    from synthkit.llm.transformers_backend import TransformersLLM
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        TransformersLLM(LLMConfig(backend="transformers", model="embedded", device="cpu", threads=1)).close()
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
