@@ -23,20 +23,12 @@ def read_records(path: Path, what: str = "file") -> list[dict[str, Any]]:
     if not path.is_file():
         raise DataError(f"{what} {path} does not exist")
     if name.endswith(".parquet"):
-        return require("pyarrow.parquet", pip_name="pyarrow").read_table(path).to_pylist()
-    if not name.endswith((".jsonl", ".jsonl.gz", ".json", ".json.gz")):
+        return read_parquet(path)
+    if name.endswith((".jsonl", ".jsonl.gz")):
+        return read_jsonl(path)
+    if not name.endswith((".json", ".json.gz")):
         raise DataError(f"{what} {path}: unknown file type; expected .jsonl, .jsonl.gz, .json or .parquet")
-    opener = gzip.open if name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        if name.endswith((".jsonl", ".jsonl.gz")):
-            rows = []
-            for lineno, line in enumerate(f, 1):
-                if line.strip():
-                    try:
-                        rows.append(json.loads(line))
-                    except json.JSONDecodeError as e:
-                        raise DataError(f"{path}:{lineno}: not valid JSON ({e.msg})") from e
-            return rows
+    with _open_text(path) as f:
         try:
             data = json.load(f)
         except json.JSONDecodeError as e:
@@ -44,6 +36,41 @@ def read_records(path: Path, what: str = "file") -> list[dict[str, Any]]:
     if not isinstance(data, list):
         raise DataError(f"{path}: expected a JSON list of objects, got {type(data).__name__}")
     return data
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """One JSON object per line (blank lines skipped; ``.gz`` decompressed);
+    errors name the file and the 1-based line."""
+    rows = []
+    lineno = 0
+    with _open_text(path) as f:
+        try:
+            for lineno, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise DataError(f"{path}:{lineno}: not valid JSON ({e.msg})") from e
+                if not isinstance(obj, dict):
+                    raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+                rows.append(obj)
+        except UnicodeDecodeError as e:
+            raise DataError(f"{path}:{lineno + 1}: not valid UTF-8 ({e.reason})") from e
+    return rows
+
+
+def read_parquet(path: Path) -> list[dict[str, Any]]:
+    pq = require("pyarrow.parquet", pip_name="pyarrow")
+    try:
+        return pq.read_table(path).to_pylist()
+    except Exception as e:  # pyarrow raises several types for a bad file
+        raise DataError(f"{path}: not a readable parquet file ({e})") from e
+
+
+def _open_text(path: Path):
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    return opener(path, "rt", encoding="utf-8", errors="strict")
 
 
 def humaneval_path() -> Path:

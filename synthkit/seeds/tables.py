@@ -10,11 +10,11 @@ one split). Everything is read into memory: this is for seed sets, not corpora
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from synthkit.core.errors import DataError
+from synthkit.data.records import read_jsonl, read_parquet
 
 
 def read_rows(path: Path, split: str | None = None) -> list[dict[str, Any]]:
@@ -24,36 +24,11 @@ def read_rows(path: Path, split: str | None = None) -> list[dict[str, Any]]:
         return _read_hf_dir(path, split)
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json", ".ndjson"):
-        return _read_jsonl(path)
+        return read_jsonl(path)
     if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            return pq.read_table(path).to_pylist()
-        except Exception as e:  # pyarrow raises several types for a bad file
-            raise DataError(f"{path}: not a readable parquet file ({e})") from e
+        return read_parquet(path)
     raise DataError(f"{path}: unsupported seed file type '{suffix}'; expected .jsonl, .parquet "
                     "or a directory written by datasets' save_to_disk")
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    with open(path, encoding="utf-8", errors="strict") as f:
-        lineno = 0
-        try:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise DataError(f"{path}:{lineno}: malformed JSON line ({e.msg})") from e
-                if not isinstance(obj, dict):
-                    raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-                rows.append(obj)
-        except UnicodeDecodeError as e:
-            raise DataError(f"{path}:{lineno + 1}: not valid UTF-8 ({e.reason})") from e
-    return rows
 
 
 def _read_hf_dir(path: Path, split: str | None) -> list[dict[str, Any]]:
