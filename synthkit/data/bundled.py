@@ -24,12 +24,12 @@ the sandbox*: nothing here executes it.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from importlib import resources
 from pathlib import Path
 
 from synthkit.core.errors import ConfigError, DataError
+from synthkit.data.records import parse_jsonl_lines
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +66,7 @@ def _read_tier(tier: str) -> tuple[dict, ...]:
     except FileNotFoundError as e:
         raise DataError(f"{where}: missing from the installed package") from e
     tasks = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            task = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{where}:{lineno}: not valid JSON ({e})") from e
+    for lineno, task in parse_jsonl_lines(text.splitlines(), where):
         bad = [f for f in FIELDS if not isinstance(task.get(f), str) or not task[f]]
         if bad:
             raise DataError(f"{where}:{lineno}: fields {', '.join(bad)} must be non-empty strings")

@@ -13,7 +13,7 @@ import gzip
 import importlib.util
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from synthkit.core.errors import DataError, MissingDependency, require
 
@@ -41,23 +41,28 @@ def read_records(path: Path, what: str = "file") -> list[dict[str, Any]]:
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """One JSON object per line (blank lines skipped; ``.gz`` decompressed);
     errors name the file and the 1-based line."""
-    rows = []
-    lineno = 0
     with _open_text(path) as f:
-        try:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise DataError(f"{path}:{lineno}: not valid JSON ({e.msg})") from e
-                if not isinstance(obj, dict):
-                    raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-                rows.append(obj)
-        except UnicodeDecodeError as e:
-            raise DataError(f"{path}:{lineno + 1}: not valid UTF-8 ({e.reason})") from e
-    return rows
+        return [obj for _, obj in parse_jsonl_lines(f, str(path))]
+
+
+def parse_jsonl_lines(lines: Iterable[str], where: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(1-based line number, object) for each non-blank line. A line that is
+    not a JSON object, or not valid UTF-8 while ``lines`` decodes a file,
+    raises ``DataError`` naming ``where`` and the line."""
+    lineno = 0
+    try:
+        for lineno, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"{where}:{lineno}: not valid JSON ({e.msg})") from e
+            if not isinstance(obj, dict):
+                raise DataError(f"{where}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+            yield lineno, obj
+    except UnicodeDecodeError as e:
+        raise DataError(f"{where}:{lineno + 1}: not valid UTF-8 ({e.reason})") from e
 
 
 def read_parquet(path: Path) -> list[dict[str, Any]]:
