@@ -22,7 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from synthkit.core.pipeline import Pipeline  # noqa: E402
-from synthkit.llm.base import LLMConfig, SamplingParams, make_llm  # noqa: E402
+from synthkit.llm.base import LLMConfig, SamplingParams  # noqa: E402
+from synthkit.llm.factory import make_llm  # noqa: E402
 
 SYSTEM = "You are a helpful coding assistant."
 

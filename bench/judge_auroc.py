@@ -10,7 +10,7 @@ style prompt, n=2, T=0.8, top-p 0.95, 256 new tokens, fixed seeds) and appends e
 ``bench/data/scoder_generations.jsonl`` until ``--target`` answers parse. It
 resumes where it stopped (seeds already answered are skipped).
 
-``score`` parses the fixture with ``answer_parse.parse_synthesis`` (so parser
+``score`` parses the fixture with ``prompts.synthesize.parse_synthesis`` (so parser
 changes are picked up), labels each row by running its reference solution
 against its own tests in ``synthkit.sandbox`` (its pass rate),
 then runs the ``judge`` stage (per-aspect, the five SCoder aspects, greedy;
@@ -73,7 +73,8 @@ def load_fixture() -> list[dict]:
 
 
 def parsed_rows(records: list[dict]) -> tuple[list[dict], dict[str, int]]:
-    from synthkit.core.answer_parse import ParseError, parse_synthesis
+    from synthkit.prompts.answers import ParseError
+    from synthkit.prompts.synthesize import parse_synthesis
     from synthkit.prompts.synthesize import PREFIX
 
     rows, reasons = [], {}
@@ -88,8 +89,9 @@ def parsed_rows(records: list[dict]) -> tuple[list[dict], dict[str, int]]:
 
 
 def generate(target: int, max_minutes: float, batch: int) -> None:
-    from synthkit.core.models import derive_seed
-    from synthkit.llm.base import SamplingParams, make_llm
+    from synthkit.core.sampling import derive_seed
+    from synthkit.llm.base import SamplingParams
+    from synthkit.llm.factory import make_llm
     from synthkit.prompts.synthesize import FEW_SHOT, STOP, render
     from synthkit.stages.load_seeds import LoadSeeds
 
@@ -235,7 +237,7 @@ def readout(name: str, scored: dict[str, dict], rows: list[dict], rates: list[fl
 
 
 def score(limit: int, aspects: list[str] | None, timing_rows: int, model: str, backend: str, style: str) -> None:
-    from synthkit.llm.base import make_llm
+    from synthkit.llm.factory import make_llm
 
     records = load_fixture()
     rows, reasons = parsed_rows(records)

@@ -16,7 +16,7 @@ _LAZY = {
     "register_stage": "synthkit.core.registry",
     "LLMConfig": "synthkit.llm.base",
     "SamplingParams": "synthkit.llm.base",
-    "make_llm": "synthkit.llm.base",
+    "make_llm": "synthkit.llm.factory",
 }
 
 

@@ -21,18 +21,23 @@ from pathlib import Path
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from synthkit import rounds
     from synthkit.core.pipeline import Pipeline
 
     pipe = Pipeline.from_yaml(args.pipeline, args.override, workdir=args.workdir)
-    dataset = pipe.run()
+    dataset = rounds.run(pipe)
     print(f"done: {len(dataset)} rows; run folder {pipe.run_dir} (report.json inside)")
     return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from synthkit.core.pipeline import validate_file
+    from synthkit.core.pipeline import Pipeline
+    from synthkit.rounds import parse_iterations
 
-    stages = validate_file(args.pipeline, args.override)
+    pipe = Pipeline.from_yaml(args.pipeline, args.override)
+    if pipe.config.iterations is not None:
+        parse_iterations(pipe.config.iterations)
+    stages = pipe.build()
     for s in stages:
         print(f"{s.ctx.index:02d} {s.name}: ok")
     print(f"{args.pipeline}: valid ({len(stages)} stages)")
@@ -130,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    from synthkit.core.errors import SynthkitError
+    from synthkit.errors import SynthkitError
 
     try:
         return int(args.func(args) or 0)

@@ -18,21 +18,10 @@ from typing import Any, Literal, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from synthkit.core.errors import ConfigError
+from synthkit.errors import ConfigError
 from synthkit.core.registry import STAGES
 from synthkit.core.stage import StageConfig
 from synthkit.llm.base import LLMConfig
-
-
-class IterationsConfig(BaseModel):
-    """Self-distillation rounds: run the stages, train on the output, repeat."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    rounds: int = Field(2, ge=1)         # how many times the stages run
-    train: dict[str, Any] = Field(default_factory=dict)  # a `synthkit train` config (minus dataset/output_dir)
-    data: Literal["round", "accumulate"] = "round"  # "round": train on this round's output; "accumulate": on all rounds so far
-    last_checkpoints: int = Field(1, ge=1)  # the next round samples from the last M checkpoints
 
 
 class PipelineConfig(BaseModel):
@@ -43,7 +32,7 @@ class PipelineConfig(BaseModel):
     workdir: str = "runs"                # relative to the current directory
     llm: LLMConfig = Field(default_factory=LLMConfig)  # default model for every LLM stage
     stages: list[dict[str, Any]]         # validated one by one against each stage's Config
-    iterations: IterationsConfig | None = None
+    iterations: dict[str, Any] | None = None  # self-distillation rounds; validated by synthkit.rounds
 
 
 def format_validation_error(err: ValidationError, prefix: str, model: type[BaseModel]) -> str:
@@ -172,8 +161,4 @@ def parse_pipeline(raw: dict[str, Any], overrides: list[str] = ()) -> tuple[Pipe
     stages = [validate_stage(s, i) for i, s in enumerate(cfg.stages)]
     for i, s in enumerate(stages):
         stage_llm_config(cfg.llm, getattr(s, "llm", None), i)
-    if cfg.iterations is not None:  # fail now, not after the first round's sampling
-        from synthkit.train.config import parse_train_config
-
-        parse_train_config({**cfg.iterations.train, "dataset": "<set per round>"}, where="iterations.train")
     return cfg, stages

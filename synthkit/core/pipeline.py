@@ -32,7 +32,7 @@ from typing import Any, Iterator, Sequence
 
 from synthkit.core import rundir
 from synthkit.core.config import PipelineConfig, load_raw, parse_pipeline, stage_llm_config, validate_stage
-from synthkit.core.errors import DataError, SynthkitError
+from synthkit.errors import ConfigError, DataError, SynthkitError
 from synthkit.core.record import Funnel, Rejected, Row
 from synthkit.core.registry import STAGES
 from synthkit.core.stage import Stage, StageConfig, StageContext
@@ -62,7 +62,7 @@ class Pipeline:
         return cls(cfg.stages, name=cfg.name, seed=cfg.seed, llm=cfg.llm.model_dump(),
                    workdir=workdir if workdir is not None else cfg.workdir,
                    base_dir=Path(path).resolve().parent,
-                   iterations=cfg.iterations.model_dump() if cfg.iterations else None)
+                   iterations=cfg.iterations)
 
     @property
     def run_dir(self) -> Path:
@@ -89,17 +89,22 @@ class Pipeline:
 
     # --- running ---------------------------------------------------------------------
     def run(self) -> "datasets.Dataset":  # noqa: F821
-        """Run every stage (or every round, with ``iterations:``); return the final dataset."""
+        """Run every stage once; return the final dataset. The ``iterations:``
+        rounds run one level up, in ``synthkit.rounds.run_rounds(pipeline)``."""
         if self.config.iterations is not None:
-            from synthkit.core.iterate import run_rounds
-            return run_rounds(self)
+            raise ConfigError("iterations: this pipeline trains between rounds; run it with "
+                              "`synthkit run` or synthkit.rounds.run_rounds(pipeline)")
         return self.run_stages(self.run_dir)
 
-    def run_stages(self, run_dir: Path, checkpoints: Sequence[str] = ()) -> "datasets.Dataset":  # noqa: F821
+    def run_stages(self, run_dir: Path, checkpoints: Sequence[str] = (),
+                   upstream: str = "") -> "datasets.Dataset":  # noqa: F821
+        """Run the stages into ``run_dir``. ``checkpoints`` (models earlier rounds
+        trained) and ``upstream`` (a fingerprint of what came before this run,
+        e.g. a round's training) both enter every stage's fingerprint."""
         started = time.perf_counter()
         run_dir.mkdir(parents=True, exist_ok=True)
         stages = self.build(run_dir, checkpoints)
-        upstream, prev_data, report = "", None, []
+        prev_data, report = None, []
         for stage in stages:
             described = {"stage": stage.name, "config": stage.config.model_dump(), "seed": self.config.seed,
                          "llm": stage.ctx.llm_config.model_dump() if stage.ctx.llm_config else None,
@@ -115,7 +120,7 @@ class Pipeline:
             prev_data = sdir.data
         final = rundir.load_dataset(prev_data)
         rundir.write_json(run_dir / "report.json", {
-            "name": self.config.name, "seed": self.config.seed, "rows_out": len(final),
+            "name": self.config.name, "seed": self.config.seed, "rows_out": len(final), "fingerprint": upstream,
             "seconds": round(time.perf_counter() - started, 3), "stages": report})
         return final
 
@@ -245,9 +250,4 @@ def _check_unique_ids(folder: Path, stage: str) -> None:
                         "each output row needs a unique `id`")
 
 
-def validate_file(path: str | Path, overrides: Sequence[str] = ()) -> list[Stage]:
-    """Parse a pipeline file and build every stage without running it."""
-    return Pipeline.from_yaml(path, overrides).build()
-
-
-__all__ = ["Pipeline", "PipelineConfig", "validate_file", "validate_stage", "fingerprint"]
+__all__ = ["Pipeline", "PipelineConfig", "validate_stage", "fingerprint"]

@@ -12,7 +12,7 @@ import inspect
 import pkgutil
 from typing import Callable, Generic, TypeVar
 
-from synthkit.core.errors import ConfigError
+from synthkit.errors import ConfigError
 
 T = TypeVar("T")
 

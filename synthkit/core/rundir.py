@@ -29,7 +29,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
-from synthkit.core.errors import SynthkitError
+from synthkit.errors import SynthkitError
 from synthkit.core.record import Funnel, Rejected, Row
 
 log = logging.getLogger(__name__)

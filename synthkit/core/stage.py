@@ -13,7 +13,9 @@ The runner, not the stage, does the batching, sharding, resume, counting and
 writing. A row-local stage may split its work into *passes* (one per model
 checkpoint, say): the runner calls ``open_pass(name)``, feeds every input shard,
 then ``close_pass()``, and saves one output shard per (pass, input shard), so a
-killed run resumes inside the pass where it stopped.
+killed run resumes inside the pass where it stopped. A stage that samples from
+model checkpoints sets ``self.sampler`` (``synthkit.core.sampling``) and the
+pass methods below route to it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from synthkit.core.record import Rejected, Row
+from synthkit.errors import ConfigError
 
 if TYPE_CHECKING:
     import datasets
@@ -64,11 +67,10 @@ class StageContext:
 
     def make_llm(self, model: str | None = None, config: "LLMConfig | None" = None) -> "LLM":
         """Build (and cache-wrap) the LLM for ``model`` (default: the config's)."""
-        from synthkit.llm.base import make_llm
+        from synthkit.llm.factory import make_llm
 
         cfg = config or self.llm_config
         if cfg is None:
-            from synthkit.core.errors import ConfigError
             raise ConfigError(f"stage {self.index} needs an LLM: set `llm:` on the pipeline or the stage")
         llm = make_llm(cfg, model)
         if cfg.cache and self.cache_dir is not None:
@@ -83,6 +85,7 @@ class Stage:
     name: ClassVar[str] = ""        # set by @register_stage
     Config: ClassVar[type[StageConfig]] = StageConfig
     whole_dataset: ClassVar[bool] = False
+    sampler: Any = None             # a CheckpointSampler: passes are its checkpoints
 
     def __init__(self, config: StageConfig, ctx: StageContext) -> None:
         self.config = config
@@ -94,16 +97,22 @@ class Stage:
 
     def teardown(self) -> None:
         """Release what ``setup`` and ``open_pass`` acquired. Always called, even on error."""
+        if self.sampler is not None:
+            self.sampler.close()
 
     def passes(self) -> Sequence[str]:
         """Names of the passes over the input; one output shard per (pass, input shard)."""
-        return ("main",)
+        return self.sampler.passes() if self.sampler is not None else ("main",)
 
     def open_pass(self, name: str) -> None:
         """Called before a pass's first shard (load that checkpoint, say)."""
+        if self.sampler is not None:
+            self.sampler.open(name)
 
     def close_pass(self) -> None:
         """Called after a pass's last shard (free that checkpoint's memory)."""
+        if self.sampler is not None:
+            self.sampler.close()
 
     def fingerprint_extra(self) -> dict[str, Any]:
         """Anything beyond the config that changes this stage's output (default: nothing)."""

@@ -28,7 +28,7 @@ import logging
 from importlib import resources
 from pathlib import Path
 
-from synthkit.core.errors import ConfigError, DataError
+from synthkit.errors import ConfigError, DataError
 from synthkit.data.records import parse_jsonl_lines
 
 log = logging.getLogger(__name__)

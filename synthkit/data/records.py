@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from synthkit.core.errors import DataError, MissingDependency, require
+from synthkit.errors import DataError, MissingDependency, require
 
 
 def read_records(path: Path, what: str = "file") -> list[dict[str, Any]]:

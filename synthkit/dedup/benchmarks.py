@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from synthkit.core.errors import ConfigError, DataError
+from synthkit.errors import ConfigError, DataError
 from synthkit.data.records import humaneval_path, read_records
 
 log = logging.getLogger(__name__)

@@ -36,7 +36,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from synthkit.core.errors import DataError
+from synthkit.errors import DataError
 from synthkit.dedup.lsh import band_keys, equal_key_runs, optimal_bands, run_edges
 from synthkit.dedup.minhash import ShingleSpec
 from synthkit.dedup.normalize import column_texts, row_text

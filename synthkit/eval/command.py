@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from synthkit.core.errors import ConfigError
+from synthkit.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,8 @@ def parse_ks(text: str) -> list[int]:
 def run(args: argparse.Namespace) -> int:
     from synthkit.eval.run import evaluate
     from synthkit.eval.tasks import load_tasks
-    from synthkit.llm.base import LLMConfig, SamplingParams, make_llm
+    from synthkit.llm.base import LLMConfig, SamplingParams
+    from synthkit.llm.factory import make_llm
 
     ks = parse_ks(args.k)
     for flag, value, low in (("--n", args.n, 1), ("--m", args.m, 1), ("--max-tokens", args.max_tokens, 1),

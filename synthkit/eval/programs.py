@@ -4,7 +4,7 @@ Prompt styles (``evaluate(prompt_style=...)``):
 
 - ``chat`` (default, instruct models): the task is sent as one user message
   asking for the complete function (or program) in a ```python block; the code
-  is pulled out with ``synthkit.core.code_extract.extract_code``.
+  is pulled out with ``synthkit.prompts.answers.extract_code``.
 - ``raw`` (base models): the task prompt is sent as-is and the completion is
   read as its continuation (HumanEval-style). Unless the caller set stop
   strings, ``RAW_STOP`` ends the completion at the next top-level statement.
@@ -59,7 +59,7 @@ def make_prompt(task: Task, style: str):
 
 def answer_code(task: Task, text: str, style: str) -> str | None:
     """The code in a completion, or None when it holds none."""
-    from synthkit.core.code_extract import extract_code
+    from synthkit.prompts.answers import extract_code
 
     if style == "raw" and "```" not in text:
         # a continuation of the prompt is code already, often only a body

@@ -27,7 +27,7 @@ import logging
 import time
 from typing import Any, Sequence
 
-from synthkit.core.errors import ConfigError
+from synthkit.errors import ConfigError
 from synthkit.eval.programs import RAW_STOP, answer_code, assemble, build_program, make_prompt
 from synthkit.eval.report import EvalReport, Sample, TaskResult, summarise
 from synthkit.eval.tasks import Task

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from synthkit.core.errors import DataError, require
+from synthkit.errors import DataError, require
 from synthkit.data.records import humaneval_path, read_records
 
 log = logging.getLogger(__name__)

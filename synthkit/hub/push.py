@@ -17,7 +17,7 @@ import logging
 import os
 from pathlib import Path
 
-from synthkit.core.errors import DataError, SynthkitError
+from synthkit.errors import DataError, SynthkitError
 from synthkit.hub.card import contamination_summary, render_card, stage_stats
 
 log = logging.getLogger(__name__)

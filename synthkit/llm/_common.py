@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Sequence
 
-from synthkit.core.errors import ConfigError, DataError
+from synthkit.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 

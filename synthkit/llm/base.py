@@ -91,21 +91,3 @@ class LLMConfig(BaseModel):
     max_retries: int = Field(4, ge=0)      # openai: on 429/5xx/connection errors
     cache: bool = True               # memoise (model, prompt, params, seed) -> completions
     dummy_responses: list[str] = Field(default_factory=list)  # dummy: canned answers, cycled
-
-
-def make_llm(config: LLMConfig, model: str | None = None) -> LLM:
-    """Build the backend ``config`` names; ``model`` overrides ``config.model``
-    (used for multi-checkpoint sampling). Heavy imports happen here, lazily."""
-    if model is not None:
-        config = config.model_copy(update={"model": model})
-    if config.backend == "dummy":
-        from synthkit.llm.dummy import DummyLLM
-        return DummyLLM(config)
-    if config.backend == "transformers":
-        from synthkit.llm.transformers_backend import TransformersLLM
-        return TransformersLLM(config)
-    if config.backend == "vllm":
-        from synthkit.llm.vllm_backend import VLLM
-        return VLLM(config)
-    from synthkit.llm.openai_backend import OpenAILLM
-    return OpenAILLM(config)

@@ -36,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from synthkit.core.errors import MissingDependency
+from synthkit.errors import MissingDependency
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def resolve_model(name: str) -> str:
     if name == EMBEDDED:
         return str(embedded_model_dir())
     if (Path(name) / "adapter_config.json").is_file():
-        from synthkit.train.checkpoints import merge_or_load
+        from synthkit.llm.lora import merge_or_load
 
         return str(merge_or_load(name))
     return name

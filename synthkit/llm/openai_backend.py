@@ -43,7 +43,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
-from synthkit.core.errors import ConfigError, DataError, SynthkitError, require
+from synthkit.errors import ConfigError, DataError, SynthkitError, require
 from synthkit.llm._common import check_prompt, cut_at_stop, render_text
 from synthkit.llm.base import Completion, LLMConfig, Prompt, SamplingParams, TokenLogprobs
 

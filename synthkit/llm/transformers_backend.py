@@ -38,7 +38,7 @@ import inspect
 import logging
 from typing import Any, Sequence
 
-from synthkit.core.errors import ConfigError
+from synthkit.errors import ConfigError
 from synthkit.llm._common import check_prompt, continuation_ids, cut_at_stop, prompt_ids
 from synthkit.llm.base import Completion, LLMConfig, Prompt, SamplingParams, TokenLogprobs
 

@@ -28,7 +28,7 @@ import gc
 import logging
 from typing import Any, Sequence
 
-from synthkit.core.errors import ConfigError, DataError, require
+from synthkit.errors import ConfigError, DataError, require
 from synthkit.llm._common import check_prompt, continuation_ids, prompt_ids
 from synthkit.llm.base import Completion, LLMConfig, Prompt, SamplingParams, TokenLogprobs
 

@@ -23,7 +23,7 @@ import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from synthkit.core.errors import ConfigError
+from synthkit.errors import ConfigError
 from synthkit.sandbox import _wire
 from synthkit.sandbox.program import Program, Result, finish_assert, finish_io, prepare
 

@@ -33,7 +33,7 @@ from typing import Annotated, Any, Iterator, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from synthkit.core.errors import DataError
+from synthkit.errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from synthkit.core.errors import DataError
+from synthkit.errors import DataError
 from synthkit.data.records import read_jsonl, read_parquet
 
 

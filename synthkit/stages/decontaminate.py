@@ -31,7 +31,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from synthkit.core.errors import DataError
+from synthkit.errors import DataError
 from synthkit.core.record import Rejected
 from synthkit.core.registry import register_stage
 from synthkit.core.stage import StageConfig, WholeStage

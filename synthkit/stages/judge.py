@@ -40,9 +40,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from synthkit.core import answer_parse as ap
-from synthkit.core.errors import ConfigError
-from synthkit.core.models import derive_seed
+from synthkit.prompts.answers import ParseError
+from synthkit.errors import ConfigError
+from synthkit.core.sampling import derive_seed
 from synthkit.core.record import Rejected, Row, with_meta
 from synthkit.core.registry import register_stage
 from synthkit.core.stage import LLMStageConfig, Stage
@@ -112,11 +112,7 @@ class Judge(Stage):
 
     def _llm(self):
         if self.llm is None:
-            from synthkit.core.config import stage_llm_config
-            from synthkit.llm.base import LLMConfig
-
-            base = self.ctx.llm_config or LLMConfig()
-            self.llm = self.ctx.make_llm(config=stage_llm_config(base, self.config.llm, self.ctx.index))
+            self.llm = self.ctx.make_llm()
         return self.llm
 
     def teardown(self) -> None:
@@ -177,7 +173,7 @@ class Judge(Stage):
             for (j, a), res in results.items():
                 if j != i:
                     continue
-                if isinstance(res, ap.ParseError):
+                if isinstance(res, ParseError):
                     errors.append(f"{a or 'joint'}: {res.reason} ({res.detail})")
                 else:
                     per.update(res)
@@ -212,7 +208,7 @@ class Judge(Stage):
                 comp = comps[0]
                 self.ctx.tokens_generated += comp.tokens
                 results[task] = self._parse(comp, task[1])
-                if isinstance(results[task], ap.ParseError):
+                if isinstance(results[task], ParseError):
                     still.append(task)
             pending = still
         return results
@@ -223,7 +219,7 @@ class Judge(Stage):
             else prompts.per_aspect(row, aspect, self.rubrics[aspect], completion)
         return text if completion else [{"role": "user", "content": text}]
 
-    def _parse(self, comp, aspect: str | None) -> dict[str, float] | ap.ParseError:
+    def _parse(self, comp, aspect: str | None) -> dict[str, float] | ParseError:
         expected = self.config.scoring == "expected"
         if expected and comp.top_logprobs is None:
             raise ConfigError(f"stages.{self.ctx.index}.scoring: 'expected' needs token logprobs, but "
@@ -234,9 +230,9 @@ class Judge(Stage):
         if self.config.style == "completion":  # the prompt opened the answer; parse it whole
             text = prompts.PREFIX["per_aspect" if aspect else "joint"] + text
         if aspect is not None:
-            s = ap.expected_score(comp.top_logprobs) if expected else ap.parse_score(text)
-            return s if isinstance(s, ap.ParseError) else {aspect: s}
-        sampled = ap.parse_joint_scores(text, aspects)
-        if not expected or isinstance(sampled, ap.ParseError):
+            s = prompts.expected_score(comp.top_logprobs) if expected else prompts.parse_score(text)
+            return s if isinstance(s, ParseError) else {aspect: s}
+        sampled = prompts.parse_joint_scores(text, aspects)
+        if not expected or isinstance(sampled, ParseError):
             return sampled
-        return ap.joint_expected_scores(comp.text, comp.top_logprobs, aspects)
+        return prompts.joint_expected_scores(comp.text, comp.top_logprobs, aspects)

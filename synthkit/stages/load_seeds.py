@@ -26,8 +26,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from synthkit.core.errors import DataError
-from synthkit.core.models import derive_seed
+from synthkit.errors import DataError
+from synthkit.core.sampling import derive_seed
 from synthkit.core.record import Rejected, Row, stable_id
 from synthkit.core.registry import register_stage
 from synthkit.core.stage import StageConfig, WholeStage

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from synthkit.core.errors import ConfigError
+from synthkit.errors import ConfigError
 from synthkit.core.registry import register_stage
 from synthkit.core.stage import StageConfig, WholeStage
 from synthkit.hub.card import stage_stats

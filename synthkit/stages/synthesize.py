@@ -14,7 +14,7 @@ that ends with the opened ``[Problem]`` header, which the answer continues
 and stops at the next ``Code snippet:``.
 
 Each seed row yields ``n`` answers per checkpoint; each answer is parsed by
-``answer_parse.parse_synthesis`` into ``instruction``, ``response`` (the
+``synthkit.prompts.synthesize.parse_synthesis`` into ``instruction``, ``response`` (the
 [Solution] section), ``code``, ``tests``, ``entry_point`` and ``messages``
 (user: instruction, assistant: response). Row ids are
 ``<seed id>/<checkpoint index>-<k>``. An answer that cannot be parsed is
@@ -30,16 +30,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from synthkit.core.answer_parse import ParseError, parse_synthesis
-from synthkit.core.errors import ConfigError
-from synthkit.core.models import DEFAULT, ModelSlot, checkpoint_names, derive_seed
+from synthkit.prompts.answers import ParseError
+from synthkit.prompts.synthesize import parse_synthesis
+from synthkit.errors import ConfigError
 from synthkit.core.record import Rejected, Row, child
 from synthkit.core.registry import register_stage
-from synthkit.core.stage import LLMStageConfig, Stage
+from synthkit.core.sampling import CheckpointSampler, SamplingConfig
+from synthkit.core.stage import Stage
 from synthkit.llm.base import SamplingParams
 from synthkit.prompts.synthesize import PREFIX
 
@@ -50,27 +51,16 @@ log = logging.getLogger(__name__)
 class Synthesize(Stage):
     """Seed snippet -> problem, reference solution and tests (OSS-Instruct), from several checkpoints."""
 
-    class Config(LLMStageConfig):
+    class Config(SamplingConfig):  # + checkpoints, use_last_checkpoints
         n: int = Field(2, ge=1)                  # answers per seed and checkpoint
         temperature: float = Field(0.8, ge=0)
         top_p: float = Field(0.95, gt=0, le=1)
         max_tokens: int = Field(768, ge=16)      # new tokens per answer
-        checkpoints: list[str] = Field(default_factory=list)  # models to sample from; empty = the llm's
-        use_last_checkpoints: int = Field(0, ge=0)  # iterative runs: the last M registered checkpoints
         seed_field: str = "seed"                 # column holding the seed snippet
         style: Literal["chat", "completion"] = "chat"  # completion: few-shot text for small/base models
         template: str | None = None              # path to a prompt file with {seed}; default: built-in
         max_seed_chars: int = Field(4000, ge=100)  # longer seeds are cut (at a line end)
         max_answer_chars: int = Field(40_000, ge=1000)  # longer answers are rejected (too_long)
-
-        @field_validator("checkpoints")
-        @classmethod
-        def _unique(cls, v: list[str]) -> list[str]:
-            if len(set(v)) != len(v):
-                raise ValueError(f"checkpoints must be unique (they name the passes): {v}")
-            return v
-
-    pass_index = 0
 
     def __init__(self, config, ctx) -> None:
         super().__init__(config, ctx)
@@ -84,31 +74,8 @@ class Synthesize(Stage):
             self.template = path.read_text()
             if "{seed}" not in self.template:
                 raise ConfigError(f"stages.{ctx.index}.template: {path} has no {{seed}} placeholder")
-        self.slot: ModelSlot | None = None
-
-    def _slot(self) -> ModelSlot:
-        if self.slot is None:
-            from synthkit.core.config import stage_llm_config
-
-            llm_cfg = self.ctx.llm_config
-            if llm_cfg is not None:
-                llm_cfg = stage_llm_config(llm_cfg, self.config.llm, self.ctx.index)
-            self.slot = ModelSlot(self.ctx, llm_cfg)
-        return self.slot
-
-    def passes(self) -> Sequence[str]:
-        return checkpoint_names(self.config.checkpoints, self.ctx, self.config.use_last_checkpoints)
-
-    def open_pass(self, name: str) -> None:
-        self.pass_index = list(self.passes()).index(name)
-        self._slot().open(name)
-
-    def close_pass(self) -> None:
-        if self.slot is not None:
-            self.slot.close()
-
-    def teardown(self) -> None:
-        self.close_pass()
+        self.sampler = CheckpointSampler(self.name, self.ctx, self.config.checkpoints,
+                                         self.config.use_last_checkpoints)
 
     def process(self, batch: list[Row]) -> list[Row | Rejected]:
         from synthkit.prompts.synthesize import STOP, render
@@ -125,31 +92,24 @@ class Synthesize(Stage):
             prompts.append(text if self.config.style == "completion" else [{"role": "user", "content": text}])
         if not ready:
             return out
-        slot = self._slot()
-        if slot.llm is None:  # called outside the runner's pass protocol (tests, notebooks)
-            self.open_pass(self.passes()[0])
         c = self.config
         params = SamplingParams(n=c.n, temperature=c.temperature, top_p=c.top_p, max_tokens=c.max_tokens,
-                                stop=STOP if c.style == "completion" else (),
-                                seed=derive_seed(self.ctx.seed, self.ctx.index, self.pass_index, ready[0]["id"]))
-        answers = slot.llm.generate(prompts, params)
+                                stop=STOP if c.style == "completion" else (), seed=self.sampler.seed(ready))
+        answers = self.sampler.llm.generate(prompts, params)
         for row, completions in zip(ready, answers):
             for k, comp in enumerate(completions):
                 self.ctx.tokens_generated += comp.tokens
-                out.append(self._row(row, k, comp, params, slot))
+                out.append(self._row(row, k, comp, params))
         return out
 
-    def _row(self, row: Row, k: int, comp, params: SamplingParams, slot: ModelSlot) -> Row | Rejected:
-        ckpt = slot.name if slot.name != DEFAULT else (slot.config.model if slot.config else slot.llm.model_id)
-        meta = {**(row.get("meta") or {}), "stage": self.name, "model": slot.llm.model_id,
-                "checkpoint": ckpt, "checkpoint_index": self.pass_index, "sample": k,
-                "temperature": params.temperature, "top_p": params.top_p, "seed": params.seed,
-                "finish_reason": comp.finish_reason, "tokens": comp.tokens}
+    def _row(self, row: Row, k: int, comp, params: SamplingParams) -> Row | Rejected:
+        meta = self.sampler.meta(row, sample=k, temperature=params.temperature, top_p=params.top_p,
+                                 seed=params.seed, finish_reason=comp.finish_reason, tokens=comp.tokens)
         text = comp.text
         if self.config.style == "completion" and self.template.endswith(PREFIX) and isinstance(text, str):
             text = PREFIX + text  # the prompt opened the first section; the answer continues it
         parsed = parse_synthesis(text, comp.finish_reason, self.config.max_answer_chars)
-        suffix = f"{self.pass_index}-{k}"
+        suffix = f"{self.sampler.index}-{k}"
         if isinstance(parsed, ParseError):
             raw = text if isinstance(text, str) else repr(text)
             return Rejected(child(row, suffix, response=raw[: self.config.max_answer_chars], meta=meta),

@@ -1,7 +1,7 @@
 """verify_tests: run each row's code against its tests in the sandbox.
 
 Reads ``code`` (or extracts it from ``response`` with
-``synthkit.core.code_extract.extract_code``, using ``entry_point``), and
+``synthkit.prompts.answers.extract_code``, using ``entry_point``), and
 ``tests``: an assert block (str, HumanEval/MBPP style; ``entry_point`` names the
 function for ``check(candidate)``), a list of ``{"input", "output"}`` cases, or
 an APPS-style ``{"inputs": [...], "outputs": [...]}``. Writes ``code``,
@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import Field
 
-from synthkit.core.code_extract import extract_code
+from synthkit.prompts.answers import extract_code
 from synthkit.core.record import Rejected, Row
 from synthkit.core.registry import register_stage
 from synthkit.core.stage import Stage, StageConfig

@@ -15,7 +15,7 @@ _EXPORTS = {
     "TrainConfig": "synthkit.train.config", "parse_train_config": "synthkit.train.config",
     "load_train_config": "synthkit.train.config",
     "CheckpointInfo": "synthkit.train.checkpoints", "list_checkpoints": "synthkit.train.checkpoints",
-    "merge_or_load": "synthkit.train.checkpoints",
+    "merge_or_load": "synthkit.llm.lora",
     "train": "synthkit.train.trainer", "TrainResult": "synthkit.train.trainer",
 }
 

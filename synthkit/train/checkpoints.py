@@ -17,28 +17,24 @@ parameters in the order the optimizer's state indexes them (``optimizer.pt``'s
 ``state[i]`` is ``trainable[i]``; an IB-FT bottleneck's parameters come after
 and are not listed), which is what Adam-preconditioned influence needs.
 
-``merge_or_load(path)`` turns a checkpoint into a folder ``LLMConfig(model=...)``
-loads: a full fine-tuning checkpoint as is, a LoRA one merged into its base
-model once, into ``<checkpoint>/merged/`` (reused afterwards).
+``merge_or_load(path)`` (in ``synthkit.llm.lora``, re-exported here) turns a
+checkpoint into a folder ``LLMConfig(model=...)`` loads.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from synthkit.core.errors import DataError
+from synthkit.errors import DataError
+from synthkit.llm.lora import merge_or_load  # noqa: F401  (re-exported: the trainer's users look here)
 
 log = logging.getLogger(__name__)
 
 META = "synthkit_checkpoint.json"
-MERGED = "merged"
 _CKPT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -79,39 +75,3 @@ def list_checkpoints(output_dir: str | Path) -> list[CheckpointInfo]:
         raise DataError(f"{output_dir}: no such training output folder")
     found = [read_checkpoint(d) for d in checkpoint_dirs(output_dir) if (d / META).is_file()]
     return sorted(found, key=lambda c: c.step)
-
-
-def merge_or_load(checkpoint_path: str | Path) -> Path:
-    """A Hugging Face model folder for ``checkpoint_path`` that the
-    transformers backend loads: the checkpoint itself (full fine-tuning), or
-    its LoRA adapter merged into the base model in ``<checkpoint>/merged``."""
-    ckpt = Path(checkpoint_path)
-    if (ckpt / "adapter_config.json").is_file():
-        merged = ckpt / MERGED
-        if not (merged / "config.json").is_file():
-            _merge(ckpt, merged)
-        return merged
-    if (ckpt / "config.json").is_file():
-        return ckpt
-    raise DataError(f"{ckpt}: neither a LoRA adapter (adapter_config.json) nor a model (config.json)")
-
-
-def _merge(ckpt: Path, merged: Path) -> None:
-    from peft import AutoPeftModelForCausalLM
-    from transformers import AutoTokenizer
-
-    log.info("merging the LoRA adapter of %s into its base model", ckpt)
-    model = AutoPeftModelForCausalLM.from_pretrained(str(ckpt), dtype="auto").merge_and_unload()
-    tokenizer = AutoTokenizer.from_pretrained(str(ckpt))
-    # Written beside and renamed, so a reader never sees a half-written model.
-    tmp = Path(tempfile.mkdtemp(prefix=".merged-", dir=ckpt))
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        try:
-            os.rename(tmp, merged)
-        except OSError:
-            if not (merged / "config.json").is_file():  # else another process merged it first
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)

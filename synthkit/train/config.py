@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from synthkit.core.errors import ConfigError
+from synthkit.errors import ConfigError
 
 
 class LoraSpec(BaseModel):

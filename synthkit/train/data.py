@@ -26,7 +26,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from synthkit.core.errors import DataError
+from synthkit.errors import DataError
 
 if TYPE_CHECKING:
     import datasets

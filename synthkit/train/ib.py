@@ -34,7 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.checkpoint import checkpoint
 
-from synthkit.core.errors import ConfigError
+from synthkit.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ import yaml
 from transformers import TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
-from synthkit.core.errors import ConfigError
+from synthkit.errors import ConfigError
 from synthkit.train.checkpoints import CheckpointInfo, checkpoint_dirs, read_checkpoint, write_meta
 from synthkit.train.config import IBSpec, TrainConfig
 

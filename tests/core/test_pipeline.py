@@ -12,7 +12,7 @@ from pathlib import Path
 import datasets
 import pytest
 
-from synthkit.core.errors import DataError, SynthkitError
+from synthkit.errors import DataError, SynthkitError
 from synthkit.core.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parents[2]

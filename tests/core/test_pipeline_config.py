@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from synthkit.core.config import apply_override, parse_pipeline
-from synthkit.core.errors import ConfigError
+from synthkit.errors import ConfigError
 from synthkit.core.pipeline import Pipeline
 
 
@@ -84,16 +84,6 @@ def test_yaml_errors(tmp_path):
         Pipeline.from_yaml(bad)
 
 
-def test_iterations_train_block_is_validated_at_load_time():
-    raw = _raw()
-    raw["iterations"] = {"rounds": 2, "train": {"max_stepz": 3}}
-    with pytest.raises(ConfigError, match=r"iterations.train.max_stepz: unknown key. Allowed: .*max_steps"):
-        parse_pipeline(raw)
-    raw["iterations"] = {"rounds": 2, "data": "everything"}
-    with pytest.raises(ConfigError, match=r"iterations.data"):
-        parse_pipeline(raw)
-
-
 @pytest.mark.parametrize("stage, where, allowed", [
     # through `X | None` and a discriminated union (the `kind` tag is part of the path)
     ({"stage": "load_seeds", "source": {"kind": "python_package", "packages": ["json"], "packagez": 1}},
@@ -108,8 +98,3 @@ def test_unknown_nested_key_lists_allowed_keys(stage, where, allowed):
     assert f"{where}: unknown key. Allowed: {allowed}" in str(e.value)
 
 
-def test_unknown_iterations_key_lists_allowed_keys():
-    raw = _raw()
-    raw["iterations"] = {"roundz": 2}
-    with pytest.raises(ConfigError, match=r"iterations.roundz: unknown key. Allowed: rounds, train, data"):
-        parse_pipeline(raw)

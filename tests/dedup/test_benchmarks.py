@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from synthkit.core.errors import ConfigError, DataError
+from synthkit.errors import ConfigError, DataError
 from synthkit.dedup.benchmarks import load_benchmark
 
 

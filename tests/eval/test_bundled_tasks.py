@@ -14,7 +14,7 @@ from collections import Counter
 
 import pytest
 
-from synthkit.core.errors import ConfigError
+from synthkit.errors import ConfigError
 from synthkit.data.bundled import FIELDS, SPLITS, TIERS, bundled_tasks_path, load_bundled
 
 ALL = load_bundled()

@@ -11,11 +11,12 @@ import textwrap
 
 import pytest
 
-from synthkit.core.errors import ConfigError
+from synthkit.errors import ConfigError
 from synthkit.eval import programs
 from synthkit.eval.passk import pass_at_k
 from synthkit.eval.tasks import Task, normalise
-from synthkit.llm.base import LLMConfig, SamplingParams, make_llm
+from synthkit.llm.base import LLMConfig, SamplingParams
+from synthkit.llm.factory import make_llm
 
 SANDBOX = {"workers": 2, "timeout_s": 5.0, "memory_mb": 512}
 PARAMS = SamplingParams(temperature=0.0, max_tokens=10_000)   # dummy truncates by words: never here

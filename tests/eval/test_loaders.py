@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from synthkit.core.errors import DataError
+from synthkit.errors import DataError
 from synthkit.eval.tasks import Task, detect_format, load_tasks
 
 HUMANEVAL_ROWS = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from synthkit.core.errors import ConfigError, DataError
+from synthkit.errors import ConfigError, DataError
 from synthkit.llm._common import check_prompt, continuation_ids, cut_at_stop, prompt_ids, render_text
 
 

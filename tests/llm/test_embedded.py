@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from synthkit.core.errors import MissingDependency
+from synthkit.errors import MissingDependency
 from synthkit.llm import embedded
 
 

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import httpx
 import pytest
 
-from synthkit.core.errors import SynthkitError
+from synthkit.errors import SynthkitError
 from synthkit.llm.base import LLMConfig, SamplingParams
 from synthkit.llm.openai_backend import OpenAILLM
 

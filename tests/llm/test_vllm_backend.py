@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from synthkit.core.errors import ConfigError, DataError, MissingDependency
+from synthkit.errors import ConfigError, DataError, MissingDependency
 from synthkit.llm.base import LLMConfig, SamplingParams
 from synthkit.llm.vllm_backend import engine_kwargs, sum_prompt_logprobs, to_completions, to_vllm_kwargs
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from synthkit.core.errors import ConfigError
+from synthkit.errors import ConfigError
 from synthkit.sandbox import STATUSES, Program, Sandbox
 from synthkit.sandbox.program import normalise_output
 

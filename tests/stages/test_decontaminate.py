@@ -8,7 +8,7 @@ import datasets
 import pydantic
 import pytest
 
-from synthkit.core.errors import DataError
+from synthkit.errors import DataError
 from synthkit.core.registry import STAGES
 from synthkit.core.stage import StageContext
 from synthkit.dedup.benchmarks import load_benchmark

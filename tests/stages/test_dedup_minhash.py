@@ -72,6 +72,6 @@ def test_config_errors(tmp_path):
         S.Config(stage="dedup_minhash", bands=64, rows=8, num_perm=256)
     with pytest.raises(pydantic.ValidationError):
         S.Config(stage="dedup_minhash", shingles=3)
-    from synthkit.core.errors import DataError
+    from synthkit.errors import DataError
     with pytest.raises(DataError, match="not in the dataset"):
         make(tmp_path, columns=["nope"]).process_all(datasets.Dataset.from_list([{"code": "x"}]))

@@ -2,19 +2,22 @@ from __future__ import annotations
 
 import pytest
 
-from synthkit.core.errors import ConfigError
+from synthkit.errors import ConfigError
 from synthkit.core.record import Rejected
-from synthkit.core.stage import StageContext
-from synthkit.llm.base import Completion, LLMConfig
+from synthkit.core.pipeline import Pipeline
+from synthkit.llm.base import Completion
 from synthkit.stages.judge import Judge
 
 JOINT = '{"consistency": 9, "relevance": 3, "difficulty": 3, "clarity": 9, "test_quality": 9}'
 
 
 def make(tmp_path, responses, **cfg):
-    ctx = StageContext(index=3, seed=0, stage_dir=tmp_path, base_dir=tmp_path,
-                       llm_config=LLMConfig(backend="dummy", dummy_responses=responses))
-    return Judge(Judge.Config(stage="judge", **cfg), ctx)
+    """The judge as the runner builds it (the stage's `llm:` laid over the pipeline's)."""
+    pipe = Pipeline([{"stage": "load_seeds", "path": "x.jsonl"}, {"stage": "judge", **cfg}], name="j",
+                    llm={"backend": "dummy", "dummy_responses": responses}, workdir=tmp_path)
+    judge = pipe.build()[1]
+    assert isinstance(judge, Judge)
+    return judge
 
 
 def rows(n=4):

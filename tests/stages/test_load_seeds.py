@@ -6,7 +6,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from synthkit.core.errors import DataError
+from synthkit.errors import DataError
 from synthkit.core.stage import StageContext
 from synthkit.seeds.snippets import extract_snippets
 from synthkit.stages.load_seeds import LoadSeeds

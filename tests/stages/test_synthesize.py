@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from synthkit.core.errors import ConfigError
+from synthkit.errors import ConfigError
 from synthkit.core.record import Rejected
 from synthkit.core.stage import StageContext
 from synthkit.llm.base import LLMConfig

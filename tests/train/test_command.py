@@ -7,7 +7,7 @@ import argparse
 import pytest
 import yaml
 
-from synthkit.core.errors import ConfigError
+from synthkit.errors import ConfigError
 from synthkit.train import command
 from synthkit.train.checkpoints import list_checkpoints
 

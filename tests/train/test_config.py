@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from synthkit.core.errors import ConfigError
+from synthkit.errors import ConfigError
 from synthkit.train.config import TrainConfig, load_train_config, parse_train_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "pipelines" / "train_example.yaml"

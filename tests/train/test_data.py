@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from synthkit.core.errors import DataError
+from synthkit.errors import DataError
 from synthkit.train.data import check_messages, load_messages, prepare_dataset, tokenize_chat
 
 

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from synthkit.core.errors import ConfigError
+from synthkit.errors import ConfigError
 from synthkit.train.ib import Bottleneck, attach, gaussian_kl, ib_terms
 
 

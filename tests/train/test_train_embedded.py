@@ -34,7 +34,8 @@ def test_mask_on_the_real_template(embedded_dir, make_chat):
 
 @pytest.mark.parametrize("ib", [False, True], ids=["lora", "lora+ib"])
 def test_embedded_trains_and_checkpoint_generates(embedded_dir, chat_dataset, tmp_path, ib):
-    from synthkit.llm.base import LLMConfig, SamplingParams, make_llm
+    from synthkit.llm.base import LLMConfig, SamplingParams
+    from synthkit.llm.factory import make_llm
 
     cfg = parse_train_config({
         "model": "embedded", "dataset": str(chat_dataset), "output_dir": str(tmp_path / "out"),

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from synthkit.core.errors import ConfigError, DataError
+from synthkit.errors import ConfigError, DataError
 from synthkit.llm.embedded import resolve_model
 from synthkit.train.checkpoints import META, list_checkpoints, merge_or_load
 from synthkit.train.config import parse_train_config

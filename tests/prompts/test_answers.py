@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from synthkit.core.code_extract import extract_code, fenced_blocks
+from synthkit.prompts.answers import extract_code, fenced_blocks
 
 F = "```"
 

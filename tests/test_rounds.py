@@ -6,8 +6,10 @@ import json
 
 import pytest
 
-from synthkit.core.errors import DataError
+from synthkit.cli import main
+from synthkit.errors import ConfigError, DataError
 from synthkit.core.pipeline import Pipeline
+from synthkit.rounds import parse_iterations, run_rounds
 
 TRAIN = {"max_steps": 2, "batch_size": 2, "max_seq_len": 128, "lora": {"r": 4, "alpha": 8}, "lr": 1e-4,
          "logging_steps": 1}
@@ -24,19 +26,19 @@ def _pipe(seeds_file, workdir, **it):
 @pytest.mark.slow
 def test_two_rounds_round2_samples_from_round1_checkpoint(seeds_file, tmp_path):
     pipe = _pipe(seeds_file, tmp_path / "runs")
-    ds = pipe.run()
+    ds = run_rounds(pipe)
     state = json.loads((pipe.run_dir / "iterations.json").read_text())
     assert len(state["checkpoints"]) == 2
     r1 = json.loads((pipe.run_dir / "round_01" / "train" / "_SUCCESS").read_text())["checkpoints"]
     assert r1 == state["checkpoints"][:1]
     round1_rows = (pipe.run_dir / "round_01" / "01_generate" / "shards")
     from synthkit.core.rundir import load_dataset
-    assert {m["checkpoint"] for m in load_dataset(round1_rows)["meta"]} == {"default"}
+    assert {m["checkpoint"] for m in load_dataset(round1_rows)["meta"]} == {"embedded"}   # the llm's model
     assert {m["checkpoint"] for m in ds["meta"]} == {r1[-1]}   # round 2 sampled from round 1's model
     assert len(ds) == 4
     # a rerun resumes: nothing is trained or generated again
     marks = [p.stat().st_mtime_ns for p in sorted(pipe.run_dir.rglob("_SUCCESS"))]
-    _pipe(seeds_file, tmp_path / "runs").run()
+    run_rounds(_pipe(seeds_file, tmp_path / "runs"))
     assert marks == [p.stat().st_mtime_ns for p in sorted(pipe.run_dir.rglob("_SUCCESS"))]
 
 
@@ -48,4 +50,34 @@ def test_empty_round_is_a_clear_error(tmp_path):
     pipe = Pipeline(stages, name="e", llm={"backend": "dummy"}, workdir=tmp_path / "r",
                     iterations={"rounds": 2, "train": TRAIN})
     with pytest.raises(DataError, match="round 1 kept no rows"):
+        run_rounds(pipe)
+
+
+def test_iterations_block_is_validated_before_any_round(tmp_path):
+    with pytest.raises(ConfigError, match=r"iterations.train.max_stepz: unknown key. Allowed: .*max_steps"):
+        parse_iterations({"rounds": 2, "train": {"max_stepz": 3}})
+    with pytest.raises(ConfigError, match=r"iterations.data"):
+        parse_iterations({"rounds": 2, "data": "everything"})
+    # `synthkit validate` checks the block too, before anything runs
+    yml = tmp_path / "p.yaml"
+    yml.write_text("name: p\nllm: {backend: dummy}\nstages: [{stage: load_seeds, path: s.jsonl}]\n"
+                   "iterations: {rounds: 2, train: {max_stepz: 3}}\n")
+    assert main(["validate", str(yml)]) == 2
+
+
+def test_pipeline_run_refuses_rounds_and_points_to_them(tmp_path):
+    pipe = Pipeline([{"stage": "load_seeds", "path": "s.jsonl"}], name="r", llm={"backend": "dummy"},
+                    workdir=tmp_path, iterations={"rounds": 1})
+    with pytest.raises(ConfigError, match="run_rounds"):
         pipe.run()
+
+
+def test_deprecated_last_checkpoints_warns_and_is_ignored():
+    with pytest.warns(FutureWarning, match="use_last_checkpoints"):
+        cfg = parse_iterations({"rounds": 1, "last_checkpoints": 2})
+    assert "last_checkpoints" not in cfg.model_dump()
+
+
+def test_unknown_iterations_key_lists_allowed_keys():
+    with pytest.raises(ConfigError, match=r"iterations.roundz: unknown key. Allowed: rounds, train, data"):
+        parse_iterations({"roundz": 2})

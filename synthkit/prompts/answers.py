@@ -1,4 +1,12 @@
-"""Pull the Python code out of a model's answer.
+"""What every parser of model answers shares: ``ParseError``, the one code-fence
+pattern, and ``extract_code``. The parsers themselves live beside their prompts
+(``prompts/synthesize.py``, ``prompts/judge.py``), so a prompt and the reader of
+its answers change together.
+
+A parser never raises on a bad answer: it returns ``ParseError(reason, detail)``,
+which a stage turns into a rejection with that reason.
+
+Pull the Python code out of a model's answer.
 
 ``extract_code(text, entry_point=None) -> str | None``, pure text work (the
 code is parsed, never run). Rules, in order:
@@ -30,9 +38,24 @@ from __future__ import annotations
 import ast
 import re
 import textwrap
+from dataclasses import dataclass
+
+
+
+@dataclass
+class ParseError:
+    """Why an answer could not be read: a snake_case ``reason`` (counted in
+    stats) and a human ``detail``."""
+
+    reason: str
+    detail: str = ""
+
+
+MAX_CHARS = 40_000  # a longer answer is runaway generation, not an exercise or a score
 
 PYTHON_TAGS = {"", "python", "py", "python3", "py3", "python2", "pycon", "ipython"}
-_FENCE = re.compile(r"^([ \t]*)(`{3,}|~{3,})[ \t]*([\w+.#-]*)[^\n]*$", re.M)
+# A fence line: indentation, the marker (``` or ~~~, 3 or more), an optional language tag.
+FENCE = re.compile(r"^([ \t]*)(`{3,}|~{3,})[ \t]*([\w+.#-]*)[^\n]*$", re.M)
 
 
 def extract_code(text: str, entry_point: str | None = None) -> str | None:
@@ -63,7 +86,7 @@ def extract_code(text: str, entry_point: str | None = None) -> str | None:
 def fenced_blocks(text: str) -> list[str] | None:
     """Contents of the Python (or untagged) fenced blocks, in order; None if
     ``text`` has no fence at all."""
-    fences = list(_FENCE.finditer(text))
+    fences = list(FENCE.finditer(text))
     if not fences:
         return None
     out, i = [], 0

@@ -5,8 +5,9 @@ import random
 
 import pytest
 
-from synthkit.core.answer_parse import (ParseError, Synthesis, expected_score, joint_expected_scores,
-                                        parse_joint_scores, parse_score, parse_synthesis, split_sections)
+from synthkit.prompts.answers import ParseError
+from synthkit.prompts.judge import expected_score, joint_expected_scores, parse_joint_scores, parse_score
+from synthkit.prompts.synthesize import Synthesis, parse_synthesis, split_sections
 
 GOOD = """Sure! Here is a new exercise.
 
