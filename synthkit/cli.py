@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     from synthkit.errors import SynthkitError
 
+    _one_line_warnings()
     try:
         return int(args.func(args) or 0)
     except SynthkitError as e:
@@ -146,6 +147,16 @@ def main(argv: list[str] | None = None) -> int:
         print("synthkit: interrupted; finished shards are kept, run the same command to resume",
               file=sys.stderr)
         return 130
+
+
+def _one_line_warnings() -> None:
+    """Deprecations (FutureWarning) print as one clean line, not a source excerpt."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"synthkit: {category.__name__}: {message}", file=sys.stderr)
+
+    warnings.showwarning = show
 
 
 if __name__ == "__main__":

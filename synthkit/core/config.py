@@ -85,7 +85,7 @@ def _tags(model: type[BaseModel]) -> set[str]:
             for v in get_args(f.annotation)}
 
 
-def validate_stage(raw: Any, index: int) -> StageConfig:
+def validate_stage(raw: Any, index: int | str) -> StageConfig:
     where = f"stages.{index}"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping with a `stage:` key, got {raw!r}")
@@ -96,9 +96,15 @@ def validate_stage(raw: Any, index: int) -> StageConfig:
     except ConfigError as e:
         raise ConfigError(f"{where}.stage: {e}") from None
     try:
-        return cls.Config.model_validate(raw)
+        return cls.Config.model_validate(raw, context={"where": where})
     except ValidationError as e:
         raise ConfigError(format_validation_error(e, where, cls.Config)) from None
+
+
+def _expand(cfg: StageConfig, index: int) -> list[StageConfig]:
+    """``cfg.expand()`` validated: the stages that stand in for stage ``index``."""
+    return [s if isinstance(s, StageConfig) else validate_stage(s, f"{index}(from {cfg.stage})")
+            for s in cfg.expand()]
 
 
 def stage_llm_config(pipeline_llm: LLMConfig, override: dict[str, Any] | None, index: int) -> LLMConfig:
@@ -158,7 +164,7 @@ def parse_pipeline(raw: dict[str, Any], overrides: list[str] = ()) -> tuple[Pipe
         raise ConfigError(format_validation_error(e, "", PipelineConfig)) from None
     if not cfg.stages:
         raise ConfigError("stages: the pipeline needs at least one stage")
-    stages = [validate_stage(s, i) for i, s in enumerate(cfg.stages)]
+    stages = [expanded for i, s in enumerate(cfg.stages) for expanded in _expand(validate_stage(s, i), i)]
     for i, s in enumerate(stages):
         stage_llm_config(cfg.llm, getattr(s, "llm", None), i)
     return cfg, stages
