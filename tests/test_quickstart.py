@@ -14,10 +14,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_quickstart_on_embedded_model(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # `save: out/quickstart` resolves against the current directory
-    pipe = Pipeline.from_yaml(ROOT / "pipelines" / "quickstart.yaml",
-                              overrides=["stages.1.max_tokens=48", "stages.0.limit=4"], workdir=tmp_path / "runs")
+def test_quickstart_on_embedded_model(tmp_path):
+    out = tmp_path / "out" / "quickstart"
+    pipe = Pipeline.from_yaml(ROOT / "pipelines" / "quickstart.yaml", workdir=tmp_path / "runs",
+                              overrides=["stages.1.max_tokens=48", "stages.0.limit=4", f"stages.2.path={out}"])
     ds = pipe.run()
     assert len(ds) == 4
     saved = datasets.load_from_disk(str(tmp_path / "out" / "quickstart"))

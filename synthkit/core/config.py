@@ -29,7 +29,7 @@ class PipelineConfig(BaseModel):
 
     name: str                            # run folder name: <workdir>/<name>/
     seed: int = 0                        # reaches every stage; fixes sampling and shuffles
-    workdir: str = "runs"                # relative to the current directory
+    workdir: str = "runs"                # run folders; relative to the pipeline file's folder
     llm: LLMConfig = Field(default_factory=LLMConfig)  # default model for every LLM stage
     stages: list[dict[str, Any]]         # validated one by one against each stage's Config
     iterations: dict[str, Any] | None = None  # self-distillation rounds; validated by synthkit.rounds
@@ -112,7 +112,7 @@ def stage_llm_config(pipeline_llm: LLMConfig, override: dict[str, Any] | None, i
     if not override:
         return pipeline_llm
     try:
-        return LLMConfig.model_validate({**pipeline_llm.model_dump(), **override})
+        return pipeline_llm.with_override(override)
     except ValidationError as e:
         raise ConfigError(format_validation_error(e, f"stages.{index}.llm", LLMConfig)) from None
 

@@ -54,19 +54,21 @@ class Pipeline:
             raw["iterations"] = iterations
         self.config, self.stage_configs = parse_pipeline(raw)
         self.base_dir = Path(base_dir).resolve()
+        # every relative path of a pipeline, the workdir included, resolves against its file's folder
+        self.workdir = (self.base_dir / Path(self.config.workdir).expanduser()).resolve()
 
     @classmethod
     def from_yaml(cls, path: str | Path, overrides: Sequence[str] = (), workdir: str | Path | None = None) -> "Pipeline":
         raw = load_raw(path)
         cfg, _ = parse_pipeline(raw, list(overrides))
-        return cls(cfg.stages, name=cfg.name, seed=cfg.seed, llm=cfg.llm.model_dump(),
-                   workdir=workdir if workdir is not None else cfg.workdir,
+        return cls(cfg.stages, name=cfg.name, seed=cfg.seed, llm=cfg.llm.model_dump(exclude_unset=True),
+                   workdir=Path(workdir).resolve() if workdir is not None else cfg.workdir,
                    base_dir=Path(path).resolve().parent,
                    iterations=cfg.iterations)
 
     @property
     def run_dir(self) -> Path:
-        return Path(self.config.workdir).resolve() / self.config.name
+        return self.workdir / self.config.name
 
     # --- building --------------------------------------------------------------------
     def _context(self, index: int, stage_dir: Path, checkpoints: list[str]) -> StageContext:
@@ -74,7 +76,7 @@ class Pipeline:
         llm = stage_llm_config(self.config.llm, getattr(scfg, "llm", None), index)
         return StageContext(index=index, seed=self.config.seed, stage_dir=stage_dir,
                             base_dir=self.base_dir, llm_config=llm,
-                            cache_dir=Path(self.config.workdir).resolve() / ".llm_cache",
+                            cache_dir=self.workdir / ".llm_cache",
                             checkpoints=list(checkpoints), pipeline=self.config.model_dump())
 
     def build(self, run_dir: Path | None = None, checkpoints: Sequence[str] = ()) -> list[Stage]:

@@ -39,6 +39,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def config_where(info: ValidationInfo, raw: dict[str, Any]) -> str:
+    """The key path of the config being validated (``stages.3``), for messages."""
+    return (info.context or {}).get("where") or f"stage {raw.get('stage', '?')}"
+
+
 def deprecated(where: str, old: str, new: str) -> None:
     """The one-line warning for an old spelling that still works for one release."""
     warnings.warn(f"{where}.{old} is deprecated, use `{new}` instead (the old spelling will be removed "
@@ -65,7 +70,7 @@ class StageConfig(BaseModel):
     def _renamed_keys(cls, raw: Any, info: ValidationInfo) -> Any:
         if not isinstance(raw, dict) or not cls.renamed:
             return raw
-        where = (info.context or {}).get("where") or f"stage {raw.get('stage', '?')}"
+        where = config_where(info, raw)
         raw = dict(raw)
         for old, new in cls.renamed.items():
             if old in raw:
@@ -112,6 +117,22 @@ class StageContext:
             from synthkit.llm.cache import CachedLLM
             llm = CachedLLM(llm, self.cache_dir)
         return llm
+
+
+def read_template(path: str | None, ctx: StageContext, placeholder: str | None = None) -> str | None:
+    """The text of a ``template_file:`` (relative to the pipeline file's folder),
+    or None when no file is set. A missing file, or one without ``placeholder``,
+    is a ConfigError naming ``stages.N.template_file``."""
+    if path is None:
+        return None
+    file = ctx.resolve(path)
+    where = f"stages.{ctx.index}.template_file"
+    if not file.is_file():
+        raise ConfigError(f"{where}: prompt file not found: {file}")
+    text = file.read_text()
+    if placeholder and placeholder not in text:
+        raise ConfigError(f"{where}: {file} has no {placeholder} placeholder")
+    return text
 
 
 class Stage:

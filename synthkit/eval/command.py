@@ -34,8 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--top-p", type=float, default=1.0, help="nucleus sampling mass (default: 1.0)")
     a("--max-tokens", type=int, default=512, help="new tokens per sample (default: 512)")
     a("--seed", type=int, default=0, help="sampling seed (default: 0)")
-    a("--prompt-style", default="chat", choices=["chat", "raw"],
-      help="chat: ask an instruct model for the function; raw: continue the prompt (base models)")
+    a("--style", default="chat", choices=["chat", "completion"],
+      help="chat: ask an instruct model for the function; completion: continue the prompt (base models)")
+    a("--prompt-style", dest="prompt_style", default=None, choices=["chat", "raw"],
+      help=argparse.SUPPRESS)  # deprecated spelling of --style (raw = completion); warns
+    a("--isolation", default="auto", choices=["auto", "full", "basic"],
+      help="sandbox isolation: full refuses to run without namespaces; basic skips them (default: auto)")
     a("--out", default="out/eval", help="directory for report.json and report.md (default: out/eval)")
     a("--workers", type=int, default=2, help="sandbox worker processes (default: 2)")
     a("--timeout-s", type=float, default=5.0, help="sandbox wall clock per program, seconds (default: 5)")
@@ -76,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     llm = make_llm(LLMConfig(**llm_kwargs))
     try:
         report = evaluate(llm, tasks, n=args.n, ks=ks, m=args.m, params=params, sandbox_kwargs=sandbox,
-                          prompt_style=args.prompt_style, tasks_name=args.tasks)
+                          style=args.style, prompt_style=args.prompt_style, tasks_name=args.tasks,
+                          isolation=args.isolation)
     finally:
         llm.close()
     paths = report.save(args.out)

@@ -1,13 +1,14 @@
 """Turn a model's answer into the program the sandbox runs for one task.
 
-Prompt styles (``evaluate(prompt_style=...)``):
+Prompt styles (``evaluate(style=...)``, ``synthkit eval --style``), the same two
+words as the pipeline stages' ``style:``:
 
 - ``chat`` (default, instruct models): the task is sent as one user message
   asking for the complete function (or program) in a ```python block; the code
   is pulled out with ``synthkit.prompts.answers.extract_code``.
-- ``raw`` (base models): the task prompt is sent as-is and the completion is
-  read as its continuation (HumanEval-style). Unless the caller set stop
-  strings, ``RAW_STOP`` ends the completion at the next top-level statement.
+- ``completion`` (base models): the task prompt is sent as-is and the
+  completion is read as its continuation (HumanEval-style). Unless the caller
+  set stop strings, ``RAW_STOP`` ends the completion at the next top-level statement.
 
 Assembly, so the prompt's signature and imports are present even when the
 model returns only a function body:
@@ -50,7 +51,7 @@ CHAT_PROBLEM = ("Solve the following problem in Python. Reply with the complete 
 
 def make_prompt(task: Task, style: str):
     """The prompt sent for ``task``: a chat (list of messages) or the raw string."""
-    if style == "raw":
+    if style == "completion":
         return task.prompt
     template = CHAT_CODE if task.prompt_is_code else CHAT_PROBLEM
     prompt = task.prompt if task.prompt.endswith("\n") else task.prompt + "\n"
@@ -61,7 +62,7 @@ def answer_code(task: Task, text: str, style: str) -> str | None:
     """The code in a completion, or None when it holds none."""
     from synthkit.prompts.answers import extract_code
 
-    if style == "raw" and "```" not in text:
+    if style == "completion" and "```" not in text:
         # a continuation of the prompt is code already, often only a body
         return text if text.strip() else None
     return extract_code(text, entry_point=task.entry_point)

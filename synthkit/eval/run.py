@@ -9,8 +9,9 @@
   temperature 0.8, 512 new tokens.
 - ``sandbox_kwargs``: passed to ``synthkit.sandbox.Sandbox`` (default 2
   workers, 5 s wall clock and 512 MB per program).
-- ``prompt_style``: ``"chat"`` (instruct models, the default) or ``"raw"``
-  (base models; the prompt is continued as text). See
+- ``style``: ``"chat"`` (instruct models, the default) or ``"completion"``
+  (base models; the prompt is continued as text). ``prompt_style`` and the
+  value ``"raw"`` are the deprecated spellings (they warn). See
   ``synthkit.eval.programs`` for both, and for how a body-only answer gets its
   signature and imports back from the prompt.
 - ``chunk_tasks``: tasks per ``generate`` call; bigger batches keep a GPU busy,
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PARAMS = SamplingParams(temperature=0.8, max_tokens=512)
 DEFAULT_SANDBOX = {"workers": 2, "timeout_s": 5.0, "memory_mb": 512}
-PROMPT_STYLES = ("chat", "raw")
+STYLES = ("chat", "completion")
 ERROR_TAIL_CHARS = 400
 
 
@@ -50,17 +51,20 @@ def evaluate(
     params: SamplingParams | None = None,
     sandbox_kwargs: dict[str, Any] | None = None,
     *,
-    prompt_style: str = "chat",
+    style: str = "chat",
     chunk_tasks: int = 8,
     progress: bool = True,
     tasks_name: str = "",
+    isolation: str = "auto",
+    prompt_style: str | None = None,
 ) -> EvalReport:
     """Run the evaluation; see the module doc for every argument."""
-    _check_args(tasks, n, ks, m, prompt_style, chunk_tasks)
+    style = _style(style, prompt_style)
+    _check_args(tasks, n, ks, m, style, chunk_tasks)
     params = dataclasses.replace(params or DEFAULT_PARAMS, n=n)
-    if prompt_style == "raw" and not params.stop:
+    if style == "completion" and not params.stop:
         params = dataclasses.replace(params, stop=RAW_STOP)
-    sandbox_kwargs = {**DEFAULT_SANDBOX, **(sandbox_kwargs or {})}
+    sandbox_kwargs = {**DEFAULT_SANDBOX, "isolation": isolation, **(sandbox_kwargs or {})}
     from tqdm.auto import tqdm
 
     from synthkit.sandbox import Sandbox
@@ -70,19 +74,33 @@ def evaluate(
                                                      disable=not progress) as bar:
         for lo in range(0, len(tasks), chunk_tasks):
             chunk = list(tasks[lo: lo + chunk_tasks])
-            outs = llm.generate([make_prompt(t, prompt_style) for t in chunk], params)
+            outs = llm.generate([make_prompt(t, style) for t in chunk], params)
             _check_outputs(outs, chunk, n)
             tokens += sum(c.tokens for comps in outs for c in comps)
-            results += _verify(sandbox, chunk, outs, prompt_style)
+            results += _verify(sandbox, chunk, outs, style)
             bar.update(len(chunk))
             bar.set_postfix(solved=sum(r.c > 0 for r in results))
+        isolation_used = sandbox.isolation
     table, notes = summarise([r.n for r in results], [r.c for r in results], ks, m)
-    config = {"tasks": tasks_name, "model": llm.model_id, "prompt_style": prompt_style,
-              "sampling": params.key(), "sandbox": sandbox_kwargs}
+    config = {"tasks": tasks_name, "model": llm.model_id, "style": style,
+              "sampling": params.key(), "sandbox": {**sandbox_kwargs, "isolation_used": isolation_used}}
     report = EvalReport(model_id=llm.model_id, n=n, ks=sorted(set(ks)), m=m, table=table, notes=notes,
                         results=results, config=config, seconds=time.perf_counter() - start, tokens=tokens)
     log.info("evaluated %s on %d tasks in %.1f s", llm.model_id, len(tasks), report.seconds)
     return report
+
+
+def _style(style: str, prompt_style: str | None) -> str:
+    """``style``, after the deprecated ``prompt_style=`` keyword and ``"raw"`` value."""
+    import warnings
+
+    if prompt_style is not None:
+        warnings.warn("evaluate(prompt_style=...) is deprecated, use `style` instead", FutureWarning, stacklevel=3)
+        style = prompt_style
+    if style == "raw":
+        warnings.warn("style 'raw' is deprecated, use 'completion' instead", FutureWarning, stacklevel=3)
+        style = "completion"
+    return style
 
 
 def _check_args(tasks: Sequence[Task], n: int, ks: Sequence[int], m: int, style: str, chunk: int) -> None:
@@ -94,8 +112,8 @@ def _check_args(tasks: Sequence[Task], n: int, ks: Sequence[int], m: int, style:
         raise ConfigError(f"k: need one or more positive integers, got {list(ks)}")
     if m < 1:
         raise ConfigError(f"m: need at least 1 passing sample, got {m}")
-    if style not in PROMPT_STYLES:
-        raise ConfigError(f"prompt_style: '{style}' is not one of {', '.join(PROMPT_STYLES)}")
+    if style not in STYLES:
+        raise ConfigError(f"style: '{style}' is not one of {', '.join(STYLES)}")
     if chunk < 1:
         raise ConfigError(f"chunk_tasks: need at least 1, got {chunk}")
 

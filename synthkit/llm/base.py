@@ -21,7 +21,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol, Sequence, Union, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Chat = list[dict[str, str]]
 Prompt = Union[str, Chat]
@@ -91,3 +91,32 @@ class LLMConfig(BaseModel):
     max_retries: int = Field(4, ge=0)      # openai: on 429/5xx/connection errors
     cache: bool = True               # memoise (model, prompt, params, seed) -> completions
     dummy_responses: list[str] = Field(default_factory=list)  # dummy: canned answers, cycled
+
+    @model_validator(mode="after")
+    def _keys_of_this_backend(self) -> "LLMConfig":
+        """A key only another backend reads (``base_url`` with ``transformers``) is a
+        mistake the user should hear about at load time, not a silent no-op."""
+        wrong = sorted(k for k in self.model_fields_set if self.backend not in BACKEND_KEYS.get(k, {self.backend}))
+        if wrong:
+            own = [k for k in type(self).model_fields if self.backend in BACKEND_KEYS.get(k, {self.backend})]
+            which = "; ".join(f"`{k}` is read only by the {'/'.join(sorted(BACKEND_KEYS[k]))} backend" for k in wrong)
+            raise ValueError(f"{which}, not by '{self.backend}'. Keys for {self.backend}: {', '.join(own)}")
+        return self
+
+    def with_override(self, override: dict[str, Any]) -> "LLMConfig":
+        """This config with ``override``'s keys laid over it. When the override
+        switches the backend, keys only the old backend reads are dropped."""
+        base = self.model_dump(exclude_unset=True)
+        backend = override.get("backend", self.backend)
+        if backend != self.backend:
+            base = {k: v for k, v in base.items() if backend in BACKEND_KEYS.get(k, {backend})}
+        return LLMConfig.model_validate({**base, **override})
+
+
+# Keys that only some backends read; every other key is common to all.
+BACKEND_KEYS: dict[str, set[str]] = {
+    "device": {"transformers"}, "batch_size": {"transformers"}, "threads": {"transformers"},
+    "dtype": {"transformers", "vllm"}, "engine_kwargs": {"vllm"},
+    "base_url": {"openai"}, "api_key_env": {"openai"}, "max_concurrency": {"openai"},
+    "timeout_s": {"openai"}, "max_retries": {"openai"}, "dummy_responses": {"dummy"},
+}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any, Literal
+
+from pydantic import Field, ValidationInfo, model_validator
 
 from synthkit.core.record import Rejected, Row, child
 from synthkit.core.registry import register_stage
 from synthkit.core.sampling import CheckpointSampler, SamplingConfig
-from synthkit.core.stage import Stage
+from synthkit.core.stage import Stage, config_where, deprecated, read_template
 from synthkit.llm.base import SamplingParams
 
 
@@ -16,9 +18,10 @@ class Generate(Stage):
     """Prompt template -> n completions per row, from one or more checkpoints."""
 
     class Config(SamplingConfig):  # + checkpoints, use_last_checkpoints
-        template: str = "{seed}"            # str.format over the row's columns
-        system: str | None = None           # optional system message
-        chat: bool = True                   # send as a chat (template applied) or as raw text
+        template: str = "{seed}"            # inline str.format template over the row's columns
+        template_file: str | None = None    # or: a file holding the template (relative to the YAML's folder)
+        system: str | None = None           # optional system message (chat style)
+        style: Literal["chat", "completion"] = "chat"  # chat: a user message; completion: raw text to continue
         n: int = Field(1, ge=1)             # completions per row and checkpoint
         temperature: float = Field(0.8, ge=0)
         top_p: float = Field(0.95, gt=0, le=1)
@@ -26,14 +29,24 @@ class Generate(Stage):
         stop: list[str] = Field(default_factory=list)
         output: str = "response"            # column that receives the completion
 
+        @model_validator(mode="before")
+        @classmethod
+        def _chat_flag(cls, raw: Any, info: ValidationInfo) -> Any:
+            if isinstance(raw, dict) and "chat" in raw:  # the old spelling: chat: true|false
+                deprecated(config_where(info, raw), "chat", "style: chat|completion")
+                raw = dict(raw)
+                raw["style"] = "chat" if raw.pop("chat") else "completion"
+            return raw
+
     def __init__(self, config, ctx) -> None:
         super().__init__(config, ctx)
+        self.template = read_template(self.config.template_file, ctx) or self.config.template
         self.sampler = CheckpointSampler(self.name, self.ctx, self.config.checkpoints,
                                          self.config.use_last_checkpoints)
 
     def _prompt(self, row: Row):
-        text = self.config.template.format_map(row)
-        if not self.config.chat:
+        text = self.template.format_map(row)
+        if self.config.style == "completion":
             return text
         system = [{"role": "system", "content": self.config.system}] if self.config.system else []
         return system + [{"role": "user", "content": text}]

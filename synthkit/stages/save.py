@@ -23,7 +23,7 @@ class Save(WholeStage):
     """Write a `datasets` dataset to disk, a parquet copy, and a README.md data card."""
 
     class Config(StageConfig):
-        path: str                           # output folder; relative paths resolve against the current directory
+        path: str                           # output folder; relative to the pipeline file's folder
         columns: list[str] = Field(default_factory=list)  # keep only these (default: all)
         overwrite: bool = True              # replace an existing folder at `path`
         license: str = "other"              # for the card's front matter
@@ -36,7 +36,7 @@ class Save(WholeStage):
                 raise ConfigError(f"stages.{self.ctx.index}.columns: {missing} not in the dataset; "
                                   f"available: {dataset.column_names}")
             dataset = dataset.select_columns([c for c in cfg.columns if c in dataset.column_names])
-        out = Path(cfg.path).expanduser().resolve()
+        out = self.ctx.resolve(cfg.path).resolve()
         if out.exists():
             if not cfg.overwrite:
                 raise ConfigError(f"stages.{self.ctx.index}.path: {out} exists and overwrite is false")

@@ -29,20 +29,17 @@ checkpoint index, first row id), so a resumed run draws the same samples.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, model_validator
 
-from synthkit.prompts.answers import ParseError
-from synthkit.prompts.synthesize import parse_synthesis
-from synthkit.errors import ConfigError
 from synthkit.core.record import Rejected, Row, child
 from synthkit.core.registry import register_stage
 from synthkit.core.sampling import CheckpointSampler, SamplingConfig
-from synthkit.core.stage import Stage
+from synthkit.core.stage import Stage, config_where, deprecated, read_template
 from synthkit.llm.base import SamplingParams
-from synthkit.prompts.synthesize import PREFIX
+from synthkit.prompts.answers import ParseError
+from synthkit.prompts.synthesize import PREFIX, parse_synthesis
 
 log = logging.getLogger(__name__)
 
@@ -52,28 +49,42 @@ class Synthesize(Stage):
     """Seed snippet -> problem, reference solution and tests (OSS-Instruct), from several checkpoints."""
 
     class Config(SamplingConfig):  # + checkpoints, use_last_checkpoints
+        renamed = {"seed_field": "field"}
         n: int = Field(2, ge=1)                  # answers per seed and checkpoint
         temperature: float = Field(0.8, ge=0)
         top_p: float = Field(0.95, gt=0, le=1)
         max_tokens: int = Field(768, ge=16)      # new tokens per answer
-        seed_field: str = "seed"                 # column holding the seed snippet
+        field: str = "seed"                      # column holding the seed snippet
         style: Literal["chat", "completion"] = "chat"  # completion: few-shot text for small/base models
-        template: str | None = None              # path to a prompt file with {seed}; default: built-in
+        template: str | None = None              # inline prompt with {seed}; default: the built-in one
+        template_file: str | None = None         # or: a prompt file with {seed} (relative to the YAML's folder)
         max_seed_chars: int = Field(4000, ge=100)  # longer seeds are cut (at a line end)
         max_answer_chars: int = Field(40_000, ge=1000)  # longer answers are rejected (too_long)
+
+        @model_validator(mode="before")
+        @classmethod
+        def _template_path(cls, raw: Any, info: ValidationInfo) -> Any:
+            # the old spelling: `template:` held a file path; an inline prompt always has {seed}
+            t = raw.get("template") if isinstance(raw, dict) else None
+            if isinstance(t, str) and "{seed}" not in t and "\n" not in t and "template_file" not in raw:
+                deprecated(config_where(info, raw), "template (a file path)", "template_file")
+                raw = {**{k: v for k, v in raw.items() if k != "template"}, "template_file": t}
+            return raw
+
+        @model_validator(mode="after")
+        def _one_template(self):
+            if self.template is not None and self.template_file is not None:
+                raise ValueError("set `template` (inline) or `template_file` (a path), not both")
+            if self.template is not None and "{seed}" not in self.template:
+                raise ValueError("template: the prompt needs a {seed} placeholder")
+            return self
 
     def __init__(self, config, ctx) -> None:
         super().__init__(config, ctx)
         from synthkit.prompts.synthesize import FEW_SHOT, TEMPLATE
 
-        self.template = FEW_SHOT if self.config.style == "completion" else TEMPLATE
-        if self.config.template:
-            path = Path(self.ctx.resolve(self.config.template))
-            if not path.is_file():
-                raise ConfigError(f"stages.{ctx.index}.template: prompt file not found: {path}")
-            self.template = path.read_text()
-            if "{seed}" not in self.template:
-                raise ConfigError(f"stages.{ctx.index}.template: {path} has no {{seed}} placeholder")
+        self.template = (read_template(self.config.template_file, ctx, "{seed}") or self.config.template
+                         or (FEW_SHOT if self.config.style == "completion" else TEMPLATE))
         self.sampler = CheckpointSampler(self.name, self.ctx, self.config.checkpoints,
                                          self.config.use_last_checkpoints)
 
@@ -83,9 +94,9 @@ class Synthesize(Stage):
         out: list[Row | Rejected] = []
         ready, prompts = [], []
         for row in batch:
-            seed = row.get(self.config.seed_field)
+            seed = row.get(self.config.field)
             if not isinstance(seed, str) or not seed.strip():
-                out.append(Rejected(row, "no_seed", f"column '{self.config.seed_field}' is missing or empty"))
+                out.append(Rejected(row, "no_seed", f"column '{self.config.field}' is missing or empty"))
                 continue
             ready.append(row)
             text = render(seed, self.template, self.config.max_seed_chars)

@@ -21,7 +21,7 @@ only there.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -43,6 +43,7 @@ class VerifyTests(Stage):
         workers: int = Field(2, ge=1)                   # programs run in parallel
         min_pass_rate: float = Field(1.0, ge=0, le=1)   # keep rows whose share of passed tests reaches this
         preload: list[str] = Field(default_factory=list)  # modules imported once by the workers (numpy, ...)
+        isolation: Literal["auto", "full", "basic"] = "auto"  # full: refuse to run without namespaces
 
     def __init__(self, config: StageConfig, ctx: Any) -> None:
         super().__init__(config, ctx)
@@ -54,7 +55,7 @@ class VerifyTests(Stage):
         cfg = self.config
         if self._sandbox is None:
             self._sandbox = Sandbox(workers=cfg.workers, timeout_s=cfg.timeout_s, memory_mb=cfg.memory_mb,
-                                    preload=tuple(cfg.preload))
+                                    preload=tuple(cfg.preload), isolation=cfg.isolation)
 
     def teardown(self) -> None:
         if self._sandbox is not None:

@@ -53,7 +53,7 @@ def test_prompts_for_each_style():
     assert chat[0]["role"] == "user" and "Complete the following Python function" in chat[0]["content"]
     assert CIRCLE.prompt in chat[0]["content"]
     assert "Solve the following problem" in programs.make_prompt(MBPP_LIKE, "chat")[0]["content"]
-    assert programs.make_prompt(CIRCLE, "raw") == CIRCLE.prompt
+    assert programs.make_prompt(CIRCLE, "completion") == CIRCLE.prompt
 
 
 def test_check_function_is_called_on_the_entry_point():
@@ -128,7 +128,7 @@ def test_check_and_assert_tests_and_raw_style():
     assert [r.c for r in report.results] == [1, 1]
 
     # a base model continues the prompt; RAW_STOP cuts at the next top-level def
-    report = _evaluate([CIRCLE], ["    return math.pi * r * r\n\ndef junk(:\n"], ks=[1], prompt_style="raw")
+    report = _evaluate([CIRCLE], ["    return math.pi * r * r\n\ndef junk(:\n"], ks=[1], style="completion")
     assert report.results[0].c == 1 and report.config["sampling"]["stop"]
 
 
@@ -152,8 +152,8 @@ def test_bad_arguments_raise_config_error():
     from synthkit.eval.run import evaluate
 
     llm = make_llm(LLMConfig(backend="dummy"))
-    with pytest.raises(ConfigError, match="prompt_style"):
-        evaluate(llm, [CIRCLE], n=1, ks=[1], prompt_style="fancy")
+    with pytest.raises(ConfigError, match="style: 'fancy'"):
+        evaluate(llm, [CIRCLE], n=1, ks=[1], style="fancy")
     with pytest.raises(ConfigError, match="n:"):
         evaluate(llm, [CIRCLE], n=0, ks=[1])
     with pytest.raises(ConfigError, match="tasks"):

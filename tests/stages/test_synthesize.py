@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from pydantic import ValidationError
 
 from synthkit.errors import ConfigError
 from synthkit.core.record import Rejected
@@ -106,15 +107,31 @@ def test_same_seed_same_rows_other_seed_other_samples(tmp_path):
     assert {r["meta"]["seed"] for r in a} == {a[0]["meta"]["seed"]}
 
 
-def test_custom_template(tmp_path):
+def test_custom_template_file_and_inline(tmp_path):
     (tmp_path / "p.txt").write_text("Make an exercise from:\n{seed}\n")
-    kept, _ = split(make(tmp_path, [GOOD], n=1, template="p.txt").process(seeds(1)))
+    kept, _ = split(make(tmp_path, [GOOD], n=1, template_file="p.txt").process(seeds(1)))
     assert len(kept) == 1
     (tmp_path / "bad.txt").write_text("no placeholder")
-    with pytest.raises(ConfigError, match="placeholder"):
-        make(tmp_path, [GOOD], template="bad.txt")
-    with pytest.raises(ConfigError, match="not found"):
-        make(tmp_path, [GOOD], template="missing.txt")
+    with pytest.raises(ConfigError, match="template_file.*placeholder"):
+        make(tmp_path, [GOOD], template_file="bad.txt")
+    with pytest.raises(ConfigError, match="template_file: prompt file not found"):
+        make(tmp_path, [GOOD], template_file="missing.txt")
+    inline = make(tmp_path, [GOOD], n=1, template="Exercise from:\n{seed}\n")
+    assert inline.template == "Exercise from:\n{seed}\n"
+    with pytest.raises(ValidationError, match="not both"):
+        make(tmp_path, [GOOD], template="x {seed}", template_file="p.txt")
+
+
+def test_deprecated_template_path_and_seed_field_still_work(tmp_path):
+    (tmp_path / "p.txt").write_text("Make an exercise from:\n{seed}\n")
+    with pytest.warns(FutureWarning, match="template_file"):
+        st = make(tmp_path, [GOOD], n=1, template="p.txt")
+    assert st.config.template_file == "p.txt" and st.template.startswith("Make an exercise")
+    with pytest.warns(FutureWarning, match="seed_field is deprecated, use `field`"):
+        st = make(tmp_path, [GOOD], n=1, seed_field="snippet")
+    assert st.config.field == "snippet"
+    kept, _ = split(st.process([{"id": "s0", "snippet": "def f(x):\n    return 2 * x\n"}]))
+    assert len(kept) == 1
 
 
 def test_runs_in_the_pipeline_with_one_shard_per_checkpoint(tmp_path):
