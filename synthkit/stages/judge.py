@@ -20,32 +20,36 @@ normalised). Every row kept gets ``scores["judge/<aspect>"]`` and
   ``retry_temperature``); a row whose answer still fails is rejected as
   ``judge_unparseable`` (detail: each parse error). Rows without
   ``instruction`` or code are rejected as ``missing_fields``.
-- Selection: rows with ``scores["judge"] < threshold`` are rejected as
-  ``below_threshold``. With ``top_fraction`` set the stage becomes a
-  whole-dataset stage (the cut needs every score): it scores all rows, then
-  keeps the best ``ceil(top_fraction * scored)`` (ties broken by id); the rest
-  are rejected as ``below_top_fraction``. Whole-dataset mode saves no partial
-  shards, so a killed run re-asks the judge; the LLM cache answers the
-  questions already asked.
+- Selection: rows with ``scores["judge"] < min_score`` are rejected as
+  ``below_threshold`` (detail: the score and the bound). ``threshold:`` is the
+  deprecated spelling of ``min_score`` (a ``FutureWarning``).
+- The stage is always row-local: each shard is saved as soon as it is scored,
+  so a killed run resumes at the first unsaved shard and never re-asks the
+  judge about a saved one. Keeping the best share of the whole dataset is the
+  next stage's job: ``{stage: select_top, by: scores.judge, fraction: 0.5}``.
+  ``top_fraction: f`` on the judge is the deprecated spelling of exactly that:
+  at load time ``Config.expand()`` turns it into this judge plus that
+  ``select_top`` (with a ``FutureWarning``), so ``min_score`` now applies
+  before the cut, and the cut's rejections read ``below_top``.
 
-``llm:`` on the stage overrides the pipeline's llm keys, so the judge can be
-a different model and backend from the synthesizer.
+``llm:`` on the stage lays its keys over the pipeline's llm; the runner does
+that, so ``ctx.llm_config`` arrives resolved and the judge can be a different
+model and backend from the synthesizer.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from synthkit.prompts.answers import ParseError
 from synthkit.errors import ConfigError
 from synthkit.core.sampling import derive_seed
 from synthkit.core.record import Rejected, Row, with_meta
 from synthkit.core.registry import register_stage
-from synthkit.core.stage import LLMStageConfig, Stage
+from synthkit.core.stage import LLMStageConfig, Stage, StageConfig, deprecated
 from synthkit.llm.base import SamplingParams
 from synthkit.prompts import judge as prompts
 
@@ -64,17 +68,17 @@ def _default_aspects() -> dict[str, Aspect]:
 
 @register_stage("judge")
 class Judge(Stage):
-    """Score rows 0-9 on several aspects with an LLM judge; keep those above a threshold or the top fraction."""
-
-    whole_dataset = False  # becomes True per instance when top_fraction is set
+    """Score rows 0-9 on several aspects with an LLM judge; keep those scoring at least min_score."""
 
     class Config(LLMStageConfig):
+        renamed: ClassVar[dict[str, str]] = {"threshold": "min_score"}
+
         aspects: dict[str, Aspect] = Field(default_factory=_default_aspects)  # name -> {weight, rubric} or weight
         mode: Literal["per_aspect", "joint"] = "per_aspect"   # one prompt per aspect, or one JSON answer
         scoring: Literal["sample", "expected"] = "sample"    # read the digit, or G-Eval expectation
         style: Literal["chat", "completion"] = "chat"        # completion: plain text ending in "<aspect> score (0-9):"
-        threshold: float | None = Field(None, ge=0, le=9)    # keep rows with combined score >= this
-        top_fraction: float | None = Field(None, gt=0, le=1)  # keep the best fraction (whole-dataset)
+        min_score: float | None = Field(None, ge=0, le=9)    # keep rows with combined score >= this
+        top_fraction: float | None = Field(None, gt=0, le=1)  # deprecated: becomes a select_top stage after this one
         temperature: float = Field(0.0, ge=0)                # first attempt
         retry_temperature: float = Field(0.7, ge=0)          # retries (a greedy retry would repeat itself)
         max_tokens: int | None = Field(None, ge=1)           # default: 16 per_aspect, 16 + 12/aspect joint
@@ -102,9 +106,27 @@ class Judge(Stage):
                 raise ValueError("aspect weights sum to 0")
             return v
 
+        _where: str = PrivateAttr("judge")  # the key path, for the top_fraction deprecation
+
+        @model_validator(mode="after")
+        def _remember_where(self, info: ValidationInfo):
+            self._where = (info.context or {}).get("where") or "judge"
+            return self
+
+        def expand(self) -> list[StageConfig | dict[str, Any]]:
+            """``top_fraction: f`` -> this judge without it, then ``select_top`` keeping fraction f."""
+            if self.top_fraction is None:
+                return [self]
+            deprecated(self._where, "top_fraction", f"{{stage: select_top, fraction: {self.top_fraction}}}")
+            return [self.model_copy(update={"top_fraction": None}),
+                    {"stage": "select_top", "by": "scores.judge", "fraction": self.top_fraction,
+                     "shard_size": self.shard_size}]
+
     def __init__(self, config, ctx) -> None:
         super().__init__(config, ctx)
-        self.whole_dataset = self.config.top_fraction is not None
+        if self.config.top_fraction is not None:  # only Config.expand() can honour it; never ignore it
+            raise ConfigError(f"stages.{ctx.index}.top_fraction: load the pipeline with parse_pipeline or "
+                              "Pipeline(...), which turn it into a select_top stage, or add select_top yourself")
         total = sum(a.weight for a in self.config.aspects.values())
         self.weights = {k: a.weight / total for k, a in self.config.aspects.items()}
         self.rubrics = {k: a.rubric or prompts.RUBRICS[k] for k, a in self.config.aspects.items()}
@@ -120,37 +142,15 @@ class Judge(Stage):
             self.llm.close()
             self.llm = None
 
-    # --- row-local: score and apply the threshold ----------------------------------
+    # --- score, then apply min_score ------------------------------------------------
     def process(self, batch: list[Row]) -> list[Row | Rejected]:
-        return [self._threshold(r) for r in self._score_batch(batch)]
+        return [self._min_score(r) for r in self._score_batch(batch)]
 
-    def _threshold(self, r: Row | Rejected) -> Row | Rejected:
-        t = self.config.threshold
+    def _min_score(self, r: Row | Rejected) -> Row | Rejected:
+        t = self.config.min_score
         if isinstance(r, Rejected) or t is None or r["scores"]["judge"] >= t:
             return r
-        return Rejected(r, "below_threshold", f"{r['scores']['judge']:.3f} < {t}")
-
-    # --- whole-dataset: score everything, then cut at the top fraction --------------
-    def process_all(self, dataset: Any) -> tuple[list[Row], list[Rejected]]:
-        rows = dataset.to_list() if hasattr(dataset, "to_list") else list(dataset)
-        size = self.config.shard_size
-        scored: list[Row] = []
-        rejected: list[Rejected] = []
-        for i in range(0, len(rows), size):
-            for r in self._score_batch(rows[i:i + size]):
-                (rejected if isinstance(r, Rejected) else scored).append(r)
-        n_keep = math.ceil(self.config.top_fraction * len(scored)) if scored else 0
-        ranked = sorted(scored, key=lambda r: (-r["scores"]["judge"], str(r["id"])))
-        kept = []
-        for rank, r in enumerate(ranked):
-            if rank >= n_keep:
-                rejected.append(Rejected(r, "below_top_fraction",
-                                         f"rank {rank + 1} of {len(ranked)}, keeping {n_keep}"))
-            else:
-                t = self._threshold(r)
-                (rejected if isinstance(t, Rejected) else kept).append(t)
-        kept.sort(key=lambda r: str(r["id"]))
-        return kept, rejected
+        return Rejected(r, "below_threshold", f"{r['scores']['judge']:.3f} < min_score {t}")
 
     # --- scoring --------------------------------------------------------------------
     def _score_batch(self, batch: list[Row]) -> list[Row | Rejected]:

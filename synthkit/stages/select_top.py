@@ -1,0 +1,209 @@
+"""select_top: keep the best-scored rows of the whole dataset (a top fraction or a top k).
+
+Contract:
+
+- ``by:`` is a dotted path into the row (``scores.judge`` reads
+  ``row["scores"]["judge"]``; a key cannot itself hold a dot). Set exactly one
+  of ``fraction`` (0 < f <= 1: keep ``ceil(f * n)`` rows, ``f`` taken as the
+  decimal written, so 0.7 of 10 is 7) or ``k`` (keep ``min(k, n)`` rows), where
+  ``n`` counts the rows that have a score. ``order: desc`` keeps the highest
+  scores, ``order: asc`` the lowest.
+- Ties are broken by the row's ``id`` (compared as str, ascending) and then by
+  input position, so the cut is the same on every run and every machine.
+- A row whose score is missing, ``None``, not a number (a bool or a string is
+  not one) or not finite is rejected as ``no_score`` (detail names the path).
+  The other unkept rows are rejected as ``below_top``, with a detail such as
+  ``scores.judge = 3.25, rank 7 of 10, keeping 5``.
+- Kept rows come back in their input order, unchanged.
+
+Memory: ranking reads only the ``by`` values (and ``id``) from Arrow, in record
+batches, never whole rows: about 8 bytes of score plus one Python str of id a
+row, and a few 8-byte index arrays. Kept rows come back as
+``dataset.select(...)`` (no copy) when given a ``datasets.Dataset``; the
+rejected rows are a list (the stage API), so they are held in memory as Python
+dicts, which at a small ``fraction`` is most of the dataset.
+
+The ranking itself is ``rank`` / ``keep_count`` / ``top_indices`` below, plain
+functions over a list of scores, for other selection stages to reuse.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from fractions import Fraction
+from typing import Any, Literal, Sequence
+
+from pydantic import Field, field_validator, model_validator
+
+from synthkit.core.record import Rejected, Row
+from synthkit.core.registry import register_stage
+from synthkit.core.stage import StageConfig, WholeStage
+
+log = logging.getLogger(__name__)
+
+BATCH_ROWS = 10_000  # rows per Arrow record batch when reading the score column
+
+
+def keep_count(n: int, fraction: float | None = None, k: int | None = None) -> int:
+    """How many of ``n`` ranked rows to keep: ``ceil(fraction * n)`` or ``min(k, n)``."""
+    if (fraction is None) == (k is None):
+        raise ValueError("give exactly one of `fraction` or `k`")
+    if k is not None:
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        return min(k, n)
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    # the decimal as written: 0.07 * 100 is 7.000000000000001 in binary floats, and ceil would keep 8
+    return math.ceil(Fraction(repr(float(fraction))) * n)
+
+
+def rank(scores: Sequence[float], order: Literal["desc", "asc"] = "desc",
+         ids: Sequence[Any] | None = None) -> "np.ndarray":
+    """Positions of ``scores`` (an int64 array), best first; ties by ``str(id)``
+    ascending, then by position. ``scores`` must be finite numbers (a
+    ``ValueError`` otherwise); ``ids``, when given, has one entry per score."""
+    import numpy as np
+
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if not np.isfinite(s).all():
+        raise ValueError("scores must be finite numbers; filter the others out first")
+    if order not in ("desc", "asc"):
+        raise ValueError(f"order must be 'desc' or 'asc', got {order!r}")
+    keys = [np.arange(len(s))]
+    if ids is not None:
+        if len(ids) != len(s):
+            raise ValueError(f"{len(s)} scores but {len(ids)} ids")
+        as_str = np.array([str(i) for i in ids], dtype=object)  # object: Python's str order, no padding
+        keys.append(np.unique(as_str, return_inverse=True)[1].reshape(-1))
+    keys.append(-s if order == "desc" else s)
+    return np.lexsort(keys)  # the last key sorts first
+
+
+def top_indices(scores: Sequence[float], fraction: float | None = None, k: int | None = None,
+                order: Literal["desc", "asc"] = "desc", ids: Sequence[Any] | None = None) -> "np.ndarray":
+    """Positions of the rows to keep, in input order (see ``rank`` and ``keep_count``)."""
+    import numpy as np
+
+    return np.sort(rank(scores, order, ids)[:keep_count(len(scores), fraction, k)])
+
+
+@register_stage("select_top")
+class SelectTop(WholeStage):
+    """Keep the top fraction or top k rows by a score (ties by id); reject the rest with their rank."""
+
+    class Config(StageConfig):
+        by: str = "scores.judge"                          # dotted path to the score in each row
+        fraction: float | None = Field(None, gt=0, le=1)  # keep ceil(fraction * scored rows)
+        k: int | None = Field(None, ge=1)                 # or keep this many rows
+        order: Literal["desc", "asc"] = "desc"            # desc: highest scores first
+
+        @field_validator("by")
+        @classmethod
+        def _path(cls, v: str) -> str:
+            if not all(v.split(".")):
+                raise ValueError(f"`by` is a dotted path such as scores.judge, got {v!r}")
+            return v
+
+        @model_validator(mode="after")
+        def _one_size(self):
+            if self.fraction is not None and self.k is not None:
+                raise ValueError("set `fraction` or `k`, not both")
+            if self.fraction is None and self.k is None:
+                raise ValueError("set one of `fraction` (keep the top share) or `k` (keep the top k rows)")
+            return self
+
+    def process_all(self, dataset: Any) -> tuple[Any, list[Rejected]]:
+        import numpy as np
+
+        c = self.config
+        parts = c.by.split(".")
+        if isinstance(dataset, list):
+            scores = np.array([_number(_lookup(r, parts)) for r in dataset], dtype=np.float64)
+            ids = ["" if r.get("id") is None else str(r["id"]) for r in dataset]
+        else:
+            scores, ids = _arrow_scores(dataset, parts), _arrow_ids(dataset)
+        scored = np.flatnonzero(np.isfinite(scores))
+        order = rank(scores[scored], c.order, [ids[i] for i in scored] if ids is not None else None)
+        n_keep = keep_count(len(scored), c.fraction, c.k)
+        kept = np.sort(scored[order[:n_keep]])
+        rank_at = np.zeros(len(scores), dtype=np.int64)  # input position -> 1-based rank
+        rank_at[scored[order]] = np.arange(1, len(scored) + 1)
+        below = np.sort(scored[order[n_keep:]])  # input order, as the kept rows
+        missing = np.flatnonzero(~np.isfinite(scores))
+        rejected = [Rejected(row, "no_score", _why_no_score(row, parts, c.by))
+                    for row in _rows(dataset, missing.tolist())]
+        rejected += [Rejected(row, "below_top", f"{c.by} = {scores[p]:.6g}, rank {rank_at[p]} of {len(scored)}, "
+                                                f"keeping {n_keep}")
+                     for p, row in zip(below.tolist(), _rows(dataset, below.tolist()))]
+        log.info("select_top: kept %d of %d scored rows by %s (%s); %d had no score",
+                 len(kept), len(scored), c.by, c.order, len(missing))
+        if isinstance(dataset, list):
+            return [dataset[i] for i in kept.tolist()], rejected
+        return dataset.select(kept), rejected
+
+
+def _lookup(row: Any, parts: list[str]) -> Any:
+    for p in parts:
+        if not isinstance(row, dict) or p not in row:
+            return None
+        row = row[p]
+    return row
+
+
+def _number(v: Any) -> float:
+    """``v`` as a float; NaN when it is no score (missing, a bool, not a number)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return math.nan
+    try:
+        return float(v)
+    except OverflowError:  # an int too large for a float
+        return math.nan
+
+
+def _why_no_score(row: Row, parts: list[str], by: str) -> str:
+    v = _lookup(row, parts)
+    return f"{by} is missing" if v is None else f"{by} = {v!r} is not a finite number"
+
+
+def _arrow_scores(dataset: Any, parts: list[str]) -> "np.ndarray":
+    """The ``by`` values of a ``datasets.Dataset`` as float64 (NaN: no score), read
+    from Arrow one column and one record batch at a time."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out = np.full(len(dataset), np.nan)
+    if parts[0] not in dataset.column_names:
+        return out
+    start = 0
+    for batch in dataset.select_columns([parts[0]]).with_format("arrow").iter(batch_size=BATCH_ROWS):
+        col, start = batch.column(0), start + batch.num_rows
+        for p in parts[1:]:
+            if not pa.types.is_struct(col.type) or col.type.get_field_index(p) < 0:
+                break
+            col = pc.struct_field(col, p)  # a null parent gives a null child
+        else:
+            t = col.type
+            if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+                values = pc.cast(col, pa.float64(), safe=False).fill_null(np.nan)
+                out[start - batch.num_rows:start] = values.to_numpy()
+    return out
+
+
+def _arrow_ids(dataset: Any) -> list[str] | None:
+    if "id" not in dataset.column_names:
+        return None
+    out: list[str] = []
+    for batch in dataset.select_columns(["id"]).with_format("arrow").iter(batch_size=BATCH_ROWS):
+        out.extend("" if v is None else str(v) for v in batch.column(0).to_pylist())
+    return out
+
+
+def _rows(dataset: Any, positions: list[int]) -> list[Row]:
+    if not positions:
+        return []
+    if isinstance(dataset, list):
+        return [dict(dataset[i]) for i in positions]
+    return dataset.select(positions).to_list()
