@@ -47,12 +47,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_stages(args: argparse.Namespace) -> int:
     from synthkit.core.registry import STAGES
 
-    for name, file, line, doc in STAGES.describe():
+    for name, source, file, line, doc in STAGES.describe():  # source: builtin, a distribution, local
         try:
             file = str(Path(file).relative_to(Path.cwd()))
         except ValueError:
             pass
-        print(f"{name:<16} {file}:{line}  {doc}")
+        print(f"{name:<16} {source:<12} {file}:{line}  {doc}")
     return 0
 
 

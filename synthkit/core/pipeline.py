@@ -6,6 +6,7 @@ Contract:
       Pipeline.from_yaml("pipelines/quickstart.yaml").run()        # -> datasets.Dataset
       Pipeline([{"stage": "load_seeds", "path": "seeds.jsonl"},
                 {"stage": "generate", "n": 2}], name="demo", llm={"backend": "dummy"}).run()
+      Pipeline([{"stage": "map", "function": "my_mod:clean"}]).run(dataset=rows)  # rows in memory
 
 - Each stage's folder (see ``rundir``) carries a fingerprint of its config, the
   pipeline seed, its LLM config and the fingerprint of the stage before it. A
@@ -26,6 +27,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -33,7 +35,7 @@ from typing import Any, Iterator, Sequence
 from synthkit.core import rundir
 from synthkit.core.config import PipelineConfig, load_raw, parse_pipeline, stage_llm_config, validate_stage
 from synthkit.errors import ConfigError, DataError, SynthkitError
-from synthkit.core.record import Funnel, Rejected, Row
+from synthkit.core.record import Funnel, Rejected, Row, assign_ids
 from synthkit.core.registry import STAGES
 from synthkit.core.stage import Stage, StageConfig, StageContext
 
@@ -85,28 +87,40 @@ class Pipeline:
         stages = []
         for i, scfg in enumerate(self.stage_configs):
             cls = STAGES.get(scfg.stage)
-            stage_dir = run_dir / f"{i:02d}_{scfg.stage}"
+            stage_dir = run_dir / f"{i:02d}_{folder_name(cls.name)}"
             stages.append(cls(scfg, self._context(i, stage_dir, list(checkpoints))))
         return stages
 
     # --- running ---------------------------------------------------------------------
-    def run(self) -> "datasets.Dataset":  # noqa: F821
+    def run(self, dataset: "datasets.Dataset | list[Row] | None" = None) -> "datasets.Dataset":  # noqa: F821
         """Run every stage once; return the final dataset. The ``iterations:``
-        rounds run one level up, in ``synthkit.rounds.run_rounds(pipeline)``."""
+        rounds run one level up, in ``synthkit.rounds.run_rounds(pipeline)``.
+
+        ``dataset`` (a ``datasets.Dataset`` or a list of dicts), when given, is
+        the first stage's input instead of nothing: see ``write_input``. Its
+        content fingerprint enters every stage's, so a rerun with the same rows
+        skips and changed rows redo every stage."""
         if self.config.iterations is not None:
             raise ConfigError("iterations: this pipeline trains between rounds; run it with "
                               "`synthkit run` or synthkit.rounds.run_rounds(pipeline)")
-        return self.run_stages(self.run_dir)
+        if dataset is None:
+            return self.run_stages(self.run_dir)
+        if self.stage_configs[0].stage == "load_seeds":  # it reads its own path/source, not its input
+            raise ConfigError("run(dataset=...): the first stage, load_seeds, ignores its input and would "
+                              "drop the rows given; remove it (the rows are the seeds) or pass no dataset")
+        input_dir, content = write_input(self.run_dir, dataset)
+        return self.run_stages(self.run_dir, upstream=content, input_dir=input_dir)
 
     def run_stages(self, run_dir: Path, checkpoints: Sequence[str] = (),
-                   upstream: str = "") -> "datasets.Dataset":  # noqa: F821
+                   upstream: str = "", input_dir: Path | None = None) -> "datasets.Dataset":  # noqa: F821
         """Run the stages into ``run_dir``. ``checkpoints`` (models earlier rounds
         trained) and ``upstream`` (a fingerprint of what came before this run,
-        e.g. a round's training) both enter every stage's fingerprint."""
+        e.g. a round's training) both enter every stage's fingerprint.
+        ``input_dir``, a folder of shards, is the first stage's input."""
         started = time.perf_counter()
         run_dir.mkdir(parents=True, exist_ok=True)
         stages = self.build(run_dir, checkpoints)
-        prev_data, report = None, []
+        prev_data, report = input_dir, []
         for stage in stages:
             described = {"stage": stage.name, "config": stage.config.model_dump(), "seed": self.config.seed,
                          "llm": stage.ctx.llm_config.model_dump() if stage.ctx.llm_config else None,
@@ -142,6 +156,73 @@ class Pipeline:
                  "tokens_per_s": round(funnel.tokens_generated / funnel.seconds, 2) if funnel.seconds else 0.0}
         sdir.finish(stats)
         log.info("%s: %d in, %d kept, dropped %s", sdir.path.name, funnel.rows_in, funnel.kept, funnel.dropped)
+
+
+def folder_name(stage_name: str) -> str:
+    """``stage_name`` made safe as part of a folder name (``NN_<name>``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", stage_name).strip("._") or "stage"
+
+
+INPUT_ROWS_PER_SHARD = 10_000
+
+
+def write_input(run_dir: Path, dataset: "datasets.Dataset | list[Row]") -> tuple[Path, str]:  # noqa: F821
+    """Save in-memory rows as ``<run_dir>/input/shards/``; return that folder and
+    a fingerprint of the content (ids included, row order matters).
+
+    A row without an ``id`` (or with ``id: None``) gets ``stable_id`` of its
+    content (``-1``, ``-2``... for exact duplicates); given ids are cast to str.
+    Duplicate ids are a ``DataError``. The folder is rewritten only when the
+    content changed. Limit: the rows are held in memory as Python dicts once;
+    for data larger than memory, save it to parquet and use ``load_seeds``."""
+    rows = _input_rows(dataset)
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(json.dumps(row, sort_keys=True, default=str).encode() + b"\n")
+    content = digest.hexdigest()[:20]
+    sdir = rundir.StageDir(run_dir / "input")
+    if sdir.prepare(content, {"stage": "input", "rows": len(rows)}):
+        return sdir.data, content
+    size = INPUT_ROWS_PER_SHARD
+    for i in range(0, max(len(rows), 1), size):
+        chunk = rows[i:i + size]
+        sdir.write_unit(rundir.unit_key(0, i // size), chunk, [], "input",
+                       Funnel(rows_in=len(chunk), kept=len(chunk)))
+    sdir.finish({"stage": "input", **Funnel(rows_in=len(rows), kept=len(rows)).to_dict()})
+    return sdir.data, content
+
+
+def _input_rows(dataset: Any) -> list[Row]:
+    import datasets
+
+    if isinstance(dataset, list):
+        rows = dataset
+    elif isinstance(dataset, datasets.Dataset):
+        rows = dataset.to_list()
+    else:
+        hint = " (pick a split: dataset['train'])" if type(dataset).__name__ == "DatasetDict" else ""
+        raise DataError(f"run(dataset=...): expected a datasets.Dataset or a list of dicts, "
+                        f"got {type(dataset).__name__}{hint}")
+    out: list[Row] = []
+    missing: list[int] = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise DataError(f"run(dataset=...): row {i} is a {type(row).__name__}; expected a dict")
+        row = dict(row)
+        if row.get("id") is None:
+            row.pop("id", None)  # so a Dataset's null id and a missing key give the same stable id
+            missing.append(i)
+        else:
+            row["id"] = str(row["id"])
+        out.append(row)
+    for i, row in zip(missing, assign_ids([out[i] for i in missing])):
+        out[i] = row
+    seen: set[str] = set()
+    for i, row in enumerate(out):
+        if row["id"] in seen:
+            raise DataError(f"run(dataset=...): duplicate id '{row['id']}' (row {i}); ids must be unique")
+        seen.add(row["id"])
+    return out
 
 
 def _split(stage: Stage, out: Any) -> tuple[list[Row], list[Rejected]]:

@@ -86,6 +86,18 @@ def stable_id(row: Row) -> str:
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 
+def assign_ids(rows: list[Row]) -> list[Row]:
+    """Give each row ``stable_id`` of its content; exact duplicates get -1, -2…"""
+    seen: dict[str, int] = {}
+    out = []
+    for r in rows:
+        sid = stable_id(r)
+        k = seen.get(sid, 0)
+        seen[sid] = k + 1
+        out.append({"id": sid if k == 0 else f"{sid}-{k}", **r})
+    return out
+
+
 def child(parent: Row, suffix: str | int, **columns: Any) -> Row:
     """A row derived from ``parent``: its columns, a derived id, and ``columns``."""
     row = dict(parent)

@@ -28,7 +28,7 @@ from pydantic import Field, model_validator
 
 from synthkit.errors import DataError
 from synthkit.core.sampling import derive_seed
-from synthkit.core.record import Rejected, Row, stable_id
+from synthkit.core.record import Rejected, Row, assign_ids
 from synthkit.core.registry import register_stage
 from synthkit.core.stage import StageConfig, WholeStage
 from synthkit.seeds.sources import SeedSource
@@ -112,14 +112,3 @@ class LoadSeeds(WholeStage):
                 rejected.append(Rejected(row, k.reason, k.detail))
         return assign_ids(rows), rejected
 
-
-def assign_ids(rows: list[Row]) -> list[Row]:
-    """Give each row ``stable_id`` of its content; exact duplicates get -1, -2…"""
-    seen: dict[str, int] = {}
-    out = []
-    for r in rows:
-        sid = stable_id(r)
-        k = seen.get(sid, 0)
-        seen[sid] = k + 1
-        out.append({"id": sid if k == 0 else f"{sid}-{k}", **r})
-    return out
