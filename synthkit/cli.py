@@ -31,13 +31,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from synthkit.core.pipeline import Pipeline
+    from synthkit.core.pipeline import Pipeline, check
     from synthkit.rounds import parse_iterations
 
     pipe = Pipeline.from_yaml(args.pipeline, args.override)
     if pipe.config.iterations is not None:
         parse_iterations(pipe.config.iterations)
     stages = pipe.build()
+    check(stages)
     for s in stages:
         print(f"{s.ctx.index:02d} {s.name}: ok")
     print(f"{args.pipeline}: valid ({len(stages)} stages)")

@@ -105,9 +105,10 @@ class Pipeline:
                               "`synthkit run` or synthkit.rounds.run_rounds(pipeline)")
         if dataset is None:
             return self.run_stages(self.run_dir)
-        if self.stage_configs[0].stage == "load_seeds":  # it reads its own path/source, not its input
-            raise ConfigError("run(dataset=...): the first stage, load_seeds, ignores its input and would "
-                              "drop the rows given; remove it (the rows are the seeds) or pass no dataset")
+        first = STAGES.get(self.stage_configs[0].stage)
+        if not first.reads_input:  # load_seeds reads its own path/source
+            raise ConfigError(f"run(dataset=...): the first stage, {first.name}, ignores its input and would "
+                              "drop the rows given; remove it (the rows are the input) or pass no dataset")
         input_dir, content = write_input(self.run_dir, dataset)
         return self.run_stages(self.run_dir, upstream=content, input_dir=input_dir)
 
@@ -120,6 +121,7 @@ class Pipeline:
         started = time.perf_counter()
         run_dir.mkdir(parents=True, exist_ok=True)
         stages = self.build(run_dir, checkpoints)
+        check(stages)
         prev_data, report = input_dir, []
         for stage in stages:
             described = {"stage": stage.name, "config": stage.config.model_dump(), "seed": self.config.seed,
@@ -156,6 +158,15 @@ class Pipeline:
                  "tokens_per_s": round(funnel.tokens_generated / funnel.seconds, 2) if funnel.seconds else 0.0}
         sdir.finish(stats)
         log.info("%s: %d in, %d kept, dropped %s", sdir.path.name, funnel.rows_in, funnel.kept, funnel.dropped)
+
+
+def check(stages: Sequence[Stage]) -> None:
+    """Every stage's ``check()``, before anything runs; what a check opened is closed again."""
+    for stage in stages:
+        try:
+            stage.check()
+        finally:
+            stage.teardown()
 
 
 def folder_name(stage_name: str) -> str:

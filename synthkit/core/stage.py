@@ -141,6 +141,7 @@ class Stage:
     name: ClassVar[str] = ""        # set by @register_stage
     Config: ClassVar[type[StageConfig]] = StageConfig
     whole_dataset: ClassVar[bool] = False
+    reads_input: ClassVar[bool] = True  # False for a source stage (load_seeds) that ignores its input
     sampler: Any = None             # a CheckpointSampler: passes are its checkpoints
 
     def __init__(self, config: StageConfig, ctx: StageContext) -> None:
@@ -169,6 +170,12 @@ class Stage:
         """Called after a pass's last shard (free that checkpoint's memory)."""
         if self.sampler is not None:
             self.sampler.close()
+
+    def check(self) -> None:
+        """Verify what the config alone cannot (a server's capabilities, say) and raise
+        ``ConfigError`` if it is wrong. ``synthkit validate`` and the runner call it for
+        every stage before the first one runs, so a mistake fails in seconds, not an
+        hour in. Default: nothing to check."""
 
     def fingerprint_extra(self) -> dict[str, Any]:
         """Anything beyond the config that changes this stage's output (default: nothing)."""

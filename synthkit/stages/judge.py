@@ -14,8 +14,11 @@ normalised). Every row kept gets ``scores["judge/<aspect>"]`` and
   ``mode: joint`` asks once for a JSON object ``{aspect: N}``.
 - ``scoring: sample`` reads the written number; ``scoring: expected`` is
   G-Eval: sum_d d * p(d) over the digit tokens at the score position, from
-  ``top_logprobs`` (needs a backend that returns them; a ``ConfigError``
-  otherwise). Joint + expected needs greedy decoding (``temperature: 0``).
+  ``top_logprobs``. The in-process backends (transformers, vllm, dummy)
+  return them; with ``backend: openai``, ``check()`` asks the server for one
+  token with logprobs before the pipeline starts and raises a ``ConfigError``
+  if it returns none (``synthkit validate`` does the same). Joint + expected
+  needs greedy decoding (``temperature: 0``).
 - An answer that cannot be read is asked again (``max_retries``, a new seed,
   ``retry_temperature``); a row whose answer still fails is rejected as
   ``judge_unparseable`` (detail: each parse error). Rows without
@@ -136,6 +139,18 @@ class Judge(Stage):
         if self.llm is None:
             self.llm = self.ctx.make_llm()
         return self.llm
+
+    def check(self) -> None:
+        """With ``scoring: expected`` over HTTP, ask once whether the server returns top logprobs."""
+        cfg = self.ctx.llm_config
+        if self.config.scoring != "expected" or cfg is None or cfg.backend != "openai":
+            return  # the in-process backends always return them
+        probe = self._llm().generate(["Score (0-9):"], SamplingParams(n=1, max_tokens=1, temperature=0.0,
+                                                                       top_logprobs=1))[0][0]
+        if not probe.top_logprobs:
+            raise ConfigError(f"stages.{self.ctx.index}.scoring: 'expected' needs token logprobs, but the "
+                              f"server at {cfg.base_url} returned none for {cfg.model}; use a server that "
+                              "supports logprobs (vLLM does) or set scoring: sample")
 
     def teardown(self) -> None:
         if self.llm is not None:

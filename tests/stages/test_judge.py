@@ -180,3 +180,49 @@ def test_completion_style_parses_the_continuation(tmp_path):
     body = JOINT[1:]   # the prompt ended with "{"
     kept, _ = split(make(tmp_path, [body], style="completion", mode="joint").process(rows(1)))
     assert kept[0]["scores"]["judge"] == pytest.approx(7.2)
+
+
+class _NoLogprobsServer:
+    """A minimal OpenAI-compatible server on 127.0.0.1 that answers without logprobs."""
+
+    def __enter__(self):
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, HTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                body = json.dumps({"choices": [{"index": 0, "text": "5", "finish_reason": "length"}],
+                                   "usage": {"completion_tokens": 1}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_expected_scoring_fails_at_validate_when_the_server_returns_no_logprobs(tmp_path):
+    from synthkit.core.pipeline import check
+
+    with _NoLogprobsServer() as url:
+        pipe = Pipeline([{"stage": "load_seeds", "path": "x.jsonl"},
+                         {"stage": "judge", "scoring": "expected", "style": "completion"}], name="j",
+                        llm={"backend": "openai", "base_url": url, "cache": False, "max_retries": 0},
+                        workdir=tmp_path)
+        with pytest.raises(ConfigError, match=r"stages.1.scoring: 'expected' needs token logprobs"):
+            check(pipe.build())
+        sample = Pipeline([{"stage": "load_seeds", "path": "x.jsonl"}, {"stage": "judge", "style": "completion"}],
+                          name="j", llm={"backend": "openai", "base_url": url, "cache": False}, workdir=tmp_path)
+        check(sample.build())  # scoring: sample needs no logprobs: nothing is asked
