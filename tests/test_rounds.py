@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +82,43 @@ def test_deprecated_last_checkpoints_warns_and_is_ignored():
 def test_unknown_iterations_key_lists_allowed_keys():
     with pytest.raises(ConfigError, match=r"iterations.roundz: unknown key. Allowed: rounds, train, data"):
         parse_iterations({"roundz": 2})
+
+
+TINY_TRAIN = {"max_steps": 1, "batch_size": 2, "max_seq_len": 64, "lora": {"r": 2, "alpha": 4},
+              "logging_steps": 1}
+
+
+def _tiny_rounds(tmp_path, model_dir, seeds, train):
+    stages = [{"stage": "load_seeds", "path": str(seeds)},
+              {"stage": "generate", "template": "{instruction}", "use_last_checkpoints": 1}]
+    return Pipeline(stages, name="fp", llm={"backend": "dummy", "model": str(model_dir)},
+                    workdir=tmp_path / "runs", iterations={"rounds": 2, "train": train})
+
+
+def _marks(run_dir):
+    return {str(p.relative_to(run_dir)): p.stat().st_mtime_ns for p in run_dir.rglob("_SUCCESS")}
+
+
+def test_a_changed_train_block_or_round_data_reruns_that_round_and_what_follows(tmp_path, tiny_model_dir):
+    """Rounds are fingerprinted like stages: the dummy backend samples, the real trainer trains a tiny model."""
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_text("".join(json.dumps({"id": f"s{i}", "instruction": f"task {i}"}) + "\n" for i in range(4)))
+    pipe = _tiny_rounds(tmp_path, tiny_model_dir, seeds, TINY_TRAIN)
+    run_rounds(pipe)
+    first = _marks(pipe.run_dir)
+    run_rounds(_tiny_rounds(tmp_path, tiny_model_dir, seeds, TINY_TRAIN))
+    assert _marks(pipe.run_dir) == first                      # unchanged: nothing is redone
+
+    ds = run_rounds(_tiny_rounds(tmp_path, tiny_model_dir, seeds, {**TINY_TRAIN, "max_steps": 2}))
+    second = _marks(pipe.run_dir)
+    same = {k for k in first if first[k] == second[k]}
+    assert same == {"round_01/00_load_seeds/_SUCCESS", "round_01/01_generate/_SUCCESS",
+                    "round_01/train_data/_SUCCESS"}           # the sampling of round 1 did not change
+    r1 = json.loads((pipe.run_dir / "round_01" / "train" / "_SUCCESS").read_text())["checkpoints"]
+    assert [Path(c).parent.name for c in r1] == ["checkpoint-2"]     # retrained with the new block
+    assert {m["checkpoint"] for m in ds["meta"]} == set(r1)            # round 2 sampled from it
+
+    seeds.write_text(seeds.read_text().replace("task 3", "task three"))
+    run_rounds(_tiny_rounds(tmp_path, tiny_model_dir, seeds, {**TINY_TRAIN, "max_steps": 2}))
+    third = _marks(pipe.run_dir)
+    assert not {k for k in second if second[k] == third[k]}       # new data: every step of every round reruns
