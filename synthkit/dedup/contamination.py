@@ -6,7 +6,7 @@ views: **text** (lowercase ``\\w+`` tokens) and **code** (``codenorm.code_tokens
 identifiers -> ``ID``, comments, docstrings and layout dropped), so copies with
 renamed variables, new formatting or added comments still match.
 
-Detectors (each can be switched off):
+Detectors (``settings.detectors`` lists those that run; all three by default):
 
 ``substring``  The benchmark's prompt or a solution, lowercased with runs of
                whitespace collapsed, occurs inside the row text (same
@@ -21,9 +21,9 @@ Detectors (each can be switched off):
                10 of them are about one line, ``for ID in range ( len ( ID ) )``).
                N-grams found in ``max_item_share`` (3) or more different items
                of the benchmarks are boilerplate and never count.
-``minhash``    Estimated Jaccard (``minhash_perm`` permutations, 5-token
+``minhash``    Estimated Jaccard (``num_perm`` permutations, 5-token
                shingles) of the row's view and an item's view is at least
-               ``minhash_threshold``; views shorter than ``min_tokens`` tokens
+               ``threshold``; views shorter than ``min_tokens`` tokens
                are skipped. Candidates come from LSH banding tuned to the
                threshold; the similarity is then read off the full signatures.
 
@@ -54,20 +54,29 @@ log = logging.getLogger(__name__)
 _TOKEN_ESCAPE = str.maketrans({" ": "\x01", SEP: "\x01", "\n": "\x01", "\t": "\x01"})
 
 
+DETECTORS = ("substring", "ngram", "minhash")
+
+
 @dataclass
 class DetectSettings:
-    substring: bool = True
+    """What ``Decontaminator`` looks for; the decontaminate stage's config fields of
+    the same names feed it (see the module doc for each)."""
+
+    detectors: Sequence[str] = DETECTORS  # which of substring, ngram, minhash run
     min_substring_chars: int = 50
-    ngram: bool = True
-    ngram_text: int = 10
-    ngram_code: int = 24
+    ngram_text: int = 10          # words per n-gram, text view
+    ngram_code: int = 24          # normalised code tokens per n-gram, code view
     max_item_share: int = 3
-    minhash: bool = True
-    minhash_threshold: float = 0.7
-    minhash_perm: int = 128
-    minhash_ngram: int = 5
+    threshold: float = 0.7        # MinHash: estimated Jaccard that counts as a match
+    num_perm: int = 128           # MinHash permutations
+    minhash_ngram: int = 5        # MinHash shingle size, tokens
     min_tokens: int = 20
     max_matches: int = 5          # per row, in the report
+
+    def __post_init__(self) -> None:
+        unknown = [d for d in self.detectors if d not in DETECTORS]
+        if unknown:
+            raise ValueError(f"unknown detectors {unknown}; available: {', '.join(DETECTORS)}")
 
 
 @dataclass
@@ -223,14 +232,15 @@ class Decontaminator:
                 program_item.append(k)
         t_item, p_item = np.array(text_item, dtype=np.int64), np.array(program_item, dtype=np.int64)
         t_view, p_view = text_view(texts), code_view(programs)
-        s = settings
+        s, on = settings, set(settings.detectors)
         self.substring = SubstringIndex(substring_view(texts), text_item, s.min_substring_chars) \
-            if s.substring else None
-        self.ngram_text = NgramIndex(t_view, t_item, s.ngram_text, s.max_item_share) if s.ngram else None
-        self.ngram_code = NgramIndex(p_view, p_item, s.ngram_code, s.max_item_share) if s.ngram else None
-        mh = (s.minhash_threshold, s.minhash_perm, s.minhash_ngram, s.min_tokens)
-        self.minhash_text = MinhashIndex(t_view, t_item, *mh) if s.minhash else None
-        self.minhash_code = MinhashIndex(p_view, p_item, *mh) if s.minhash else None
+            if "substring" in on else None
+        ngram = "ngram" in on
+        self.ngram_text = NgramIndex(t_view, t_item, s.ngram_text, s.max_item_share) if ngram else None
+        self.ngram_code = NgramIndex(p_view, p_item, s.ngram_code, s.max_item_share) if ngram else None
+        mh = dict(threshold=s.threshold, num_perm=s.num_perm, ngram=s.minhash_ngram, min_tokens=s.min_tokens)
+        self.minhash_text = MinhashIndex(t_view, t_item, **mh) if "minhash" in on else None
+        self.minhash_code = MinhashIndex(p_view, p_item, **mh) if "minhash" in on else None
 
     def check(self, columns: dict[str, Sequence[str]]) -> list[list[Match]]:
         """Matches per row; ``columns`` maps a column name to its texts (same length)."""
@@ -276,20 +286,20 @@ def _check_in_worker(batch: dict[str, Sequence[str]]) -> list[list[Match]]:
 
 
 def check_all(detector: Decontaminator, batches: Iterable[dict[str, Sequence[str]]],
-              num_workers: int = 1) -> Iterator[list[list[Match]]]:
-    """``detector.check`` over ``batches``, in order; a process pool when ``num_workers > 1``
-    (the detector is pickled once per worker; at most ``2 * num_workers`` batches in flight)."""
-    if num_workers <= 1:
+              workers: int = 1) -> Iterator[list[list[Match]]]:
+    """``detector.check`` over ``batches``, in order; a process pool when ``workers > 1``
+    (the detector is pickled once per worker; at most ``2 * workers`` batches in flight)."""
+    if workers <= 1:
         for batch in batches:
             yield detector.check(batch)
         return
     ctx = mp.get_context("forkserver")
-    with ProcessPoolExecutor(num_workers, mp_context=ctx, initializer=_init_worker,
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
                              initargs=(detector,)) as pool:
         pending: deque = deque()
         for batch in batches:
             pending.append(pool.submit(_check_in_worker, batch))
-            if len(pending) >= 2 * num_workers:
+            if len(pending) >= 2 * workers:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()

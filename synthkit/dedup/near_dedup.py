@@ -63,7 +63,7 @@ class DedupSettings:
     exact: bool = True
     verify: bool = False
     keep: str = "first"           # "first" | "longest"
-    num_workers: int = 0          # 0 = one per core for big inputs, in-process for small ones
+    workers: int = 0              # processes; 0 = one per core for big inputs, in-process for small ones
     batch_rows: int = 2048
     memory_mb: float = 512
 
@@ -136,7 +136,7 @@ def find_duplicates(data: Any, settings: DedupSettings, workdir: Path) -> DedupR
     t0 = time.perf_counter()
     bands, rows = settings.banding()
     n = len(data)
-    workers = _workers(settings.num_workers, n)
+    workers = _workers(settings.workers, n)
     job = SignJob(settings.spec, settings.num_perm, bands * rows, settings.seed, settings.mode, settings.verify)
     store = SignatureStore(Path(workdir), bands, rows, settings.verify)
     try:

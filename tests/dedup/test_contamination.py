@@ -79,13 +79,17 @@ def test_each_detector_alone(items, stdlib_code):
     """Every detector finds verbatim copies on its own; the match says what it saw."""
     he = [it for it in items if it.benchmark == "humaneval"][:40]
     rows = [stdlib_code[k] + "\n" + it.programs[0] for k, it in enumerate(he)]
-    off = dict(substring=False, ngram=False, minhash=False)
     for det in ("substring", "ngram"):
-        d = Decontaminator(he, DetectSettings(**{**off, det: True}))
+        d = Decontaminator(he, DetectSettings(detectors=[det]))
         found = d.check({"code": rows})
         assert all(hits_item(ms, it) for ms, it in zip(found, he)), det
         assert all(m.detector == det and m.span for ms in found for m in ms)
-    d = Decontaminator(he, DetectSettings(**{**off, "minhash": True}))
+    d = Decontaminator(he, DetectSettings(detectors=["minhash"]))
     found = d.check({"code": [it.programs[0] for it in he]})    # MinHash compares whole texts
     recall = sum(hits_item(ms, it) for ms, it in zip(found, he)) / len(he)
     assert recall >= 0.9 and all(m.similarity >= 0.7 for ms in found for m in ms)
+
+
+def test_unknown_detector_is_refused():
+    with pytest.raises(ValueError, match="unknown detectors \\['exact'\\]; available: substring, ngram, minhash"):
+        DetectSettings(detectors=["ngram", "exact"])

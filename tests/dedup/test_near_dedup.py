@@ -80,8 +80,8 @@ def test_recall_precision_against_brute_force(planted, tmp_path):
 def test_settings_that_must_not_change_the_result(planted, tmp_path):
     """Worker processes, memory partitions and batch size are implementation details."""
     small = planted[:300] + planted[600:700]
-    base = find_duplicates(small, DedupSettings(num_workers=1), tmp_path / "a")
-    for name, s in {"pool": DedupSettings(num_workers=2, batch_rows=64),
+    base = find_duplicates(small, DedupSettings(workers=1), tmp_path / "a")
+    for name, s in {"pool": DedupSettings(workers=2, batch_rows=64),
                     "partitions": DedupSettings(memory_mb=0.001, batch_rows=50)}.items():
         other = find_duplicates(small, s, tmp_path / name)
         assert np.array_equal(base.rep, other.rep), name

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from synthkit.errors import DataError
-from synthkit.eval.tasks import Task, detect_format, load_tasks
+from synthkit.errors import ConfigError, DataError
+from synthkit.data.tasksets import detect_format
+from synthkit.eval.tasks import Task, load_tasks
 
 HUMANEVAL_ROWS = [
     {"task_id": "Fix/0", "prompt": "import math\n\n\ndef circle_area(r):\n    \"\"\"Area of a circle of radius r.\"\"\"\n",
@@ -135,7 +136,7 @@ def test_bad_json_line_and_missing_file_and_suffix(tmp_path):
     path.write_text(json.dumps(HUMANEVAL_ROWS[0]) + "\n{not json\n")
     with pytest.raises(DataError, match=r"broken.jsonl:2"):
         load_tasks(str(path))
-    with pytest.raises(DataError, match="no such file"):
+    with pytest.raises(DataError, match="missing.jsonl does not exist"):
         load_tasks(str(tmp_path / "missing.jsonl"))
     (tmp_path / "t.csv").write_text("a,b\n")
     with pytest.raises(DataError, match="unknown file type"):
@@ -179,5 +180,54 @@ def test_bundled_specs():
     assert len(test) + len(train) == len(all_tasks) and test and train
     assert all(isinstance(t, Task) and t.source == "synthkit" and t.entry_point and t.tests for t in test)
     assert {t.meta["split"] for t in test} == {"test"}
-    with pytest.raises(DataError, match="expected test or train"):
+    with pytest.raises(ConfigError, match="Unknown task set 'bundled:dev'. Available: .*bundled:test, bundled:train"):
         load_tasks("bundled:dev")
+
+
+def test_json_list_and_json_lines_read_alike(tmp_path):
+    """The one reader: a .json list, a .json file of JSON lines and a .jsonl give the same tasks."""
+    (tmp_path / "list.json").write_text(json.dumps(MBPP_ROWS + MBPP_SANITIZED_ROWS, indent=2))
+    (tmp_path / "lines.json").write_text("".join(json.dumps(r) + "\n" for r in MBPP_ROWS + MBPP_SANITIZED_ROWS))
+    _jsonl(tmp_path / "t.jsonl", MBPP_ROWS + MBPP_SANITIZED_ROWS)
+    got = [load_tasks(str(tmp_path / f)) for f in ("list.json", "lines.json", "t.jsonl")]
+    assert got[0] == got[1] == got[2] and [t.task_id for t in got[0]] == ["MBPP/901", "MBPP/902"]
+
+
+def test_bad_json_list_names_the_problem(tmp_path):
+    (tmp_path / "l.json").write_text(json.dumps([MBPP_ROWS[0], ["not", "an", "object"]]))
+    with pytest.raises(DataError, match=r"l.json: item 1 of the JSON list is list, expected an object"):
+        load_tasks(str(tmp_path / "l.json"))
+    (tmp_path / "bad.json").write_text('[\n  {"task_id": 1},\n  {oops}\n]')
+    with pytest.raises(DataError, match=r"bad.json:3: not a valid JSON list"):
+        load_tasks(str(tmp_path / "bad.json"))
+    (tmp_path / "obj.json").write_text('{\n  "task_id": 1\n}\n')   # one pretty-printed object
+    with pytest.raises(DataError, match=r"obj.json:1: not valid JSON .*expected one JSON object per line"):
+        load_tasks(str(tmp_path / "obj.json"))
+
+
+def test_unknown_name_lists_every_spec():
+    with pytest.raises(ConfigError, match="Unknown task set 'humaneval_plus'. Available: humaneval, mbpp, "
+                       "apps, ds1000, bundled, bundled:test, bundled:train, hub:<dataset id>"):
+        load_tasks("humaneval_plus")
+
+
+DS1000_ROWS = [{"prompt": "Problem:\nSum a column.\n<code>\nimport pandas as pd\n</code>\n",
+                "reference_code": "result = df['a'].sum()\n",
+                "metadata": {"problem_id": 7, "library": "Pandas"}, "code_context": "def test_execution(s): ..."}]
+
+
+def test_ds1000_cannot_be_evaluated_and_says_why(tmp_path):
+    with pytest.raises(DataError, match="ds1000.jsonl: ds1000 rows cannot be evaluated: DS-1000 problems "
+                       "have no plain assert tests"):
+        load_tasks(str(_jsonl(tmp_path / "ds1000.jsonl", DS1000_ROWS)))
+    assert detect_format(DS1000_ROWS[0], "x") == "ds1000"
+
+
+def test_hub_name_without_network_says_to_pass_a_local_copy(monkeypatch):
+    import datasets.config
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(DataError, match="mbpp: could not load .*pass a local copy.*--tasks /path/to/mbpp.jsonl"):
+        load_tasks("mbpp")

@@ -54,6 +54,9 @@ def test_drops_planted_rows_and_writes_report(data, tmp_path):
     assert s["rows_checked"] == len(rows) and s["rows_removed"] == 4
     assert s["benchmarks"] == {"humaneval": len(he), "bundled:test": len(held_out)}
     assert s["by_benchmark"] == {"bundled:test": 1, "humaneval": 3} and stage.summary == s
+    assert s["settings"] == {"detectors": ["substring", "ngram", "minhash"], "min_substring_chars": 50,
+                             "ngram_text": 10, "ngram_code": 24, "max_item_share": 3, "threshold": 0.7,
+                             "num_perm": 128, "min_tokens": 20}
     entry = next(e for e in report["removed"] if e["row_id"] == "he_verbatim")
     m = entry["matches"][0]
     assert entry["row_index"] == len(rows) - 4 and m["item_id"] == "HumanEval/5"
@@ -76,6 +79,13 @@ def test_local_benchmark_file(tmp_path):
 def test_config_and_data_errors(tmp_path):
     with pytest.raises(pydantic.ValidationError, match="Available: humaneval"):
         S.Config(stage="decontaminate", benchmarks=["humaneval_plus"])
+    with pytest.raises(pydantic.ValidationError, match="Unknown benchmark 'humaneval_plus'"):
+        S.Config(stage="decontaminate", benchmarks=[{"name": "humaneval_plus"}])
+    with pytest.raises(pydantic.ValidationError, match="detectors"):
+        S.Config(stage="decontaminate", detectors=["exact"])
+    names = S.Config(stage="decontaminate", benchmarks=["ds1000", "hub:me/bench:test", "bundled", "b.json"])
+    assert [(b.name, b.path) for b in names.benchmarks] == [("ds1000", None), ("hub:me/bench:test", None),
+                                                             ("bundled", None), (None, "b.json")]
     cfg = S.Config(stage="decontaminate", benchmarks="mbpp")
     assert [b.name for b in cfg.benchmarks] == ["mbpp"]
     with pytest.raises(DataError, match="not in the dataset"):
@@ -88,7 +98,68 @@ def test_config_and_data_errors(tmp_path):
 def test_worker_pool_gives_the_same_result(data, tmp_path):
     rows, _, _ = data
     ds = datasets.Dataset.from_list(rows[:10] + rows[-4:])
-    one = make(tmp_path / "a", num_workers=1, batch_rows=4).process_all(ds)
-    two = make(tmp_path / "b", num_workers=2, batch_rows=4).process_all(ds)
+    one = make(tmp_path / "a", workers=1, batch_rows=4).process_all(ds)
+    two = make(tmp_path / "b", workers=2, batch_rows=4).process_all(ds)
     assert [r.row for r in one[1]] == [r.row for r in two[1]] and one[0]["id"] == two[0]["id"]
     assert len(two[1]) == 4
+
+
+def test_settings_reach_the_detector_by_name(tmp_path):
+    from dataclasses import fields
+
+    from synthkit.dedup.contamination import DETECTORS, DetectSettings
+    from synthkit.stages.decontaminate import DETECTORS as STAGE_DETECTORS
+
+    assert STAGE_DETECTORS == DETECTORS
+    shared = {f.name for f in fields(DetectSettings)} & set(S.Config.model_fields)
+    assert shared >= {"detectors", "min_substring_chars", "ngram_text", "ngram_code", "max_item_share",
+                      "threshold", "num_perm", "min_tokens"}
+    stage = make(tmp_path, detectors=["minhash", "ngram"], threshold=0.8, num_perm=64, min_tokens=5,
+                 ngram_code=30, workers=1)
+    s = stage.detect_settings()
+    assert (list(s.detectors), s.threshold, s.num_perm, s.min_tokens, s.ngram_code) == (["ngram", "minhash"],
+                                                                                         0.8, 64, 5, 30)
+
+
+@pytest.mark.parametrize("old, value, new, expect", [
+    ("minhash_threshold", 0.8, "threshold", 0.8),
+    ("minhash_perm", 64, "num_perm", 64),
+    ("num_workers", 2, "workers", 2),
+    ("substring", False, "detectors", ["ngram", "minhash"]),
+    ("ngram", False, "detectors", ["substring", "minhash"]),
+    ("minhash", False, "detectors", ["substring", "ngram"]),
+])
+def test_old_spellings_still_work_and_warn(old, value, new, expect):
+    with pytest.warns(FutureWarning, match=f"decontaminate.{old} is deprecated, use `{new}"):
+        cfg = S.Config(stage="decontaminate", **{old: value})
+    assert getattr(cfg, new) == expect
+
+
+def test_old_detector_switches_together_and_clashes():
+    with pytest.warns(FutureWarning, match=r"use `detectors: \[ngram\]`"):
+        cfg = S.Config(stage="decontaminate", substring=False, ngram=True, minhash=False)
+    assert cfg.detectors == ["ngram"]
+    with pytest.raises(pydantic.ValidationError, match="set only `detectors`"):
+        S.Config(stage="decontaminate", substring=False, detectors=["ngram"])
+    with pytest.raises(pydantic.ValidationError, match="set only `threshold`"):
+        S.Config(stage="decontaminate", minhash_threshold=0.8, threshold=0.9)
+
+
+def test_ds1000_format_benchmark_file(tmp_path):
+    """A local DS-1000-format file (prompt, reference_code, metadata) is decontaminated against."""
+    ref = ("result = df.groupby('station')['pressure'].transform(lambda s: s.rolling(5, center=True, "
+           "min_periods=1).median()).fillna(method='ffill')\n")
+    rows = [{"prompt": "Problem:\nI have readings per weather station and want each station's centred rolling "
+                       "median of pressure, window five, forward-filling what stays missing.\n<code>\n"
+                       "import pandas as pd\ndf = load_data()\n</code>\nBEGIN SOLUTION\n<code>\n",
+             "reference_code": ref, "metadata": {"problem_id": 77, "library": "Pandas"},
+             "code_context": "def test_execution(solution: str):\n    ...\n"}]
+    (tmp_path / "ds1000_test.json").write_text(json.dumps(rows))          # a JSON list
+    data = [{"id": "copy", "code": "import pandas as pd\n\ndef smooth(df):\n    " + ref + "    return result\n"},
+            {"id": "clean", "code": "def add(a, b):\n    return a + b\n"}]
+    stage = make(tmp_path, benchmarks=[{"name": "ds1000", "path": "ds1000_test.json"}], columns=["code"])
+    kept, rejected = stage.process_all(data)
+    assert [r["id"] for r in kept] == ["clean"] and [r.row["id"] for r in rejected] == ["copy"]
+    m = rejected[0].row["contamination"][0]
+    assert (m["benchmark"], m["item_id"]) == ("ds1000", "77")
+    assert stage.summary["benchmarks"]["ds1000"] == 1

@@ -75,3 +75,22 @@ def test_config_errors(tmp_path):
     from synthkit.errors import DataError
     with pytest.raises(DataError, match="not in the dataset"):
         make(tmp_path, columns=["nope"]).process_all(datasets.Dataset.from_list([{"code": "x"}]))
+
+
+def test_settings_reach_the_library_by_name(tmp_path):
+    from dataclasses import fields
+
+    from synthkit.dedup.near_dedup import DedupSettings
+
+    assert {f.name for f in fields(DedupSettings)} - {"columns", "spec"} <= set(S.Config.model_fields)
+    s = make(tmp_path, columns=["a", "b"], num_perm=64, threshold=0.8, workers=3, memory_mb=64, keep="longest",
+             ngram=3, shingle="char").settings()
+    assert (s.columns, s.num_perm, s.threshold, s.workers, s.memory_mb, s.keep) == (("a", "b"), 64, 0.8, 3, 64,
+                                                                                    "longest")
+    assert (s.spec.ngram, s.spec.kind) == (3, "char")
+
+
+def test_num_workers_still_works_and_warns():
+    with pytest.warns(FutureWarning, match="dedup_minhash.num_workers is deprecated, use `workers`"):
+        cfg = S.Config(stage="dedup_minhash", num_workers=2)
+    assert cfg.workers == 2

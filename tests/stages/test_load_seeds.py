@@ -136,3 +136,19 @@ def test_shuffle_is_seeded_and_limit_applies_after(tmp_path):
     assert [r["id"] for r in a] != [r["id"] for r in c]
     assert {r["id"] for r in a} <= {r["id"] for r in base}
     json.dumps(a)  # JSON-compatible rows
+
+
+def test_json_list_and_json_lines_read_alike(tmp_path):
+    """One reader: a .json list, a .json of JSON lines and a .jsonl give the same seed rows."""
+    rows = [{"id": 1, "seed": "def f():\n    return 1\n"}, {"id": 2, "seed": "x = 2\n"}]
+    (tmp_path / "list.json").write_text(json.dumps(rows, indent=2))
+    (tmp_path / "lines.json").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "s.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    got = [run(tmp_path, path=f)[0] for f in ("list.json", "lines.json", "s.jsonl")]
+    assert got[0] == got[1] == got[2] and [r["id"] for r in got[0]] == ["1", "2"]
+    src = [run(tmp_path, source={"kind": "jsonl", "path": f, "field": "seed", "extract": False})[0]
+           for f in ("list.json", "s.jsonl")]
+    assert [r["seed"] for r in src[0]] == [r["seed"] for r in src[1]] == [r["seed"] for r in rows]
+    (tmp_path / "bad.json").write_text(json.dumps([rows[0], 3]))
+    with pytest.raises(DataError, match="bad.json: item 1 of the JSON list is int, expected an object"):
+        run(tmp_path, path="bad.json")
