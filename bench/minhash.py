@@ -181,7 +181,7 @@ def child(path: str, workers: int, trace: bool) -> None:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cpu0 = time.process_time()
     with tempfile.TemporaryDirectory() as d:
-        stage = S(S.Config(stage="dedup_minhash", num_workers=workers),
+        stage = S(S.Config(stage="dedup_minhash", workers=workers),
                   StageContext(index=0, seed=0, stage_dir=Path(d), base_dir=Path(d)))
         if trace:
             tracemalloc.start()

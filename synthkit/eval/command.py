@@ -22,8 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
     a("--model", default="embedded", help="local path, hub id, or 'embedded' (default: embedded)")
     a("--tasks", required=True,
-      help="bundled, bundled:test, bundled:train, humaneval, a HumanEval/MBPP/APPS .jsonl/.json/.parquet "
-           "file, or hub:<dataset id>[:split]")
+      help="bundled, bundled:test, bundled:train, humaneval, mbpp, apps, a HumanEval/MBPP/APPS "
+           ".jsonl/.json/.parquet file, or hub:<dataset id>[:split]")
     a("--backend", default="transformers", choices=["transformers", "vllm", "openai", "dummy"],
       help="LLM backend (default: transformers; dummy is for tests)")
     a("--base-url", default=None, help="openai backend: server root, e.g. http://127.0.0.1:8000/v1")

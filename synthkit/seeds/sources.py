@@ -14,9 +14,11 @@ files sorted by relative path, table rows in file order.
 - ``directory``: ``*.py`` files under a local directory.
 - ``jsonl`` / ``parquet``: one document per row, text from ``field``.
 - ``hf``: a dataset saved with ``save_to_disk`` (local directory) or a Hub id
-  (streamed, so ``max_docs`` bounds what is downloaded). ``field_map`` maps
-  our names to the dataset's columns; ``seed`` is required, other keys
-  (``license``, ``path``) go to the row's meta.
+  (streamed, so ``max_docs`` bounds what is downloaded), text from ``field``.
+
+For tables and ``hf``, ``meta_fields`` maps meta keys to columns copied into
+each row's meta (``{license: lic, path: max_stars_repo_path}``). The old
+``field_map: {seed: col, ...}`` still works for one release and warns.
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ import sys
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Annotated, Any, Iterator, Literal, Union
+from typing import Annotated, Any, Iterable, Iterator, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
+from synthkit.core.stage import deprecated
 from synthkit.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -58,31 +61,39 @@ class DirectorySource(_Source):
     license: str | None = None                   # recorded in meta (we cannot know it)
 
 
-class TableSource(_Source):
-    kind: Literal["jsonl", "parquet"]
-    path: str
+class _TableLike(_Source):
     field: str = "content"                       # column holding the code text
+    meta_fields: dict[str, str] = Field(default_factory=dict)  # meta key -> column copied into meta
     extract: bool = True                         # cut defs out (False: each row is a seed)
     license: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _field_map(cls, raw: Any, info: ValidationInfo) -> Any:
+        if isinstance(raw, dict) and "field_map" in raw:  # the old spelling: {seed: col, other: col}
+            where = (info.context or {}).get("where", "stage")
+            deprecated(f"{where}.source", "field_map", "field (the text column) and meta_fields")
+            raw = dict(raw)
+            mapping = dict(raw.pop("field_map") or {})
+            if "seed" not in mapping:
+                raise ValueError("field_map needs a 'seed' key (our name) -> the dataset's text column")
+            raw.setdefault("field", mapping.pop("seed"))
+            raw.setdefault("meta_fields", mapping)
+        return raw
 
-class HFSource(_Source):
+
+class TableSource(_TableLike):
+    kind: Literal["jsonl", "parquet"]
+    path: str
+
+
+class HFSource(_TableLike):
     kind: Literal["hf"]
     path_or_id: str                              # save_to_disk directory, or a Hub dataset id
     split: str = "train"
     subset: str | None = None                    # Hub config name
     revision: str | None = None                  # Hub revision (pin it for reproducibility)
-    field_map: dict[str, str] = Field(default_factory=lambda: {"seed": "content"})
-    extract: bool = True
     max_docs: int | None = Field(None, ge=1)     # read at most this many documents
-    license: str | None = None
-
-    @field_validator("field_map")
-    @classmethod
-    def _needs_seed(cls, v: dict[str, str]) -> dict[str, str]:
-        if "seed" not in v:
-            raise ValueError("field_map needs a 'seed' key (our name) -> the dataset's text column")
-        return v
 
 
 SeedSource = Annotated[Union[PythonPackageSource, DirectorySource, TableSource, HFSource],
@@ -112,8 +123,7 @@ def iter_documents(src: Any, resolve) -> Iterator[Document]:
     elif isinstance(src, TableSource):
         from synthkit.data.records import read_rows
         path = resolve(src.path)
-        yield from _table_documents(read_rows(path, "source.path"), str(path), {"seed": src.field},
-                                    src.extract, src.license)
+        yield from _table_documents(read_rows(path, "source.path"), str(path), src)
     else:
         yield from _hf_documents(src, resolve)
 
@@ -183,22 +193,21 @@ def package_license(top: str) -> str | None:
     return None
 
 
-def _table_documents(rows: list[dict[str, Any]], where: str, field_map: dict[str, str],
-                     extract: bool, license_: str | None) -> Iterator[Document]:
-    col = field_map["seed"]
+def _table_documents(rows: Iterable[dict[str, Any]], where: str, src: "_TableLike") -> Iterator[Document]:
+    col = src.field
     for i, row in enumerate(rows):
         if col not in row:
             raise DataError(f"{where}: row {i} has no column '{col}'; columns: {', '.join(row)}")
         text = row[col]
         if not isinstance(text, str):
             raise DataError(f"{where}: row {i} column '{col}' is {type(text).__name__}, expected str")
-        meta: dict[str, Any] = {"module": None, "path": where, "license": license_, "doc": i}
-        for ours, theirs in field_map.items():
-            if ours != "seed" and theirs in row:
+        meta: dict[str, Any] = {"module": None, "path": where, "license": src.license, "doc": i}
+        for ours, theirs in src.meta_fields.items():
+            if theirs in row:
                 meta[ours] = row[theirs]
         if "id" in row:
             meta["doc_id"] = str(row["id"])
-        yield Document(text, meta, extract)
+        yield Document(text, meta, src.extract)
 
 
 def _hf_documents(src: HFSource, resolve) -> Iterator[Document]:
@@ -210,7 +219,7 @@ def _hf_documents(src: HFSource, resolve) -> Iterator[Document]:
         rows = read_rows(local, "source.path_or_id", src.split)
         if src.max_docs:
             rows = rows[:src.max_docs]
-        yield from _table_documents(rows, str(local), src.field_map, src.extract, src.license)
+        yield from _table_documents(rows, str(local), src)
         return
     # Not on disk: a Hub id. Streaming reads only the documents we use.
     try:
@@ -219,4 +228,4 @@ def _hf_documents(src: HFSource, resolve) -> Iterator[Document]:
     except Exception as e:  # datasets raises many types for "not found / no access"
         raise DataError(f"source.path_or_id: cannot load '{src.path_or_id}' from disk or the Hub ({e})") from e
     rows = islice(iter(ds), src.max_docs) if src.max_docs else iter(ds)
-    yield from _table_documents(rows, src.path_or_id, src.field_map, src.extract, src.license)
+    yield from _table_documents(rows, src.path_or_id, src)

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 class LoadSeeds(WholeStage):
     """Load seed rows from jsonl/parquet/HF data, or cut them out of Python source."""
 
+    reads_input = False  # a source: it reads `path`/`source`, never the rows before it
+
     class Config(StageConfig):
         path: str | None = None            # rows as-is: .jsonl, .parquet or save_to_disk dir
         split: str | None = None           # split of a DatasetDict directory at `path`
@@ -57,6 +59,19 @@ class LoadSeeds(WholeStage):
             if self.min_lines > self.max_lines:
                 raise ValueError(f"min_lines ({self.min_lines}) > max_lines ({self.max_lines})")
             return self
+
+    def fingerprint_extra(self) -> dict[str, Any]:
+        """The local files read (``path``, or a source's file or folder): name, size and
+        mtime of each, so edited seed data reruns the pipeline. Packages and Hub ids
+        are identified by their config alone."""
+        src = self.config.source
+        ref = self.config.path or getattr(src, "path", None) or getattr(src, "path_or_id", None)
+        path = self.ctx.resolve(ref) if ref else None
+        if path is None or not path.exists():
+            return {}
+        files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
+        return {"files": [(f.relative_to(path).as_posix() if path.is_dir() else f.name, f.stat().st_size,
+                           f.stat().st_mtime_ns) for f in files]}
 
     def process_all(self, dataset: Any) -> tuple[list[Row], list[Rejected]]:
         if self.config.path is not None:

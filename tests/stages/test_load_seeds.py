@@ -115,9 +115,13 @@ def test_parquet_and_hf_dir_sources(tmp_path):
     ds.save_to_disk(str(tmp_path / "hfdir"))
     rows, _ = run(tmp_path, source={"kind": "parquet", "path": "c.parquet"}, min_lines=1)
     assert [r["meta"]["name"] for r in rows] == ["add"]
-    rows, _ = run(tmp_path, source={"kind": "hf", "path_or_id": "hfdir",
-                                    "field_map": {"seed": "content", "license": "lic"}}, min_lines=1)
+    rows, _ = run(tmp_path, source={"kind": "hf", "path_or_id": "hfdir", "field": "content",
+                                    "meta_fields": {"license": "lic"}}, min_lines=1)
     assert rows[0]["meta"]["license"] == "MIT" and rows[0]["seed"].startswith("def add")
+    with pytest.warns(FutureWarning, match="field_map is deprecated, use `field"):  # the old spelling
+        old, _ = run(tmp_path, source={"kind": "hf", "path_or_id": "hfdir",
+                                       "field_map": {"seed": "content", "license": "lic"}}, min_lines=1)
+    assert old == rows
     rows, _ = run(tmp_path, source={"kind": "hf", "path_or_id": "hfdir", "extract": False})
     assert [r["seed"] for r in rows] == code
     rows, _ = run(tmp_path, path="hfdir")
@@ -152,3 +156,14 @@ def test_json_list_and_json_lines_read_alike(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps([rows[0], 3]))
     with pytest.raises(DataError, match="bad.json: item 1 of the JSON list is int, expected an object"):
         run(tmp_path, path="bad.json")
+
+
+def test_edited_seed_file_changes_the_fingerprint(tmp_path):
+    from synthkit.core.pipeline import Pipeline
+
+    (tmp_path / "s.jsonl").write_text('{"seed": "a"}\n')
+    build = lambda: Pipeline([{"stage": "load_seeds", "path": "s.jsonl"}], name="f", base_dir=tmp_path,
+                             workdir=tmp_path).build()[0]
+    before = build().fingerprint_extra()
+    (tmp_path / "s.jsonl").write_text('{"seed": "a"}\n{"seed": "b"}\n')
+    assert build().fingerprint_extra() != before
