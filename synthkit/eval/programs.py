@@ -28,6 +28,10 @@ from each line). APPS call-based tasks call the function (or
 ``Solution().<fn_name>``) and compare with the expected value, also accepting
 it wrapped in a one-item list, as APPS stores it. All of it runs inside the
 sandbox only.
+
+``row_program(row)`` does the same for a pipeline row (``code`` or the code in
+``response``, ``tests``, ``entry_point``): ``verify_tests``, ``gibbs_resample``
+and ``rft_sample`` build their programs with it.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import logging
 import re
 import textwrap
 
+from synthkit.core.record import Rejected, Row
 from synthkit.eval.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -133,3 +138,32 @@ for _i, (_args, _exp) in enumerate({cases!r}):
     _got = _norm(_fn(*_args))
     assert _got == _exp or [_got] == _exp, f"case {{_i}}: wrong result"
 '''
+
+
+def row_program(row: Row) -> tuple[Row, "Program"] | Rejected:  # noqa: F821
+    """(row with ``code``, the sandbox ``Program``), or why the row cannot be run.
+
+    ``code`` is the row's ``code``, else the code extracted from ``response``
+    (``extract_code`` with ``entry_point``). ``tests``: an assert block (str),
+    a list of ``{"input", "output"}`` cases, or APPS-style
+    ``{"inputs": [...], "outputs": [...]}``. Reasons: ``no_code``, ``no_tests``."""
+    from synthkit.prompts.answers import extract_code
+    from synthkit.sandbox import Program
+
+    entry = row.get("entry_point") if isinstance(row.get("entry_point"), str) else ""
+    code = row.get("code")
+    if not (isinstance(code, str) and code.strip()):
+        response = row.get("response")
+        code = extract_code(response, entry_point=entry or None) if isinstance(response, str) else None
+    if not code:
+        return Rejected(row, "no_code", "no code in 'code' or 'response'")
+    row = {**row, "code": code}
+    tests = row.get("tests")
+    if isinstance(tests, dict) and all(isinstance(tests.get(k), list) for k in ("inputs", "outputs")):
+        tests = [{"input": i, "output": o} for i, o in zip(tests["inputs"], tests["outputs"])]
+    if isinstance(tests, str) and tests.strip():
+        return row, Program(code=code, tests=tests, entry_point=entry)
+    if isinstance(tests, list) and tests:
+        return row, Program(code=code, io_tests=tests, entry_point=entry)
+    return Rejected(row, "no_tests", f"'tests' is {type(tests).__name__ if tests is not None else 'missing'} "
+                                     "or empty: expected an assert block or a list of {input, output}")

@@ -25,10 +25,10 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from synthkit.prompts.answers import extract_code
 from synthkit.core.record import Rejected, Row
 from synthkit.core.registry import register_stage
 from synthkit.core.stage import Stage, StageConfig
+from synthkit.eval.programs import row_program
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class VerifyTests(Stage):
         out: list[Row | Rejected | None] = [None] * len(batch)
         programs, slots = [], []
         for i, row in enumerate(batch):
-            item = _program(row)
+            item = row_program(row)
             if isinstance(item, Rejected):
                 out[i] = item
             else:
@@ -89,25 +89,3 @@ class VerifyTests(Stage):
             return row
         return Rejected(row, res.status if res.status != "passed" else "failed", res.detail)
 
-
-def _program(row: Row) -> tuple[Row, Any] | Rejected:
-    """(row with ``code``, Program), or why the row cannot be run."""
-    from synthkit.sandbox import Program
-
-    entry = row.get("entry_point") if isinstance(row.get("entry_point"), str) else ""
-    code = row.get("code")
-    if not (isinstance(code, str) and code.strip()):
-        response = row.get("response")
-        code = extract_code(response, entry_point=entry or None) if isinstance(response, str) else None
-    if not code:
-        return Rejected(row, "no_code", "no code in 'code' or 'response'")
-    row = {**row, "code": code}
-    tests = row.get("tests")
-    if isinstance(tests, dict) and all(isinstance(tests.get(k), list) for k in ("inputs", "outputs")):
-        tests = [{"input": i, "output": o} for i, o in zip(tests["inputs"], tests["outputs"])]
-    if isinstance(tests, str) and tests.strip():
-        return row, Program(code=code, tests=tests, entry_point=entry)
-    if isinstance(tests, list) and tests:
-        return row, Program(code=code, io_tests=tests, entry_point=entry)
-    return Rejected(row, "no_tests", f"'tests' is {type(tests).__name__ if tests is not None else 'missing'} "
-                                     "or empty: expected an assert block or a list of {input, output}")
