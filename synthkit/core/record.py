@@ -2,27 +2,54 @@
 
 A row is a plain ``dict`` whose values are JSON-compatible (str, int, float,
 bool, None, lists and dicts of those). Stages add columns; they never rename
-them. The columns below have fixed meanings; any other column is allowed and
-travels through untouched.
+them. The columns below have fixed meanings and, once stored (every shard, the
+saved dataset), one Arrow type each; any other column is allowed and travels
+through untouched, its type inferred.
 
-===============  ============================================================
-column           meaning
-===============  ============================================================
-``id``           str, stable and unique within a stage's output. A row derived
-                 from another gets ``"<parent id>/<suffix>"``.
-``seed``         str, the seed text the row grew from (a snippet, a task).
-``instruction``  str, the problem statement shown to the model.
-``response``     str, the model's answer (prose and/or fenced code).
-``code``         str, code extracted from ``response``.
-``tests``        str (an assert block) or list of ``{"input", "output"}``.
-``entry_point``  str, function name for ``check(candidate)``-style tests.
-``messages``     list of ``{"role", "content"}``: the SFT view. The trainer
-                 reads this column and nothing else.
-``scores``       dict of aspect -> float (judge, influence, perplexity, ...).
-``verify``       dict with ``status``, ``pass_rate``, ``duration_s``.
-``meta``         dict of provenance: ``stage``, ``model``, ``checkpoint``,
-                 sampling parameters, ``seed`` (the RNG seed).
-===============  ============================================================
+===============  =====================================  ==========================================
+column           Arrow type once stored                 meaning
+===============  =====================================  ==========================================
+``id``           string                                 stable and unique within a stage's output.
+                                                        A row derived from another gets
+                                                        ``"<parent id>/<suffix>"``.
+``seed``         string                                 the seed text the row grew from.
+``instruction``  string                                 the problem statement shown to the model.
+``response``     string                                 the model's answer (prose and/or code).
+``code``         string                                 code extracted from ``response``.
+``tests``        string                                 an assert block (HumanEval/MBPP style).
+``io_tests``     list<struct<input: string,             stdin/stdout cases (APPS style).
+                 output: string>>
+``entry_point``  string                                 function name for ``check(candidate)``.
+``messages``     list<struct<role: string,              the SFT view. The trainer reads this
+                 content: string>>                      column and nothing else.
+``scores``       struct<aspect: double, ...>            aspect -> float (judge, verify, ...); one
+                                                        field per aspect any row has, null where a
+                                                        row lacks it.
+``verify``       struct<status: string, pass_rate:      what ``verify_tests`` found.
+                 double, passed: bool, duration_s:
+                 double, tests_passed: int64,
+                 tests_total: int64>
+``meta``         struct (fields inferred)               provenance: ``stage``, ``model``,
+                                                        ``checkpoint`` (strings), sampling
+                                                        parameters, ``seed`` (the RNG seed).
+===============  =====================================  ==========================================
+
+**Tests, one representation.** A row may be *written* with ``tests`` as an
+assert block, as a list of ``{"input", "output"}`` cases, as an APPS-style
+``{"inputs": [...], "outputs": [...]}``, or as a list of assert strings.
+``conform_row`` (applied to every row a stage writes) stores an assert block in
+``tests`` (a list of assert strings is joined with newlines) and io cases in
+``io_tests`` (an input or output given as a list of lines is joined with
+newlines, as the sandbox does; other values become JSON text), so a row has at
+most one of the two filled and each column has one type. Readers take
+``tests`` when it is a non-empty string, else ``io_tests``.
+
+**Values that do not fit.** A value of a schema column that does not fit its
+type, and a column of unknown name whose values have no common type (a string
+in one row, a list in another), are stored as JSON text (a struct keeps its
+fields and only the field that does not fit becomes text). Nothing is dropped
+or crashes; the stage's ``stats.json`` gets a ``notes`` entry naming the column.
+An empty dict (``scores: {}``) is stored as null.
 
 Dropped rows are written to the stage's ``rejected/`` folder with one more
 column, ``rejected_by = "<stage>:<reason>"`` (and ``rejected_detail``).
@@ -37,8 +64,9 @@ from typing import Any
 
 Row = dict[str, Any]
 
-COLUMNS = ("id", "seed", "instruction", "response", "code", "tests", "entry_point",
+COLUMNS = ("id", "seed", "instruction", "response", "code", "tests", "io_tests", "entry_point",
            "messages", "scores", "verify", "meta")
+TEXT_COLUMNS = ("id", "seed", "instruction", "response", "code", "tests", "entry_point")
 
 
 @dataclass
@@ -60,6 +88,7 @@ class Funnel:
     dropped: dict[str, int] = field(default_factory=dict)
     tokens_generated: int = 0
     seconds: float = 0.0
+    notes: dict[str, str] = field(default_factory=dict)  # column -> how its values were stored
 
     def add(self, other: "Funnel") -> None:
         self.rows_in += other.rows_in
@@ -68,16 +97,21 @@ class Funnel:
         self.seconds += other.seconds
         for reason, n in other.dropped.items():
             self.dropped[reason] = self.dropped.get(reason, 0) + n
+        for column, note in other.notes.items():
+            self.notes.setdefault(column, note)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rows_in": self.rows_in, "kept": self.kept,
-                "dropped": dict(sorted(self.dropped.items())),
-                "tokens_generated": self.tokens_generated, "seconds": round(self.seconds, 4)}
+        out = {"rows_in": self.rows_in, "kept": self.kept,
+               "dropped": dict(sorted(self.dropped.items())),
+               "tokens_generated": self.tokens_generated, "seconds": round(self.seconds, 4)}
+        if self.notes:
+            out["notes"] = dict(sorted(self.notes.items()))
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Funnel":
         return cls(d.get("rows_in", 0), d.get("kept", 0), dict(d.get("dropped", {})),
-                   d.get("tokens_generated", 0), d.get("seconds", 0.0))
+                   d.get("tokens_generated", 0), d.get("seconds", 0.0), dict(d.get("notes", {})))
 
 
 def stable_id(row: Row) -> str:
@@ -111,3 +145,66 @@ def with_meta(row: Row, **meta: Any) -> Row:
     merged = dict(row.get("meta") or {})
     merged.update(meta)
     return {**row, "meta": merged}
+
+
+def arrow_types() -> dict[str, Any]:
+    """The stored type of each schema column (the table in the module doc).
+    A ``pyarrow.DataType``, or for a struct column a dict of field -> type, where
+    ``"*"`` types every other field and fields not named are inferred."""
+    import pyarrow as pa
+
+    s = pa.string()
+    types: dict[str, Any] = {c: s for c in TEXT_COLUMNS}
+    types["io_tests"] = pa.list_(pa.struct([("input", s), ("output", s)]))
+    types["messages"] = pa.list_(pa.struct([("role", s), ("content", s)]))
+    types["scores"] = {"*": pa.float64()}
+    types["verify"] = {"status": s, "pass_rate": pa.float64(), "passed": pa.bool_(), "duration_s": pa.float64(),
+                       "tests_passed": pa.int64(), "tests_total": pa.int64()}
+    types["meta"] = {"stage": s, "model": s, "checkpoint": s}
+    return types
+
+
+def split_tests(value: Any) -> tuple[str | None, list[dict[str, str]] | None]:
+    """A ``tests`` value in any accepted style -> ``(assert block, io cases)``;
+    at most one is not None. See the module doc for the styles."""
+    if value is None or isinstance(value, str):
+        return value, None
+    if isinstance(value, dict) and isinstance(value.get("inputs"), list) and isinstance(value.get("outputs"), list):
+        value = [{"input": i, "output": o} for i, o in zip(value["inputs"], value["outputs"])]
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return "\n".join(value) + "\n", None
+    if isinstance(value, list) and all(isinstance(c, dict) and {"input", "output"} <= set(c) for c in value):
+        return None, [{"input": _case_text(c["input"]), "output": _case_text(c["output"])} for c in value]
+    return json.dumps(value, ensure_ascii=False, default=str), None  # unknown shape: kept, as text
+
+
+def _case_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "\n".join(value)
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def conform_row(row: Row) -> Row:
+    """``row`` with its tests in the stored representation (a new dict when changed)."""
+    tests = row.get("tests")
+    if tests is None or isinstance(tests, str):
+        return row
+    block, cases = split_tests(tests)
+    out = {**row, "tests": block}
+    if cases is not None:
+        out["io_tests"] = cases
+    return out
+
+
+def row_tests(row: Row) -> str | list[dict[str, str]] | None:
+    """What a reader should run: the assert block, else the io cases, else None."""
+    tests = row.get("tests")
+    if isinstance(tests, str) and tests.strip():
+        return tests
+    if tests is not None and not isinstance(tests, str):  # a row not yet stored
+        block, cases = split_tests(tests)
+        return block if block is not None else cases
+    cases = row.get("io_tests")
+    return cases if isinstance(cases, list) and cases else None

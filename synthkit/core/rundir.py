@@ -14,9 +14,15 @@ data shard is renamed last: its presence is the proof that the unit finished.
 A kill at any moment therefore leaves either a whole unit or none of it, plus
 stray ``*.tmp`` files that the next run removes.
 
-Shards are parquet. A batch whose values pyarrow cannot type consistently
-(a column holding both a string and a list, say) is written as JSON lines
-instead (``<key>.jsonl``), so no row is ever lost to a schema quirk.
+Shards are parquet, each schema column with its one Arrow type
+(``record.arrow_types``; ``rows_to_table`` does the typing). A value that does
+not fit, or a column whose values have no common type (a string in one row, a
+list in another), is stored as its JSON text, strings staying strings; the
+unit's stats get a ``notes`` entry naming the column, so nothing is lost to a
+schema quirk and nothing crashes. Shards of one stage may still differ (a column
+of ints in one, of strings in another): ``load_table`` unifies them the same
+way, and ``StageDir.finish`` notes it in ``stats.json``. Runs written before
+this (``<key>.jsonl`` shards) are still read.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from synthkit.errors import SynthkitError
-from synthkit.core.record import Funnel, Rejected, Row
+from synthkit.core.record import Funnel, Rejected, Row, arrow_types, conform_row
 
 log = logging.getLogger(__name__)
 
@@ -68,23 +74,167 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text())
 
 
-def write_rows(folder: Path, key: str, rows: list[Row]) -> Path:
-    """Write ``rows`` as ``folder/<key>.parquet`` (or ``.jsonl`` if untypable)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def write_rows(folder: Path, key: str, rows: list[Row]) -> dict[str, str]:
+    """Write ``rows`` as ``folder/<key>.parquet``; returns the typing notes."""
+    table, notes = rows_to_table(rows)
+    write_table(folder, key, table)
+    return notes
 
-    folder.mkdir(parents=True, exist_ok=True)
+
+# --- typing rows -------------------------------------------------------------------------
+def rows_to_table(rows: list[Row]):
+    """``rows`` as an Arrow table with one type per column, and the notes
+    (column -> what was done) for values that did not fit. See the module doc."""
+    import pyarrow as pa
+
+    rows = [conform_row(r) for r in rows]
+    names: dict[str, None] = {}
+    for r in rows:
+        names.update(dict.fromkeys(r))
+    types, notes = arrow_types(), {}
+    arrays = [_column([r.get(n) for r in rows], types.get(n), n, notes) for n in names]
+    return pa.Table.from_arrays(arrays, names=list(names)), notes
+
+
+def _column(values: list, want: Any, where: str, notes: dict[str, str]):
+    import pyarrow as pa
+
+    present = [v for v in values if v is not None and not (isinstance(v, dict) and not v)]
+    if not present:
+        return pa.nulls(len(values), want if isinstance(want, pa.DataType) else pa.null())
+    if all(isinstance(v, dict) and all(isinstance(k, str) for k in v) for v in present) and (
+            want is None or isinstance(want, dict)):
+        return _struct(values, want or {}, where, notes)
+    if isinstance(want, pa.DataType) and _fits(present, want):
+        try:
+            return pa.array(values, type=want)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError, ValueError):
+            pass
+    if isinstance(want, pa.DataType) and pa.types.is_string(want):  # a text column stays text
+        kinds = sorted({type(v).__name__ for v in present if not isinstance(v, str)})
+        notes[where] = f"{', '.join(kinds)} values stored as JSON text"
+        return pa.array([_text(v) for v in values], type=pa.string())
     try:
-        table = pa.Table.from_pylist(rows)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as e:
-        log.warning("rows of %s/%s have mixed types (%s); writing JSON lines", folder.name, key, e)
-        path = folder / f"{key}.jsonl"
-        text = "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
-        _atomic_write(path, lambda p: p.write_text(text))
-        return path
-    path = folder / f"{key}.parquet"
-    _atomic_write(path, lambda p: pq.write_table(table, p))
-    return path
+        array = pa.array(values)
+        if _writable(array.type):
+            if want is not None:
+                notes[where] = f"does not fit the schema ({_describe(want)}); stored as {array.type}"
+            return array
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError, ValueError):
+        pass
+    kinds = sorted({type(v).__name__ for v in present})
+    notes[where] = f"mixed types ({', '.join(kinds)}); stored as JSON text"
+    return pa.array([_text(v) for v in values], type=pa.string())
+
+
+def _struct(values: list, want: dict, where: str, notes: dict[str, str]):
+    import pyarrow as pa
+
+    keys: dict[str, None] = {}
+    for v in values:
+        if isinstance(v, dict):
+            keys.update(dict.fromkeys(v))
+    children = [_column([v.get(k) if isinstance(v, dict) else None for v in values],
+                        want.get(k, want.get("*")), f"{where}.{k}", notes) for k in keys]
+    mask = pa.array([not (isinstance(v, dict) and v) for v in values], type=pa.bool_())
+    return pa.StructArray.from_arrays(children, names=list(keys), mask=mask)
+
+
+def _fits(values: list, want) -> bool:
+    """False where pyarrow would silently drop data (a struct key it does not know)."""
+    import pyarrow as pa
+
+    if pa.types.is_string(want):
+        return all(isinstance(v, str) for v in values)
+    if pa.types.is_list(want) and pa.types.is_struct(want.value_type):
+        known = {f.name for f in want.value_type}
+        return all(isinstance(v, list) and all(isinstance(x, dict) and set(x) <= known for x in v) for v in values)
+    return True
+
+
+def _writable(t) -> bool:
+    """Parquet cannot store a struct without fields."""
+    import pyarrow as pa
+
+    if pa.types.is_struct(t):
+        return t.num_fields > 0 and all(_writable(f.type) for f in t)
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return _writable(t.value_type)
+    return not (pa.types.is_union(t) or pa.types.is_map(t))
+
+
+def _describe(want: Any) -> str:
+    return str(want) if not isinstance(want, dict) else "struct"
+
+
+def _text(v: Any) -> str | None:
+    return v if v is None or isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
+
+
+def merged_schema(schemas: list) -> tuple[Any, dict[str, str]]:
+    """One schema the tables of ``schemas`` can all be cast to, and notes for
+    columns whose types conflicted (they become text)."""
+    import pyarrow as pa
+
+    fields: dict[str, Any] = {}
+    notes: dict[str, str] = {}
+    for schema in schemas:
+        for f in schema:
+            fields[f.name] = _merge(fields[f.name], f.type, f.name, notes) if f.name in fields else f.type
+    return pa.schema(list(fields.items())), notes
+
+
+def _merge(a, b, where: str, notes: dict[str, str]):
+    import pyarrow as pa
+
+    t = pa.types
+    if a == b or t.is_null(b):
+        return a
+    if t.is_null(a):
+        return b
+    if t.is_struct(a) and t.is_struct(b):
+        fields = {f.name: f.type for f in a}
+        for f in b:
+            fields[f.name] = _merge(fields[f.name], f.type, f"{where}.{f.name}", notes) if f.name in fields else f.type
+        return pa.struct(list(fields.items()))
+    if t.is_list(a) and t.is_list(b):
+        return pa.list_(_merge(a.value_type, b.value_type, where, notes))
+    numeric = (t.is_integer(a) or t.is_floating(a)) and (t.is_integer(b) or t.is_floating(b))
+    if numeric:
+        return pa.float64() if a != b else a
+    if not (t.is_string(a) and t.is_large_string(b) or t.is_large_string(a) and t.is_string(b)):
+        notes[where] = f"{a} in some shards, {b} in others; other values than text stored as JSON text"
+    return pa.string()
+
+
+def _cast_table(table, schema):
+    import pyarrow as pa
+
+    arrays = []
+    for f in schema:
+        if f.name not in table.column_names:
+            arrays.append(pa.nulls(table.num_rows, f.type))
+            continue
+        col = table.column(f.name)
+        if col.type == f.type:
+            arrays.append(col)
+        else:
+            arrays.append(pa.array([_coerce(v, f.type) for v in col.to_pylist()], type=f.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _coerce(v: Any, t) -> Any:
+    import pyarrow as pa
+
+    if v is None:
+        return None
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return _text(v)
+    if pa.types.is_struct(t) and isinstance(v, dict):
+        return {f.name: _coerce(v.get(f.name), f.type) for f in t}
+    if pa.types.is_list(t) and isinstance(v, list):
+        return [_coerce(x, t.value_type) for x in v]
+    return v
 
 
 def write_table(folder: Path, key: str, table) -> Path:
@@ -132,18 +282,38 @@ def iter_rows(folder: Path) -> Iterator[Row]:
 
 
 def load_table(folder: Path, columns: list[str] | None = None):
-    """All shards of ``folder`` as one Arrow table, schemas unified (struct fields merged)."""
+    """All shards of ``folder`` as one Arrow table, schemas unified (struct fields
+    merged, ints widened to floats, conflicting columns stored as text)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     tables = []
     for p in shard_files(folder):
-        t = pq.read_table(p) if p.suffix == ".parquet" else pa.Table.from_pylist(read_rows(p))
+        t = pq.read_table(p) if p.suffix == ".parquet" else rows_to_table(read_rows(p))[0]
         if t.num_columns:
             tables.append(t.select([c for c in columns if c in t.column_names]) if columns else t)
     if not tables:
         return pa.table({})
-    return pa.concat_tables(tables, promote_options="permissive")
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        schema, notes = merged_schema([t.schema for t in tables])
+        log.warning("%s: shards disagree on column types; %s", folder, "; ".join(f"{k}: {v}" for k, v in notes.items()))
+        return pa.concat_tables([_cast_table(t, schema) for t in tables])
+
+
+def shard_notes(folder: Path) -> dict[str, str]:
+    """Columns whose types differ between the shards of ``folder`` (read from the
+    parquet footers only), as notes; empty when they agree."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schemas = [pq.read_schema(p) for p in shard_files(folder) if p.suffix == ".parquet"]
+    try:
+        pa.unify_schemas(schemas, promote_options="permissive") if schemas else None
+        return {}
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return merged_schema(schemas)[1]
 
 
 def load_dataset(folder: Path):
@@ -188,13 +358,21 @@ class StageDir:
     def write_unit(self, key: str, kept, rejected: list[Rejected], stage: str,
                    funnel: Funnel) -> None:
         """Write one unit's outputs; the kept shard last, as the commit point.
-        ``kept`` is a list of rows or an Arrow table."""
-        write_rows(self.path / REJECTED, key, [rejected_row(r, stage) for r in rejected])
-        write_json(self.path / STATS / f"{key}.json", funnel.to_dict())
+        ``kept`` is a list of rows or an Arrow table. When every row was dropped,
+        the empty kept shard still has the rows' columns (taken from the dropped
+        rows), so an empty result keeps the run's schema."""
+        rejected_table, notes = rows_to_table([rejected_row(r, stage) for r in rejected])
         if isinstance(kept, list):
-            write_rows(self.data, key, kept)
-        else:
-            write_table(self.data, key, kept)
+            kept, kept_notes = rows_to_table(kept)
+            if not kept.num_columns and rejected_table.num_columns:
+                kept = rejected_table.drop_columns([c for c in ("rejected_by", "rejected_detail")
+                                                    if c in rejected_table.column_names]).slice(0, 0)
+            notes = {**notes, **kept_notes}
+        if notes:
+            funnel = Funnel(**{**funnel.__dict__, "notes": {**funnel.notes, **notes}})
+        write_table(self.path / REJECTED, key, rejected_table)
+        write_json(self.path / STATS / f"{key}.json", funnel.to_dict())
+        write_table(self.data, key, kept)
 
     def funnel(self) -> Funnel:
         total = Funnel()
@@ -204,6 +382,9 @@ class StageDir:
         return total
 
     def finish(self, stats: dict[str, Any]) -> None:
+        notes = {**self.funnel().notes, **stats.get("notes", {}), **shard_notes(self.data)}
+        if notes:
+            stats = {**stats, "notes": dict(sorted(notes.items()))}
         write_json(self.path / "stats.json", stats)
         write_json(self.path / "_SUCCESS", {"ok": True})
 
