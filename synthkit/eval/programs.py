@@ -40,7 +40,7 @@ import logging
 import re
 import textwrap
 
-from synthkit.core.record import Rejected, Row
+from synthkit.core.record import Rejected, Row, row_tests
 from synthkit.eval.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -144,9 +144,11 @@ def row_program(row: Row) -> tuple[Row, "Program"] | Rejected:  # noqa: F821
     """(row with ``code``, the sandbox ``Program``), or why the row cannot be run.
 
     ``code`` is the row's ``code``, else the code extracted from ``response``
-    (``extract_code`` with ``entry_point``). ``tests``: an assert block (str),
-    a list of ``{"input", "output"}`` cases, or APPS-style
-    ``{"inputs": [...], "outputs": [...]}``. Reasons: ``no_code``, ``no_tests``."""
+    (``extract_code`` with ``entry_point``). Tests: ``tests`` when it is an
+    assert block (str), else ``io_tests`` (``{"input", "output"}`` cases, where
+    stored rows keep them); a row not yet stored may still carry cases, or an
+    APPS-style ``{"inputs": [...], "outputs": [...]}``, in ``tests``
+    (``core.record.row_tests``). Reasons: ``no_code``, ``no_tests``."""
     from synthkit.prompts.answers import extract_code
     from synthkit.sandbox import Program
 
@@ -158,12 +160,11 @@ def row_program(row: Row) -> tuple[Row, "Program"] | Rejected:  # noqa: F821
     if not code:
         return Rejected(row, "no_code", "no code in 'code' or 'response'")
     row = {**row, "code": code}
-    tests = row.get("tests")
-    if isinstance(tests, dict) and all(isinstance(tests.get(k), list) for k in ("inputs", "outputs")):
-        tests = [{"input": i, "output": o} for i, o in zip(tests["inputs"], tests["outputs"])]
-    if isinstance(tests, str) and tests.strip():
+    tests = row_tests(row)  # `tests` (an assert block), else `io_tests` (stdin/stdout cases): see core.record
+    if isinstance(tests, str):
         return row, Program(code=code, tests=tests, entry_point=entry)
-    if isinstance(tests, list) and tests:
+    if tests:
         return row, Program(code=code, io_tests=tests, entry_point=entry)
-    return Rejected(row, "no_tests", f"'tests' is {type(tests).__name__ if tests is not None else 'missing'} "
-                                     "or empty: expected an assert block or a list of {input, output}")
+    got = row.get("tests")
+    return Rejected(row, "no_tests", f"'tests' is {type(got).__name__ if got is not None else 'missing'} "
+                                     "and 'io_tests' is empty: expected an assert block or a list of {input, output}")
