@@ -2,13 +2,19 @@
 
 Each checkpoint is ``<output_dir>/checkpoint-<step>/`` as transformers writes it
 (the model or LoRA adapter, the tokenizer, ``optimizer.pt``, ``scheduler.pt``,
-``trainer_state.json``) plus ``synthkit_checkpoint.json``::
+``rng_state.pth``, ``trainer_state.json``), with an IB-FT run's bottleneck in
+``ib_bottleneck.safetensors``, plus ``synthkit_checkpoint.json``::
 
     {"step": 40, "epoch": 1.0,
      "lr": 1.9e-4,        # mean learning rate of the optimizer steps since the previous checkpoint
      "last_lr": 1.5e-4,   # learning rate of the last step before this checkpoint
      "n_steps": 20,       # optimizer steps since the previous checkpoint
+     "eval_loss": 1.23,   # with eval_fraction > 0: the held-out loss at this step (else absent)
+     "fingerprint": "…",  # the run's config and data (synthkit/train/trainer.py: run_fingerprint)
      "trainable": ["base_model.model....lora_A.default.weight", ...]}  # optimizer order
+
+``synthkit_checkpoint.json`` is written last, atomically: a checkpoint folder
+without it is one a kill interrupted, and resume never starts from it.
 
 ``lr`` is the weight LESS gives each checkpoint (the average learning rate of
 the interval that produced it), so a linear schedule that ends at 0 does not
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,12 +52,28 @@ class CheckpointInfo:
     lr: float                        # mean learning rate since the previous checkpoint (LESS weight)
     epoch: float = 0.0               # fractional epochs done
     last_lr: float = 0.0             # learning rate of the last step
+    eval_loss: float | None = None   # held-out loss at this step (eval_fraction > 0), else None
 
 
-def write_meta(ckpt_dir: Path, step: int, epoch: float, lrs: list[float], trainable: list[str]) -> None:
+def write_meta(ckpt_dir: Path, step: int, epoch: float, lrs: list[float], trainable: list[str],
+               fingerprint: str = "", eval_loss: float | None = None) -> None:
+    """Write ``synthkit_checkpoint.json`` atomically: the proof the checkpoint is complete."""
     meta = {"step": step, "epoch": epoch, "lr": sum(lrs) / len(lrs) if lrs else 0.0,
-            "last_lr": lrs[-1] if lrs else 0.0, "n_steps": len(lrs), "trainable": trainable}
-    (Path(ckpt_dir) / META).write_text(json.dumps(meta, indent=1))
+            "last_lr": lrs[-1] if lrs else 0.0, "n_steps": len(lrs), "fingerprint": fingerprint,
+            "trainable": trainable}
+    if eval_loss is not None:
+        meta["eval_loss"] = eval_loss
+    tmp = Path(ckpt_dir) / f".{META}.tmp"
+    tmp.write_text(json.dumps(meta, indent=1))
+    os.replace(tmp, Path(ckpt_dir) / META)
+
+
+def read_fingerprint(ckpt_dir: Path) -> str | None:
+    """The run fingerprint a complete synthkit checkpoint was written under; None when incomplete."""
+    try:
+        return str(json.loads((Path(ckpt_dir) / META).read_text()).get("fingerprint", ""))
+    except (OSError, ValueError):
+        return None
 
 
 def read_checkpoint(path: str | Path) -> CheckpointInfo:
@@ -59,14 +82,22 @@ def read_checkpoint(path: str | Path) -> CheckpointInfo:
         meta = json.loads((p / META).read_text())
     except (OSError, ValueError) as e:
         raise DataError(f"{p}: no readable {META}; not a checkpoint written by `synthkit train` ({e})") from None
+    eval_loss = meta.get("eval_loss")
     return CheckpointInfo(path=p, step=int(meta["step"]), lr=float(meta["lr"]),
-                          epoch=float(meta.get("epoch", 0.0)), last_lr=float(meta.get("last_lr", 0.0)))
+                          epoch=float(meta.get("epoch", 0.0)), last_lr=float(meta.get("last_lr", 0.0)),
+                          eval_loss=None if eval_loss is None else float(eval_loss))
 
 
 def checkpoint_dirs(output_dir: str | Path) -> list[Path]:
-    """``checkpoint-<n>`` folders in ``output_dir`` (any writer; none if it is missing)."""
+    """``checkpoint-<n>`` folders in ``output_dir`` by step (any writer, complete or not; none if it is missing)."""
     root = Path(output_dir)
-    return sorted(d for d in root.iterdir() if d.is_dir() and _CKPT.match(d.name)) if root.is_dir() else []
+    found = [d for d in root.iterdir() if d.is_dir() and _CKPT.match(d.name)] if root.is_dir() else []
+    return sorted(found, key=step_of)
+
+
+def step_of(ckpt_dir: Path) -> int:
+    """The step in a ``checkpoint-<step>`` folder's name."""
+    return int(_CKPT.match(Path(ckpt_dir).name).group(1))
 
 
 def list_checkpoints(output_dir: str | Path) -> list[CheckpointInfo]:

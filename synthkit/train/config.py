@@ -1,10 +1,21 @@
 """The trainer's configuration: one YAML file, every default on one screen.
 
 ``synthkit train CONFIG.yaml [-o key=value ...]`` reads a mapping whose keys are
-the fields below (unknown keys fail with the allowed ones listed). Relative
-paths (``dataset``, ``output_dir``, ``model``) resolve against the current
-directory, like any command-line path. ``-o lora.r=32 -o ib.enabled=true``
-overrides any key; values are parsed as YAML.
+the fields below (unknown keys fail with the allowed ones listed). The names are
+TRL's (``SFTConfig``) and peft's (``LoraConfig``), so a TRL recipe carries over
+key for key. Relative paths (``dataset``, ``output_dir``, ``model``) resolve
+against the current directory, like any command-line path. ``-o lora.r=32 -o
+ib.enabled=true`` overrides any key; values are parsed as YAML.
+
+Old names still work for one release and warn (``FutureWarning``, one line
+naming the new key): ``lr``, ``epochs``, ``batch_size``, ``grad_accum``,
+``max_seq_len``, ``lr_scheduler``, ``lora.alpha``, ``lora.dropout``.
+
+``sft:`` passes any other ``trl.SFTConfig`` field through (``sft:
+{max_grad_norm: 0.3, optim: adamw_torch}``). Its keys are checked against TRL's
+own dataclass when the config is parsed: an unknown key, or one that is a
+first-class key here (``sft.learning_rate``) or that synthkit derives from one
+(``sft.save_strategy`` from ``save_steps``), fails with its path.
 
 Exactly one of LoRA (the default) or full fine-tuning: set ``full: true`` and
 leave ``lora`` out (or ``lora: null``) for full fine-tuning.
@@ -12,63 +23,130 @@ leave ``lora`` out (or ``lora: null``) for full fine-tuning.
 
 from __future__ import annotations
 
+import difflib
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from synthkit.errors import ConfigError
 
+RENAMED = {"lr": "learning_rate", "epochs": "num_train_epochs", "batch_size": "per_device_train_batch_size",
+           "grad_accum": "gradient_accumulation_steps", "max_seq_len": "max_length",
+           "lr_scheduler": "lr_scheduler_type"}        # old top-level key -> TRL's name
+LORA_RENAMED = {"alpha": "lora_alpha", "dropout": "lora_dropout"}  # old lora key -> peft's name
+
+SCHEDULERS = Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+                     "inverse_sqrt", "cosine_with_min_lr", "warmup_stable_decay"]
+
+
+def _deprecated(where: str, old: str, new: str) -> None:
+    warnings.warn(f"{where}{old} is deprecated, use `{where}{new}` instead (the old name will be removed "
+                  "in the next release)", FutureWarning, stacklevel=3)
+
+
+def _renamed(raw: Any, renamed: dict[str, str], where: str) -> Any:
+    """``raw`` with old keys replaced by their new names, one FutureWarning each.
+    ``where`` is the key path prefix for messages (``""``, ``"lora."``, ...)."""
+    if not isinstance(raw, dict) or not renamed.keys() & raw.keys():
+        return raw
+    raw = dict(raw)
+    for old, new in renamed.items():
+        if old in raw:
+            if new in raw:
+                raise ValueError(f"`{where}{old}` is the deprecated name of `{where}{new}`; set only `{where}{new}`")
+            _deprecated(where, old, new)
+            raw[new] = raw.pop(old)
+    return raw
+
+
+def _where(info: ValidationInfo) -> str:
+    where = (info.context or {}).get("where", "")
+    return f"{where}." if where else ""
+
 
 class LoraSpec(BaseModel):
+    """peft's ``LoraConfig`` fields, by peft's names."""
+
     model_config = ConfigDict(extra="forbid")
 
     r: int = Field(16, ge=1)               # adapter rank
-    alpha: int = Field(32, ge=1)           # scaling numerator: the update is scaled by alpha / r
-    dropout: float = Field(0.05, ge=0, lt=1)  # dropout on the adapter input
+    lora_alpha: int = Field(32, ge=1)      # scaling numerator: the update is scaled by lora_alpha / r
+    lora_dropout: float = Field(0.05, ge=0, lt=1)  # dropout on the adapter input
     target_modules: list[str] | str = "all-linear"  # module names, or "all-linear" (every linear but the LM head)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, raw: Any, info: ValidationInfo) -> Any:
+        return _renamed(raw, LORA_RENAMED, _where(info) + "lora.")
 
 
 class IBSpec(BaseModel):
-    """IB-FT: a variational information bottleneck on one decoder layer's output.
-    Loss = CE + beta * (KL + gamma * CE_bottleneck); see synthkit/train/ib.py."""
+    """IB-FT: a variational information bottleneck on one decoder block's output.
+    Loss = CE + beta * (KL + gamma * CE_bottleneck); see synthkit/train/ib.py.
+    The defaults are the reference implementation's (arXiv 2510.16022)."""
 
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = False                  # add the bottleneck terms to the loss
     dim: int = Field(256, ge=1)            # size of the Gaussian latent
-    beta: float = Field(0.2, ge=0)         # weight of (KL + gamma * CE_bottleneck)
-    gamma: float = Field(0.01, ge=0)       # weight of CE_bottleneck inside the beta term
-    layer: int = -1                        # decoder layer index (Python-style; -1 = the last, before the final norm)
+    beta: float = Field(0.2, ge=0)         # the paper's alpha: weight of (KL + gamma * CE_bottleneck)
+    gamma: float = Field(0.01, ge=0)       # the paper's beta: weight of CE_bottleneck inside the beta term
+    layer: int | float = 0.625             # float in (0, 1]: fraction of the depth (block round(f*L)); int: block k = hidden_states[k], -1 = the last
+    kl_reduction: Literal["mean", "sum"] = "mean"  # mean: over tokens and latent dims (reference); sum: over dims, mean over labelled tokens
+    head: Literal["direct", "final_norm"] = "direct"  # IB logits: lm_head(h_bar) (reference), or lm_head(final_norm(h_bar))
+    input_norm: bool = False               # RMS-normalise h before W_mu, W_sigma (the reference reads h as it is)
+
+    @field_validator("layer", mode="before")
+    @classmethod
+    def _layer(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError("expected a fraction of the depth in (0, 1] or a block number, not a boolean")
+        if isinstance(v, float) and not 0 < v <= 1:
+            raise ValueError(f"{v} is a float, so a fraction of the depth, which must be in (0, 1]; "
+                             "write an integer for a block number (hidden_states index)")
+        if isinstance(v, int) and v == 0:
+            raise ValueError("0 is the embeddings, not a decoder block; blocks are 1..L, or -1..-L from the last")
+        return v
 
 
 class TrainConfig(BaseModel):
-    """Everything ``synthkit train`` needs. YAML keys equal field names."""
+    """Everything ``synthkit train`` needs. YAML keys equal field names (TRL's and peft's)."""
 
     model_config = ConfigDict(extra="forbid")
 
     model: str = "embedded"                # local HF dir, hub id, or "embedded" (SmolLM2-135M-Instruct)
-    dataset: str                           # synthkit dataset: a save_to_disk dir, or a hub id; reads `messages` only
+    dataset: str                           # synthkit dataset: a save_to_disk dir, or a hub id; trains on `messages`
     dataset_split: str = "train"           # split used when the dataset has several (or comes from the hub)
     output_dir: str = "out/train"          # checkpoints go to <output_dir>/checkpoint-<step>/
     lora: LoraSpec | None = Field(default_factory=LoraSpec)  # LoRA adapter; null for full fine-tuning
     full: bool = False                     # full fine-tuning (all weights); needs `lora` unset or null
-    lr: float = Field(2e-4, gt=0)          # peak learning rate (AdamW)
-    lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "linear"  # decay after warmup
-    warmup_ratio: float = Field(0.03, ge=0, lt=1)  # fraction of the steps spent warming up linearly
+    learning_rate: float = Field(2e-4, gt=0)  # peak learning rate (AdamW)
+    lr_scheduler_type: SCHEDULERS = "linear"  # decay after warmup
+    warmup_ratio: float = Field(0.03, ge=0, lt=1)  # fraction of the optimizer steps spent warming up linearly
     weight_decay: float = Field(0.0, ge=0)  # AdamW weight decay
-    epochs: float = Field(1.0, gt=0)       # passes over the data; ignored when max_steps > 0
-    max_steps: int = -1                    # optimizer steps; > 0 overrides epochs
-    batch_size: int = Field(8, ge=1)       # sequences (or packed blocks) per device per micro-batch
-    grad_accum: int = Field(1, ge=1)       # micro-batches per optimizer step
-    max_seq_len: int = Field(1024, ge=8)   # tokens per sequence: longer ones are truncated (or the packed block size)
-    packing: bool = False                  # pack sequences into max_seq_len blocks (best-fit, padding-free)
+    num_train_epochs: float = Field(1.0, gt=0)  # passes over the data; ignored when max_steps > 0
+    max_steps: int = -1                    # optimizer steps; > 0 overrides num_train_epochs
+    per_device_train_batch_size: int = Field(8, ge=1)  # sequences (or packed blocks) per device per micro-batch
+    gradient_accumulation_steps: int = Field(1, ge=1)  # micro-batches per optimizer step
+    max_length: int = Field(1024, ge=8)    # tokens per sequence: longer ones are truncated (or the packed block size)
+    packing: bool = False                  # pack sequences into max_length blocks (best-fit, padding-free)
     save_steps: int = Field(0, ge=0)       # save every N optimizer steps (and at the end); 0 = at each epoch's end
-    seed: int = 0                          # model init (LoRA), data order, dropout, IB noise
+    eval_fraction: float = Field(0.0, ge=0, lt=1)  # hold out this fraction of the tasks; eval loss at each checkpoint
+    resume: Literal["auto", "never"] = "auto"  # auto: continue this config's run from its last complete checkpoint
+    seed: int = 0                          # model init (LoRA), data order, dropout, IB noise, eval split
     bf16: bool = False                     # load the weights in bfloat16 and train in bf16 mixed precision (GPU)
     gradient_checkpointing: bool = False   # recompute activations in backward: less memory, ~30% slower
     logging_steps: int = Field(10, ge=1)   # log loss (and ce, kl, ce_bottleneck with IB) every N steps
+    report_to: str | list[str] = "none"    # TRL's trackers: "none", "tensorboard", "wandb", ... or a list
     ib: IBSpec = Field(default_factory=IBSpec)  # IB-FT regulariser (off by default)
+    sft: dict[str, Any] = Field(default_factory=dict)  # any other trl.SFTConfig field, passed through as is
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, raw: Any, info: ValidationInfo) -> Any:
+        return _renamed(raw, RENAMED, _where(info))
 
     @model_validator(mode="after")
     def _one_method(self) -> "TrainConfig":
@@ -81,19 +159,78 @@ class TrainConfig(BaseModel):
         return self
 
 
+# SFTConfig fields a first-class key sets (sft.<field> -> the key to set instead) ...
+FIRST_CLASS = {name: name for name in (
+    "output_dir", "learning_rate", "lr_scheduler_type", "warmup_ratio", "weight_decay", "num_train_epochs",
+    "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "max_length", "packing",
+    "save_steps", "seed", "bf16", "gradient_checkpointing", "logging_steps", "report_to")}
+# ... and the ones synthkit derives from a key, or needs as they are.
+FIRST_CLASS.update({
+    "warmup_steps": "warmup_ratio", "save_strategy": "save_steps", "eval_strategy": "eval_fraction",
+    "eval_steps": "save_steps", "do_eval": "eval_fraction", "activation_checkpointing": "gradient_checkpointing",
+    "gradient_checkpointing_kwargs": "gradient_checkpointing", "activation_checkpointing_kwargs":
+    "gradient_checkpointing", "save_only_model": "resume", "resume_from_checkpoint": "resume",
+    "overwrite_output_dir": "resume"})
+
+
+def check_sft(sft: dict[str, Any], where: str = "") -> None:
+    """Raise ConfigError unless every ``sft`` key is an SFTConfig field that no
+    first-class key sets. Imports trl only when ``sft`` is not empty."""
+    if not sft:
+        return
+    import dataclasses
+
+    import trl
+
+    fields = {f.name for f in dataclasses.fields(trl.SFTConfig) if f.init}
+    prefix = f"{where}." if where else ""
+    for key in sft:
+        path = f"{prefix}sft.{key}"
+        if key in FIRST_CLASS:
+            own = FIRST_CLASS[key]
+            how = "is a key of the trainer config" if own == key else f"is set by synthkit from `{own}`"
+            raise ConfigError(f"{path}: `{key}` {how}; set `{prefix}{own}` instead of putting `{key}` under sft:")
+        if key not in fields:
+            close = difflib.get_close_matches(key, sorted(fields), n=3)
+            hint = f" Did you mean: {', '.join(close)}?" if close else ""
+            raise ConfigError(f"{path}: not an SFTConfig field (trl {trl.__version__}); sft: takes "
+                              f"trl.SFTConfig's fields only.{hint}")
+
+
+def _rename_override(assignment: str, where: str) -> str:
+    """``-o lr=1e-4`` -> ``learning_rate=1e-4`` (warns): an old name in an override still works."""
+    path, eq, value = assignment.partition("=")
+    keys = path.strip().split(".")
+    table = LORA_RENAMED if len(keys) == 2 and keys[0] == "lora" else RENAMED if len(keys) == 1 else {}
+    if eq and keys[-1] in table:
+        _deprecated(where + "".join(k + "." for k in keys[:-1]), keys[-1], table[keys[-1]])
+        keys[-1] = table[keys[-1]]
+    return ".".join(keys) + eq + value
+
+
 def parse_train_config(raw: dict[str, Any], overrides: list[str] | tuple[str, ...] = (),
                        where: str = "") -> TrainConfig:
     """Validate a raw mapping (after ``key.path=value`` overrides) into a TrainConfig.
     ``where`` prefixes error paths (e.g. ``iterations.train`` inside a pipeline)."""
     from synthkit.core.config import apply_override, format_validation_error
 
+    prefix = f"{where}." if where else ""
+    try:  # old names first, so an override by either name replaces the file's value
+        raw = _renamed(raw, RENAMED, prefix)
+        if isinstance(raw.get("lora"), dict):
+            raw = {**raw, "lora": _renamed(raw["lora"], LORA_RENAMED, prefix + "lora.")}
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     raw = dict(raw)
     for o in overrides:
-        apply_override(raw, o)
+        apply_override(raw, _rename_override(o, prefix))
     try:
-        return TrainConfig.model_validate(raw)
+        cfg = TrainConfig.model_validate(raw, context={"where": where})
     except ValidationError as e:
-        raise ConfigError(format_validation_error(e, where, TrainConfig)) from None
+        lines = format_validation_error(e, where, TrainConfig).splitlines()
+        raise ConfigError("\n".join(line.removeprefix(": ") for line in lines)) from None
+    check_sft(cfg.sft, where)
+    return cfg
 
 
 def load_train_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:

@@ -1,10 +1,17 @@
 """Trainer input: a synthkit dataset's ``messages`` column, tokenised with an
-assistant-only loss mask.
+assistant-only loss mask, and an optional held-out split by task.
 
 Contract:
-- ``load_messages(source, split)`` reads a ``datasets.save_to_disk`` folder when
+- ``load_source(source, split)`` reads a ``datasets.save_to_disk`` folder when
   ``source`` is an existing path, else the Hub (``load_dataset(source, split)``),
-  and keeps the ``messages`` column only.
+  and checks it has a non-empty ``messages`` column; ``load_messages`` keeps
+  that column only.
+- ``split_by_task(ds, fraction, seed)`` holds out ``fraction`` of the *tasks*,
+  not of the rows, so a task's rows (several answers to one instruction, say)
+  never land on both sides. A row's task is ``meta.task_id`` when it has one,
+  else its ``instruction``, else its first user turn. The held-out tasks are the
+  ones with the smallest sha256(seed, task): the split does not depend on row
+  order, and with a grown dataset the old tasks mostly stay on their side.
 - Each row's ``messages`` must be a list of ``{"role", "content"}`` mappings,
   roles in system/user/assistant, content a string, with at least one
   assistant turn. Anything else raises ``DataError`` naming the dataset, the
@@ -22,6 +29,7 @@ Contract:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +46,11 @@ ROLES = ("system", "user", "assistant")
 
 def load_messages(source: str, split: str = "train") -> "datasets.Dataset":
     """The ``messages`` column of a saved dataset (disk) or a hub dataset."""
+    return load_source(source, split).select_columns(["messages"])
+
+
+def load_source(source: str, split: str = "train") -> "datasets.Dataset":
+    """A saved dataset (disk) or a hub dataset, every column, checked to have ``messages`` rows."""
     import datasets
 
     if Path(source).expanduser().exists():
@@ -59,7 +72,40 @@ def load_messages(source: str, split: str = "train") -> "datasets.Dataset":
                         "The trainer reads a list of {role, content} per row from `messages`")
     if len(ds) == 0:
         raise DataError(f"dataset {source}: no rows")
-    return ds.select_columns(["messages"])
+    return ds
+
+
+def task_of(row: dict) -> str:
+    """The task a row belongs to, for the held-out split."""
+    meta = row.get("meta")
+    if isinstance(meta, dict) and meta.get("task_id") is not None:
+        return f"task_id:{meta['task_id']}"
+    if isinstance(row.get("instruction"), str):
+        return f"instruction:{row['instruction']}"
+    first = next((m.get("content") for m in row.get("messages") or [] if isinstance(m, dict)
+                  and m.get("role") == "user"), None)
+    return f"user:{first}"
+
+
+def split_by_task(ds: "datasets.Dataset", fraction: float, seed: int, source: str = ""
+                  ) -> tuple["datasets.Dataset", "datasets.Dataset | None"]:
+    """(train, held out) ``messages`` datasets; held out is None when ``fraction`` is 0."""
+    if fraction <= 0:
+        return ds.select_columns(["messages"]), None
+    cols = [c for c in ("meta", "instruction", "messages") if c in ds.column_names]
+    tasks = [task_of(row) for row in ds.select_columns(cols)]
+    distinct = sorted(set(tasks), key=lambda t: hashlib.sha256(f"{seed}:{t}".encode()).hexdigest())
+    if len(distinct) < 2:
+        raise DataError(f"dataset {source}: eval_fraction needs at least 2 tasks to hold one out; all "
+                        f"{len(tasks)} rows belong to one (by meta.task_id, else instruction, else first user turn)")
+    n_eval = min(len(distinct) - 1, max(1, round(fraction * len(distinct))))
+    held = set(distinct[:n_eval])
+    eval_idx = [i for i, t in enumerate(tasks) if t in held]
+    train_idx = [i for i, t in enumerate(tasks) if t not in held]
+    log.info("eval_fraction %g: %d of %d tasks (%d of %d rows) held out", fraction, n_eval, len(distinct),
+             len(eval_idx), len(tasks))
+    msgs = ds.select_columns(["messages"])
+    return msgs.select(train_idx), msgs.select(eval_idx)
 
 
 def check_messages(messages: Any, source: str, row: int) -> None:

@@ -1,33 +1,53 @@
-"""IB-FT: a variational information bottleneck on one decoder layer's output.
+"""IB-FT: a variational information bottleneck on one decoder block's output.
 
-A forward hook on decoder layer ``layer`` (default -1: the last, i.e. the hidden
-state just before the model's final norm) captures its output ``h``. The
-bottleneck encodes ``h`` (RMS-normalised) into the mean and log-variance of a
-``dim``-sized diagonal Gaussian, draws ``z = mu + sigma * eps``
-(reparameterised, so gradients flow into ``h`` and hence into every trainable
-weight at or below ``layer``), decodes ``z`` back to the hidden size and scores
-it with the model's own final norm and LM head. The loss becomes::
+What the loss is, with the reference implementation's settings as the defaults
+("Breaking Memorization Barriers ... via Information Bottleneck",
+arXiv 2510.16022, and its authors' training code)::
 
-    loss = CE + beta * (KL + gamma * CE_bottleneck)
+    h         = output of decoder block k      (hidden_states[k]; index 0 is the embeddings)
+    mu        = W_mu h,   log s2 = clamp(W_sigma h, -4, 4)
+    z         = mu + exp(log s2 / 2) * eps,  eps ~ N(0, I)          (z = mu in eval mode)
+    h_bar     = W_up z
+    logits_IB = lm_head(h_bar)                 head: direct      (reference)
+              = lm_head(final_norm(h_bar))     head: final_norm
+    KL        = -0.5 * mean(1 + log s2 - mu^2 - exp(log s2))         kl_reduction: mean (reference)
+    CE_IB     = cross-entropy of logits_IB on the response tokens (the labels and normaliser of CE)
+    loss      = CE + beta * (KL + gamma * CE_IB)
 
-- ``KL``: KL(N(mu, sigma^2) || N(0, I)) = 0.5 * sum_d (mu^2 + sigma^2 - 1 - log sigma^2),
-  summed over the latent dimensions and averaged over the tokens that carry a
-  label (the same positions, and the same normaliser, as CE).
-- ``CE_bottleneck``: the next-token cross-entropy of the logits computed from the
-  decoded sample, on the same labels, averaged the same way.
+``beta`` and ``gamma`` are the paper's alpha (0.2) and beta (0.01): the config
+kept the names it had before the paper's notation was adopted. The KL mean runs
+over every non-padding token of the micro-batch (prompt tokens included: the
+bottleneck sits on the whole sequence) and every latent dimension. With
+``kl_reduction: sum`` it is summed over the latent dimensions and averaged over
+the labelled positions instead (synthkit's earlier variant: about ``dim`` times
+stronger at the same beta). With gradient accumulation over ``num_items``
+tokens, the trainer rescales these micro-batch means as TRL rescales its CE.
 
-The bottleneck's weights live outside the model (they get their own optimizer
-group), so a saved checkpoint holds the model or adapter only and loads and
-generates like any other; they are not saved, so resuming an IB-FT run from a
-checkpoint would start a fresh bottleneck. In eval mode ``z = mu`` (no noise).
-Cost: one more LM-head pass over the labelled tokens (in checkpointed chunks
-of ``_CE_CHUNK`` tokens, so the logits never exist for all tokens at once).
+Block k, from ``ib.layer``: an int is k itself (1..L; negative counts from the
+end, -1 = L = the last block); a float f in (0, 1] is a fraction of the depth,
+k = max(1, floor(f * L + 0.5)): 0.625 on a 32-block model is 20, the
+reference's; on SmolLM2-135M (30 blocks) it is 19. A forward hook on the block
+captures h, so k = L is the last block *before* the final norm (transformers'
+``hidden_states[L]`` is after it). With ``input_norm`` the encoder reads
+RMS-normalised h (synthkit's earlier variant; raw residual values reach the
+hundreds in some models). Init: W_mu and W_sigma start small (std 0.1/sqrt(hidden),
+zero bias), so the latent starts near N(0, I) and the KL near 0; W_up is
+PyTorch's default.
+
+The bottleneck's weights live outside the model (their own optimizer group):
+a checkpoint's adapter or model loads and generates like any other, and the
+bottleneck is saved beside it (``ib_bottleneck.safetensors``) so a resumed run
+continues it. Cost: one more LM-head pass over the labelled tokens (in
+checkpointed chunks of ``_CE_CHUNK`` tokens, so those logits never exist for all
+tokens at once) and the bottleneck's three projections over every token.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 from torch import nn
@@ -36,36 +56,52 @@ from torch.utils.checkpoint import checkpoint
 
 from synthkit.errors import ConfigError
 
+if TYPE_CHECKING:
+    from synthkit.train.config import IBSpec
+
 log = logging.getLogger(__name__)
 
 _CE_CHUNK = 2048  # tokens per LM-head chunk: bounds the (chunk, vocab) logits held at once
+LOGVAR_MIN, LOGVAR_MAX = -4.0, 4.0  # the reference's clamp on log sigma^2
+IB_FILE = "ib_bottleneck.safetensors"  # the bottleneck's weights, in each checkpoint of an IB-FT run
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, exp(logvar)) || N(0, I)) per position, summed over the last dim."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1)
+    """KL(N(mu, exp(logvar)) || N(0, I)) per latent dimension (no reduction)."""
+    return -0.5 * (1.0 + logvar - mu.pow(2) - logvar.exp())
 
 
 class Bottleneck(nn.Module):
-    """hidden -> (mu, logvar) of a ``dim``-d Gaussian -> sample -> hidden.
+    """h -> (mu, clamped logvar) of a ``dim``-d Gaussian -> sample -> h_bar."""
 
-    The encoder reads the RMS-normalised hidden state: raw residual-stream
-    values reach the hundreds in some models (SmolLM2's last layer), which made
-    exp(logvar) overflow. Its weights start small (outputs of std ~0.1), so the
-    latent starts near N(0, I) and the KL near 0 instead of swamping the CE.
-    """
-
-    def __init__(self, hidden_size: int, dim: int) -> None:
+    def __init__(self, hidden_size: int, dim: int, input_norm: bool = False) -> None:
         super().__init__()
-        self.encoder = nn.Linear(hidden_size, 2 * dim)
-        self.decoder = nn.Linear(dim, hidden_size)
-        nn.init.normal_(self.encoder.weight, std=0.1 / hidden_size ** 0.5)
-        nn.init.zeros_(self.encoder.bias)
+        self.input_norm = input_norm
+        self.w_mu = nn.Linear(hidden_size, dim)
+        self.w_logvar = nn.Linear(hidden_size, dim)
+        self.w_up = nn.Linear(dim, hidden_size)
+        for enc in (self.w_mu, self.w_logvar):
+            nn.init.normal_(enc.weight, std=0.1 / hidden_size ** 0.5)
+            nn.init.zeros_(enc.bias)
 
     def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encoder(F.rms_norm(h, (h.shape[-1],))).chunk(2, dim=-1)
+        x = F.rms_norm(h, (h.shape[-1],)) if self.input_norm else h
+        mu = self.w_mu(x)
+        logvar = self.w_logvar(x).clamp(LOGVAR_MIN, LOGVAR_MAX)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if self.training else mu
-        return self.decoder(z), mu, logvar
+        return self.w_up(z), mu, logvar
+
+
+def block_number(layer: int | float, num_layers: int) -> int:
+    """The 1-based decoder block ``ib.layer`` names (see the module docstring)."""
+    if isinstance(layer, float):
+        k = max(1, math.floor(layer * num_layers + 0.5))
+    else:
+        k = layer if layer > 0 else num_layers + 1 + layer
+    if not 1 <= k <= num_layers:
+        raise ConfigError(f"ib.layer: {layer} is out of range for a model with {num_layers} decoder blocks "
+                          f"(1..{num_layers}, -1..-{num_layers}, or a fraction in (0, 1])")
+    return k
 
 
 def decoder_layers(model: Any) -> tuple[nn.ModuleList, nn.Module]:
@@ -98,11 +134,12 @@ class LayerTap:
         self.handle.remove()
 
 
-def _chunk_ce_sum(hidden: torch.Tensor, labels: torch.Tensor, norm: nn.Module, lm_head: nn.Module) -> torch.Tensor:
-    """Summed CE of lm_head(norm(hidden)) against labels, in checkpointed chunks,
-    so the full (tokens, vocab) logits never exist at once."""
+def _chunk_ce_sum(hidden: torch.Tensor, labels: torch.Tensor, head: Callable[[torch.Tensor], torch.Tensor]
+                  ) -> torch.Tensor:
+    """Summed CE of head(hidden) against labels, in checkpointed chunks, so the
+    full (tokens, vocab) logits never exist at once."""
     def piece(h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(lm_head(norm(h)).float(), y, reduction="sum")
+        return F.cross_entropy(head(h).float(), y, reduction="sum")
 
     total = hidden.new_zeros((), dtype=torch.float32)
     for h, y in zip(hidden.split(_CE_CHUNK), labels.split(_CE_CHUNK)):
@@ -110,30 +147,55 @@ def _chunk_ce_sum(hidden: torch.Tensor, labels: torch.Tensor, norm: nn.Module, l
     return total
 
 
-def ib_terms(bottleneck: Bottleneck, h: torch.Tensor, labels: torch.Tensor, norm: nn.Module,
-             lm_head: nn.Module, num_items: torch.Tensor | int | None = None) -> dict[str, torch.Tensor]:
-    """``kl`` and ``ce_bottleneck`` for hidden states ``h`` (batch, seq, hidden)
-    and unshifted ``labels`` (batch, seq), each summed over the labelled
-    positions and divided by ``num_items`` (default: their count)."""
-    h, labels = h[:, :-1], labels[:, 1:].to(h.device)
-    mask = labels != -100
-    denom = mask.sum().clamp(min=1) if num_items is None else torch.as_tensor(num_items, device=h.device)
-    hm = h[mask]
-    w = bottleneck.encoder.weight
-    decoded, mu, logvar = bottleneck(hm.to(w.dtype))  # fp32 bottleneck under a bf16 model
-    kl = gaussian_kl(mu.float(), logvar.float()).sum()
-    ce_b = _chunk_ce_sum(decoded.to(h.dtype), labels[mask], norm, lm_head)
-    return {"kl": kl / denom, "ce_bottleneck": ce_b / denom}
+def ib_terms(bottleneck: Bottleneck, h: torch.Tensor, labels: torch.Tensor,
+             head: Callable[[torch.Tensor], torch.Tensor], token_mask: torch.Tensor | None = None,
+             kl_reduction: str = "mean") -> dict[str, torch.Tensor]:
+    """The micro-batch's ``kl`` and ``ce_bottleneck`` (means, as the module
+    docstring defines them) and ``n_labelled``, the count of labelled positions,
+    for hidden states ``h`` (batch, seq, hidden), unshifted ``labels`` (batch,
+    seq) and ``token_mask`` (batch, seq; 1 = a real token, None = all are)."""
+    w = bottleneck.w_mu.weight
+    decoded, mu, logvar = bottleneck(h.to(w.dtype))  # every position; fp32 bottleneck under a bf16 model
+    kl_el = gaussian_kl(mu.float(), logvar.float())
+    y = labels[:, 1:].to(h.device)
+    labelled = y != -100
+    n = labelled.sum()
+    if kl_reduction == "mean":
+        real = torch.ones_like(labels, dtype=torch.bool) if token_mask is None else token_mask.bool()
+        kl_real = kl_el[real.to(h.device)]
+        kl = kl_real.mean() if kl_real.numel() else kl_el.sum() * 0.0
+    else:
+        kl = kl_el[:, :-1].sum(-1)[labelled].sum() / n.clamp(min=1)
+    ce_sum = _chunk_ce_sum(decoded[:, :-1][labelled].to(h.dtype), y[labelled], head)
+    return {"kl": kl, "ce_bottleneck": ce_sum / n.clamp(min=1), "n_labelled": n}
 
 
-def attach(model: Any, layer: int, dim: int) -> tuple[Bottleneck, LayerTap, nn.Module]:
-    """Create the bottleneck for ``model`` on its device and hook decoder layer
-    ``layer``. Returns (bottleneck, tap, final norm)."""
+def attach(model: Any, spec: "IBSpec") -> tuple[Bottleneck, LayerTap, Callable[[torch.Tensor], torch.Tensor]]:
+    """Create the bottleneck for ``model`` on its device and hook the block
+    ``spec.layer`` names. Returns (bottleneck, tap, head)."""
     layers, norm = decoder_layers(model)
-    if not -len(layers) <= layer < len(layers):
-        raise ConfigError(f"ib.layer: {layer} is out of range for a model with {len(layers)} decoder layers")
-    hidden = model.get_output_embeddings().weight.shape[1]
-    device = model.get_output_embeddings().weight.device
-    bottleneck = Bottleneck(hidden, dim).to(device)
-    log.info("IB-FT: %d-d bottleneck on decoder layer %d of %d", dim, layer % len(layers), len(layers))
-    return bottleneck, LayerTap(layers[layer]), norm
+    k = block_number(spec.layer, len(layers))
+    lm_head = model.get_output_embeddings()
+    hidden, device = lm_head.weight.shape[1], lm_head.weight.device
+    bottleneck = Bottleneck(hidden, spec.dim, spec.input_norm).to(device)
+    head = lm_head if spec.head == "direct" else nn.Sequential(norm, lm_head)
+    log.info("IB-FT: %d-d bottleneck on block %d of %d (hidden_states[%d]), KL %s, head %s",
+             spec.dim, k, len(layers), k, spec.kl_reduction, spec.head)
+    return bottleneck, LayerTap(layers[k - 1]), head
+
+
+def save_bottleneck(bottleneck: Bottleneck, ckpt_dir: Path) -> None:
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().contiguous().cpu() for k, v in bottleneck.state_dict().items()}
+    save_file(state, str(Path(ckpt_dir) / IB_FILE))
+
+
+def load_bottleneck(bottleneck: Bottleneck, ckpt_dir: Path) -> None:
+    from safetensors.torch import load_file
+
+    path = Path(ckpt_dir) / IB_FILE
+    if not path.is_file():
+        raise ConfigError(f"{ckpt_dir}: an IB-FT checkpoint without {IB_FILE}; cannot resume its bottleneck. "
+                          "Pass --overwrite to start the run over")
+    bottleneck.load_state_dict(load_file(str(path), device=str(bottleneck.w_mu.weight.device)))

@@ -6,18 +6,34 @@ assistant-only loss mask (synthkit/train/data.py), and runs TRL's
 ``SFTTrainer`` with LoRA or full fine-tuning, optional packing, bf16 and
 gradient checkpointing. With ``ib.enabled`` the loss gains the IB-FT terms
 (synthkit/train/ib.py) through a small ``compute_loss`` override; without it
-the trainer is TRL's, unchanged.
+the trainer is TRL's, unchanged. With ``eval_fraction`` a share of the tasks
+is held out (synthkit/train/data.py: split_by_task) and its loss is computed
+at each checkpoint.
 
 Checkpoints are written every ``save_steps`` optimizer steps (and at the end),
-or at each epoch's end, with the optimizer state and a
-``synthkit_checkpoint.json`` holding the step, epoch and learning rate
-(synthkit/train/checkpoints.py). ``output_dir`` must not already hold
-checkpoints unless ``overwrite: true``, so a run's checkpoints are never mixed
-with an older run's.
+or at each epoch's end, with the optimizer, scheduler and RNG state and a
+``synthkit_checkpoint.json`` (synthkit/train/checkpoints.py) holding the run's
+fingerprint: a hash of the config (all but ``output_dir``, ``resume``,
+``report_to`` and ``logging_steps``) and of the data (datasets' own fingerprint
+of the loaded dataset, or the caller's ``data_fingerprint``).
+
+Resume. When ``output_dir`` already holds checkpoints:
+
+- ``overwrite`` (``--overwrite``): they are deleted and the run starts over.
+- ``resume: auto`` (default) and they were written under this fingerprint:
+  training continues from the last complete one (weights, optimizer, scheduler,
+  step, RNG state, an IB-FT bottleneck; transformers' ``resume_from_checkpoint``,
+  which also skips the batches already seen). Incomplete checkpoint folders a
+  kill left behind are deleted first. A run that had finished trains no more.
+- otherwise (another config or data, another writer, or ``resume: never``): a
+  ConfigError says so, so one run's checkpoints are never mixed with another's.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import logging
 import shutil
 from dataclasses import dataclass
@@ -30,17 +46,21 @@ from transformers import TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
 from synthkit.errors import ConfigError
-from synthkit.train.checkpoints import CheckpointInfo, checkpoint_dirs, read_checkpoint, write_meta
-from synthkit.train.config import IBSpec, TrainConfig
+from synthkit.train.checkpoints import (CheckpointInfo, checkpoint_dirs, list_checkpoints, read_fingerprint, step_of,
+                                        write_meta)
+from synthkit.train.config import IBSpec, TrainConfig, check_sft
 
 log = logging.getLogger(__name__)
+
+CONFIG_FILE = "synthkit_train.yaml"  # the config as trained, at the root of output_dir
+_NOT_FINGERPRINTED = {"output_dir", "resume", "report_to", "logging_steps"}  # where and how it is watched, not what
 
 
 @dataclass
 class TrainResult:
     output_dir: Path                 # where the checkpoints are
-    checkpoints: list[CheckpointInfo]  # the ones this run wrote, oldest first
-    metrics: dict[str, float]        # transformers' train() metrics (runtime, loss, ...)
+    checkpoints: list[CheckpointInfo]  # the run's checkpoints, oldest first (with a resume: before the kill too)
+    metrics: dict[str, float]        # transformers' train() metrics of this session (runtime, loss, ...)
 
 
 class SynthkitSFTTrainer(SFTTrainer):
@@ -49,10 +69,11 @@ class SynthkitSFTTrainer(SFTTrainer):
     def __init__(self, *args: Any, ib: IBSpec | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.ib = ib if ib is not None and ib.enabled else None
+        self.bottleneck = None
         if self.ib is not None:
             from synthkit.train.ib import attach
 
-            self.bottleneck, self.tap, self.final_norm = attach(self.model, self.ib.layer, self.ib.dim)
+            self.bottleneck, self.tap, self.ib_head = attach(self.model, self.ib)
 
     def create_optimizer(self, model: Any = None) -> Any:
         optimizer = super().create_optimizer(model)
@@ -72,20 +93,33 @@ class SynthkitSFTTrainer(SFTTrainer):
             ce = super().compute_loss(model, inputs, False, num_items_in_batch)
         finally:
             hidden = self.tap.take()
-        terms = ib_terms(self.bottleneck, hidden, inputs["labels"], self.final_norm,
-                         self.model.get_output_embeddings(), num_items_in_batch)
-        loss = ce + self.ib.beta * (terms["kl"] + self.ib.gamma * terms["ce_bottleneck"])
-        # With num_items_in_batch each micro-batch holds its share of the step's mean; scale back for the logs.
-        scale = self.current_gradient_accumulation_steps if num_items_in_batch is not None else 1
-        for name, value in (("ce", ce), *terms.items()):
-            self._metrics["train"][name].append(float(value.detach()) * scale)
+        terms = ib_terms(self.bottleneck, hidden, inputs["labels"], self.ib_head, inputs.get("attention_mask"),
+                         self.ib.kl_reduction)
+        kl, ce_b = terms["kl"], terms["ce_bottleneck"]
+        steps = 1
+        if num_items_in_batch is not None:
+            # TRL then divides the CE's token sum by the tokens of the whole accumulated step (of every rank, times
+            # the ranks DDP averages over): per-token means get the same normaliser, per-micro-batch means
+            # are averaged over the accumulation steps (as TRL does with the MoE aux loss).
+            steps = self.current_gradient_accumulation_steps
+            ranks = self.accelerator.num_processes // getattr(self, "get_tp_size", lambda: 1)()
+            per_token = terms["n_labelled"] / torch.as_tensor(num_items_in_batch, device=ce_b.device)
+            per_token = per_token * (ranks if self.args.average_tokens_across_devices else 1)
+            ce_b = ce_b * per_token
+            kl = kl * per_token if self.ib.kl_reduction == "sum" else kl / steps
+        loss = ce + self.ib.beta * (kl + self.ib.gamma * ce_b)
+        # Logged as micro-batch means (the CE's share of the step scaled back), so loss ~ ce + beta*(kl + gamma*ce_b).
+        for name, value in (("ce", ce * steps), ("kl", terms["kl"]), ("ce_bottleneck", terms["ce_bottleneck"])):
+            self._metrics["train"][name].append(float(value.detach()))
         return (loss, None) if return_outputs else loss
 
 
 class CheckpointMeta(TrainerCallback):
-    """Writes synthkit_checkpoint.json into each checkpoint and remembers them."""
+    """Writes the bottleneck (IB-FT) and then synthkit_checkpoint.json into each checkpoint."""
 
-    def __init__(self) -> None:
+    def __init__(self, fingerprint: str = "") -> None:
+        self.fingerprint = fingerprint
+        self.bottleneck = None           # set by build_trainer for an IB-FT run
         self.lrs: list[float] = []
         self.saved: list[Path] = []
         self.trainable: list[str] | None = None
@@ -100,7 +134,13 @@ class CheckpointMeta(TrainerCallback):
             self.trainable = [names[id(p)] for g in optimizer.param_groups for p in g["params"] if id(p) in names]
         ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if state.is_world_process_zero:
-            write_meta(ckpt, state.global_step, float(state.epoch or 0.0), self.lrs, self.trainable)
+            if self.bottleneck is not None:
+                from synthkit.train.ib import save_bottleneck
+
+                save_bottleneck(self.bottleneck, ckpt)
+            evals = [e["eval_loss"] for e in state.log_history if "eval_loss" in e and e.get("step") == state.global_step]
+            write_meta(ckpt, state.global_step, float(state.epoch or 0.0), self.lrs, self.trainable,
+                       self.fingerprint, evals[-1] if evals else None)  # last: it marks the checkpoint complete
         self.saved.append(ckpt)
         self.lrs = []
 
@@ -122,22 +162,52 @@ def load_model(cfg: TrainConfig) -> tuple[Any, Any]:
     return model, tokenizer
 
 
-def sft_config(cfg: TrainConfig, **extra: Any) -> SFTConfig:
+def _version_args(cfg: TrainConfig) -> dict[str, Any]:
+    """The arguments whose name depends on the transformers version.
+
+    Warm-up: before transformers 5, ``warmup_steps`` is a step count (a ratio
+    there meant no warm-up) and ``warmup_ratio`` the ratio; from 5 on,
+    ``warmup_steps`` below 1 is the ratio and ``warmup_ratio`` is gone (5.2).
+    Checkpointing: transformers 5.24 renamed ``gradient_checkpointing`` to
+    ``activation_checkpointing`` (the old name warns)."""
+    import transformers
+    from packaging.version import Version
+
+    names = {f.name for f in dataclasses.fields(SFTConfig)}
+    if Version(transformers.__version__) >= Version("5.0.0.dev0"):
+        args: dict[str, Any] = {"warmup_steps": cfg.warmup_ratio}
+    else:
+        args = {"warmup_ratio": cfg.warmup_ratio}
+    ac = "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+    args.update({ac: cfg.gradient_checkpointing, f"{ac}_kwargs": {"use_reentrant": False}})
+    return args
+
+
+def sft_config(cfg: TrainConfig, evaluate: bool = False, **extra: Any) -> SFTConfig:
     """TRL's SFTConfig for ``cfg``: every value set here, none left to TRL's
-    own defaults that differ from transformers' (bf16, gradient checkpointing)."""
+    own defaults that differ from transformers' (bf16, gradient checkpointing),
+    then ``cfg.sft`` passed through, then ``extra`` (for the benchmark)."""
+    check_sft(cfg.sft)
+    strategy = "steps" if cfg.save_steps else "epoch"
     args = dict(
-        output_dir=cfg.output_dir, learning_rate=cfg.lr, lr_scheduler_type=cfg.lr_scheduler,
-        warmup_steps=cfg.warmup_ratio, weight_decay=cfg.weight_decay,
-        num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
-        max_length=cfg.max_seq_len, packing=cfg.packing, seed=cfg.seed,
-        save_strategy="steps" if cfg.save_steps else "epoch", save_steps=cfg.save_steps or 500,
-        bf16=cfg.bf16, fp16=False, gradient_checkpointing=cfg.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False}, logging_steps=cfg.logging_steps,
-        report_to="none", save_only_model=False,
-    )
+        output_dir=cfg.output_dir, learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.lr_scheduler_type,
+        weight_decay=cfg.weight_decay, num_train_epochs=cfg.num_train_epochs, max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.per_device_train_batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps, max_length=cfg.max_length,
+        packing=cfg.packing, seed=cfg.seed, save_strategy=strategy, save_steps=cfg.save_steps or 500,
+        bf16=cfg.bf16, fp16=False, logging_steps=cfg.logging_steps, report_to=cfg.report_to,
+        save_only_model=False,  # resume needs the optimizer, scheduler and RNG state
+        eval_strategy=strategy if evaluate else "no", per_device_eval_batch_size=cfg.per_device_train_batch_size,
+        **_version_args(cfg))
+    if evaluate and cfg.save_steps:
+        args["eval_steps"] = cfg.save_steps
+    args.update(cfg.sft)
     args.update(extra)
-    return SFTConfig(**args)
+    try:
+        return SFTConfig(**args)
+    except (TypeError, ValueError) as e:
+        what = f"sft ({', '.join(cfg.sft)})" if cfg.sft else "trainer config"
+        raise ConfigError(f"{what}: TRL's SFTConfig refused it: {e}") from None
 
 
 def peft_config(cfg: TrainConfig) -> Any:
@@ -145,43 +215,134 @@ def peft_config(cfg: TrainConfig) -> Any:
         return None
     from peft import LoraConfig
 
-    return LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+    return LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.lora_alpha, lora_dropout=cfg.lora.lora_dropout,
                       target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM")
 
 
-def build_trainer(cfg: TrainConfig, **sft_overrides: Any) -> tuple[SynthkitSFTTrainer, CheckpointMeta]:
-    """The configured trainer (dataset loaded and tokenised), not yet trained."""
-    from synthkit.train.data import load_messages, prepare_dataset
+def run_fingerprint(cfg: TrainConfig, data: str) -> str:
+    """What a run's checkpoints are written under: its config and its data."""
+    what = {k: v for k, v in cfg.model_dump().items() if k not in _NOT_FINGERPRINTED}
+    return hashlib.sha256(json.dumps({"config": what, "data": data}, sort_keys=True, default=str).encode()
+                          ).hexdigest()[:16]
 
-    raw = load_messages(cfg.dataset, cfg.dataset_split)  # before the model: a bad dataset fails fast
+
+def build_trainer(cfg: TrainConfig, source: Any = None, fingerprint: str = "",
+                  **sft_overrides: Any) -> tuple[SynthkitSFTTrainer, CheckpointMeta]:
+    """The configured trainer (dataset loaded, split and tokenised), not yet trained.
+    ``source``: the dataset as ``load_source`` returned it (loaded here when None)."""
+    from transformers import set_seed
+
+    from synthkit.train.data import load_source, prepare_dataset, split_by_task
+
+    if source is None:
+        source = load_source(cfg.dataset, cfg.dataset_split)  # before the model: a bad dataset fails fast
+    train_raw, eval_raw = split_by_task(source, cfg.eval_fraction, cfg.seed, cfg.dataset)
+    set_seed(cfg.seed)  # the LoRA init happens in SFTTrainer before its own set_seed
     model, tokenizer = load_model(cfg)
-    dataset = prepare_dataset(raw, tokenizer, cfg.dataset)
-    meta = CheckpointMeta()
+    dataset = prepare_dataset(train_raw, tokenizer, cfg.dataset)
+    eval_set = prepare_dataset(eval_raw, tokenizer, cfg.dataset) if eval_raw is not None else None
+    meta = CheckpointMeta(fingerprint)
     trainer = SynthkitSFTTrainer(
-        model=model, args=sft_config(cfg, **sft_overrides), train_dataset=dataset, processing_class=tokenizer,
-        peft_config=peft_config(cfg), callbacks=[meta], ib=cfg.ib)
+        model=model, args=sft_config(cfg, eval_set is not None, **sft_overrides), train_dataset=dataset,
+        eval_dataset=eval_set, processing_class=tokenizer, peft_config=peft_config(cfg), callbacks=[meta], ib=cfg.ib)
+    meta.bottleneck = trainer.bottleneck
     dropped = len(dataset) - len(trainer.train_dataset)
-    if dropped > 0 and not cfg.packing:  # TRL drops rows whose assistant turns all fall past max_seq_len
-        log.warning("%d of %d rows have no assistant token within max_seq_len=%d and are not trained on",
-                    dropped, len(dataset), cfg.max_seq_len)
+    if dropped > 0 and not cfg.packing:  # TRL drops rows whose assistant turns all fall past max_length
+        log.warning("%d of %d rows have no assistant token within max_length=%d and are not trained on",
+                    dropped, len(dataset), cfg.max_length)
     return trainer, meta
 
 
-def train(cfg: TrainConfig, overwrite: bool = False) -> TrainResult:
-    """Fine-tune ``cfg.model`` on ``cfg.dataset``; returns the checkpoints written.
-    ``overwrite`` deletes earlier ``checkpoint-*`` folders in ``cfg.output_dir`` first."""
+def _recorded_diff(out: Path, cfg: TrainConfig) -> list[str] | None:
+    """The fingerprinted keys in which ``out``'s recorded config differs from
+    ``cfg`` (dotted paths); None when ``out`` has no readable record."""
+    try:
+        old = yaml.safe_load((out / CONFIG_FILE).read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+
+    def flat(d: Any, prefix: str = "") -> dict[str, Any]:
+        if not isinstance(d, dict):
+            return {prefix[:-1]: d}
+        return {k: v for key, val in d.items() for k, v in flat(val, f"{prefix}{key}.").items()}
+
+    a, b = flat(old), flat(cfg.model_dump())
+    return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k) and k.split(".")[0] not in _NOT_FINGERPRINTED)
+
+
+def resume_point(cfg: TrainConfig, fingerprint: str, overwrite: bool = False) -> Path | None:
+    """The checkpoint to resume from (None: start fresh), after deleting what
+    must go (see the module docstring). Raises ConfigError for another run's."""
     out = Path(cfg.output_dir)
     old = checkpoint_dirs(out)
-    if old and not overwrite:
-        raise ConfigError(f"output_dir: {out} already holds {len(old)} checkpoint(s) of an earlier run "
-                          f"({old[0].name}, ...). Choose another output_dir or pass --overwrite")
-    for d in old:
-        shutil.rmtree(d)
-    trainer, meta = build_trainer(cfg)
+    if not old:
+        return None
+    if overwrite:
+        log.info("deleting %d checkpoint(s) in %s (overwrite)", len(old), out)
+        for d in old:
+            shutil.rmtree(d)
+        return None
+    written = {d: read_fingerprint(d) for d in old}      # None: incomplete
+    mine = [d for d in old if written[d] == fingerprint]
+    partial = [d for d in old if written[d] is None]
+    diff = _recorded_diff(out, cfg)
+    # Only incomplete folders: nothing to resume, and they are this config's if the recorded config says so.
+    ours = len(mine) + len(partial) == len(old) and bool(mine or diff == [])
+    if cfg.resume == "auto" and ours:
+        last = mine[-1] if mine else None
+        for d in old:
+            if d in partial or step_of(d) > step_of(last):
+                log.info("deleting %s: incomplete (a kill interrupted its save)", d)
+                shutil.rmtree(d)
+        log.info("resuming from %s", last or "the start: no complete checkpoint")
+        return last
+    if cfg.resume == "never":
+        why = "resume is `never`"
+    elif diff is None:
+        why = "not written by `synthkit train`, or written before it recorded its config"
+    else:
+        why = f"config differs in: {', '.join(diff)}" if diff else "same config, different data"
+    raise ConfigError(f"output_dir: {out} already holds {len(old)} checkpoint(s) of another run "
+                      f"({old[0].name}, ...; {why}). Choose another output_dir, or pass --overwrite "
+                      "to delete them and start over")
+
+
+def _finished(ckpt: Path) -> bool:
+    """Whether ``ckpt`` is the last checkpoint of its run (trainer_state: global_step reached max_steps)."""
+    try:
+        state = json.loads((ckpt / "trainer_state.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return 0 < int(state.get("max_steps") or 0) <= int(state.get("global_step") or 0)
+
+
+def train(cfg: TrainConfig, overwrite: bool = False, data_fingerprint: str | None = None) -> TrainResult:
+    """Fine-tune ``cfg.model`` on ``cfg.dataset``, or resume the run a kill
+    interrupted; returns the run's checkpoints. ``overwrite`` deletes earlier
+    ``checkpoint-*`` folders in ``cfg.output_dir`` first. ``data_fingerprint``
+    names the data when the caller knows it better than datasets' fingerprint."""
+    from synthkit.train.data import load_source
+
+    source = load_source(cfg.dataset, cfg.dataset_split)  # before anything is deleted: a bad dataset fails fast
+    # datasets' own content fingerprint: stable across loads of one saved folder, new when it is rewritten.
+    fingerprint = run_fingerprint(cfg, data_fingerprint or source._fingerprint)
+    start = resume_point(cfg, fingerprint, overwrite)
+    out = Path(cfg.output_dir)
+    if start is not None and _finished(start):
+        # transformers would train one more step past max_steps when resumed from the final checkpoint
+        log.info("%s: this run already finished; nothing left to train", start)
+        return TrainResult(output_dir=out, checkpoints=list_checkpoints(out), metrics={})
+    trainer, meta = build_trainer(cfg, source, fingerprint)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "synthkit_train.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
-    result = trainer.train()
-    if trainer.ib is not None:
-        trainer.tap.remove()
-    return TrainResult(output_dir=out, checkpoints=[read_checkpoint(p) for p in meta.saved],
-                       metrics=dict(result.metrics))
+    if start is None:
+        (out / CONFIG_FILE).write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
+    elif trainer.ib is not None:
+        from synthkit.train.ib import load_bottleneck
+
+        load_bottleneck(trainer.bottleneck, start)
+    try:
+        result = trainer.train(resume_from_checkpoint=str(start) if start else None)
+    finally:
+        if trainer.ib is not None:
+            trainer.tap.remove()
+    return TrainResult(output_dir=out, checkpoints=list_checkpoints(out), metrics=dict(result.metrics))

@@ -21,10 +21,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def test_run_trains_with_overrides(tiny_model_dir, chat_dataset, tmp_path, capsys):
     cfg = tmp_path / "train.yaml"
     cfg.write_text(yaml.safe_dump({"model": str(tiny_model_dir), "dataset": str(chat_dataset),
-                                   "output_dir": str(tmp_path / "out"), "batch_size": 4, "max_seq_len": 64,
-                                   "lora": {"r": 2, "target_modules": ["q_proj"]}}))
-    assert command.run(parse([str(cfg), "-o", "max_steps=1", "-o", "lr=5e-4", "-o", "lr_scheduler=constant",
-                              "-o", "warmup_ratio=0"])) == 0
+                                   "output_dir": str(tmp_path / "out"), "per_device_train_batch_size": 4,
+                                   "max_length": 64, "lora": {"r": 2, "target_modules": ["q_proj"]}}))
+    assert command.run(parse([str(cfg), "-o", "max_steps=1", "-o", "learning_rate=5e-4",
+                              "-o", "lr_scheduler_type=constant", "-o", "warmup_ratio=0"])) == 0
     (ck,) = list_checkpoints(tmp_path / "out")
     assert ck.step == 1 and ck.lr == pytest.approx(5e-4)
     assert "done: 1 checkpoint(s)" in capsys.readouterr().out

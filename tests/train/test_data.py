@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from synthkit.errors import DataError
-from synthkit.train.data import check_messages, load_messages, prepare_dataset, tokenize_chat
+from synthkit.train.data import check_messages, load_messages, load_source, prepare_dataset, split_by_task, tokenize_chat
 
 
 def labelled_text(tok, enc) -> str:
@@ -82,3 +82,35 @@ def test_tokenizer_without_chat_template_is_refused(tiny_tokenizer, chat_dataset
     tok.chat_template = None
     with pytest.raises(DataError, match="no chat template"):
         prepare_dataset(load_messages(str(chat_dataset)), tok, str(chat_dataset))
+
+
+def _first_user(ds) -> list[str]:
+    return [m[1]["content"] for m in ds["messages"]]
+
+
+def test_split_by_task_keeps_each_task_on_one_side(tmp_path, save_rows, make_chat):
+    # Three answers per task; tasks named by meta.task_id on half the rows, by instruction on the others.
+    rows = []
+    for i in range(30):
+        task = i // 3
+        row = {"instruction": f"task {task}", "messages": make_chat(task), "meta": {"task_id": None}}
+        if task % 2:
+            row["meta"] = {"task_id": f"t{task}"}
+        rows.append(row)
+    ds = load_source(str(save_rows(tmp_path / "ds", rows)))
+    train, held = split_by_task(ds, 0.2, seed=0, source="ds")
+    assert train.column_names == held.column_names == ["messages"]
+    assert len(train) + len(held) == 30 and len(held) == 6          # 2 of 10 tasks, 3 rows each
+    assert not set(_first_user(train)) & set(_first_user(held))      # no task on both sides
+    again, held2 = split_by_task(ds.shuffle(seed=3), 0.2, seed=0)
+    assert sorted(_first_user(held2)) == sorted(_first_user(held))   # row order does not matter; the seed does
+    assert split_by_task(ds, 0.0, seed=0)[1] is None
+
+
+def test_split_by_task_falls_back_to_the_first_user_turn(tmp_path, save_rows, make_chat):
+    ds = load_source(str(save_rows(tmp_path / "ds", [{"messages": make_chat(i % 4)} for i in range(8)])))
+    train, held = split_by_task(ds, 0.25, seed=1)
+    assert len(held) == 2 and not set(_first_user(train)) & set(_first_user(held))
+    one = load_source(str(save_rows(tmp_path / "one", [{"messages": make_chat(0)}] * 3)))
+    with pytest.raises(DataError, match="eval_fraction needs at least 2 tasks"):
+        split_by_task(one, 0.5, seed=0)

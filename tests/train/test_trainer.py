@@ -1,5 +1,8 @@
 """The trainer end to end on a tiny random Llama: checkpoints, their metadata,
-the optimizer state, LoRA merge, full fine-tuning, IB-FT and packing."""
+the optimizer state, LoRA merge, full fine-tuning, IB-FT, packing, warm-up,
+the sft: passthrough, the held-out split, and what an output_dir with
+checkpoints in it means (resume, or an error). The SIGKILL resume test is in
+test_resume.py."""
 
 from __future__ import annotations
 
@@ -15,9 +18,10 @@ from synthkit.train.trainer import train
 
 
 def config(tiny_model_dir, dataset, out, **kw):
-    raw = {"model": str(tiny_model_dir), "dataset": str(dataset), "output_dir": str(out), "batch_size": 2,
-           "max_seq_len": 128, "lr": 1e-3, "lr_scheduler": "constant", "warmup_ratio": 0.0, "logging_steps": 1,
-           "lora": {"r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}}
+    raw = {"model": str(tiny_model_dir), "dataset": str(dataset), "output_dir": str(out),
+           "per_device_train_batch_size": 2, "max_length": 128, "learning_rate": 1e-3,
+           "lr_scheduler_type": "constant", "warmup_ratio": 0.0, "logging_steps": 1,
+           "lora": {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]}}
     raw.update(kw)
     return parse_train_config(raw)
 
@@ -62,7 +66,8 @@ def test_lora_checkpoints_carry_step_lr_and_optimizer_state(tiny_model_dir, chat
 
 
 def test_epoch_saves_and_a_decaying_lr_is_averaged(tiny_model_dir, chat_dataset, tmp_path):
-    cfg = config(tiny_model_dir, chat_dataset, tmp_path / "out", epochs=2, lr_scheduler="linear", batch_size=4)
+    cfg = config(tiny_model_dir, chat_dataset, tmp_path / "out", num_train_epochs=2, lr_scheduler_type="linear",
+                 per_device_train_batch_size=4)
     cks = train(cfg).checkpoints
     assert [(c.step, c.epoch) for c in cks] == [(2, 1.0), (4, 2.0)]
     # linear decay from 1e-3 over 4 steps: 1e-3, 7.5e-4 | 5e-4, 2.5e-4
@@ -77,13 +82,36 @@ def test_full_fine_tuning_checkpoint_is_the_model(tiny_model_dir, chat_dataset, 
     assert merge_or_load(ck.path) == ck.path and generate(ck.path) > 0
 
 
+def test_warmup_ratio_is_a_ratio_of_the_steps(tiny_model_dir, chat_dataset, tmp_path):
+    # 4 steps, ratio 0.5: 2 warm-up steps (lr 0, then half), then linear decay over the other 2.
+    cfg = config(tiny_model_dir, chat_dataset, tmp_path / "out", max_steps=4, save_steps=1, warmup_ratio=0.5,
+                 lr_scheduler_type="linear")
+    assert [c.lr for c in train(cfg).checkpoints] == pytest.approx([0.0, 5e-4, 1e-3, 5e-4])
+
+
+def test_sft_block_and_report_to_reach_trls_config(tiny_model_dir, chat_dataset, tmp_path):
+    from synthkit.train.trainer import build_trainer
+
+    cfg = config(tiny_model_dir, chat_dataset, tmp_path / "out", report_to=[],
+                 sft={"max_grad_norm": 0.3, "dataloader_drop_last": True})
+    trainer, _ = build_trainer(cfg)
+    assert (trainer.args.max_grad_norm, trainer.args.dataloader_drop_last, trainer.args.report_to) == (0.3, True, [])
+    assert trainer.args.learning_rate == 1e-3 and trainer.args.per_device_train_batch_size == 2
+    bad = cfg.model_copy(update={"sft": {"optim": "no_such_optimizer"}})
+    with pytest.raises(ConfigError, match=r"sft \(optim\): TRL's SFTConfig refused it"):
+        build_trainer(bad)
+
+
 def test_ib_ft_logs_its_terms_and_saves_a_plain_adapter(tiny_model_dir, chat_dataset, tmp_path):
     from transformers import TrainerState
+
+    from synthkit.train.ib import IB_FILE
 
     # Packed, padding-free batches and gradient checkpointing: the hook must still see a connected hidden state.
     cfg = config(tiny_model_dir, chat_dataset, tmp_path / "ib", max_steps=2, ib={"enabled": True, "dim": 16},
                  packing=True, gradient_checkpointing=True)
     (ck,) = train(cfg).checkpoints
+    assert (ck.path / IB_FILE).is_file()                          # the bottleneck, for a resume
     logs = [e for e in TrainerState.load_from_json(str(ck.path / "trainer_state.json")).log_history if "ce" in e]
     assert len(logs) == 2 and all(e["kl"] >= 0 and e["ce_bottleneck"] > 0 for e in logs)
     # loss = ce + beta * (kl + gamma * ce_bottleneck), with beta 0.2 and gamma 0.01
@@ -96,13 +124,44 @@ def test_ib_ft_logs_its_terms_and_saves_a_plain_adapter(tiny_model_dir, chat_dat
     assert generate(merge_or_load(ck.path)) > 0
 
 
-def test_output_dir_with_old_checkpoints_needs_overwrite(tiny_model_dir, chat_dataset, tmp_path):
+def test_output_dir_with_another_writers_checkpoints_needs_overwrite(tiny_model_dir, chat_dataset, tmp_path):
     (tmp_path / "out" / "checkpoint-7").mkdir(parents=True)
     cfg = config(tiny_model_dir, chat_dataset, tmp_path / "out", max_steps=1)
-    with pytest.raises(ConfigError, match="already holds 1 checkpoint"):
+    with pytest.raises(ConfigError, match="already holds 1 checkpoint.*not written by `synthkit train`"):
         train(cfg)
     assert [c.step for c in train(cfg, overwrite=True).checkpoints] == [1]
     assert not (tmp_path / "out" / "checkpoint-7").exists()
+
+
+def test_same_config_resumes_another_needs_overwrite(tiny_model_dir, chat_dataset, tmp_path):
+    out = tmp_path / "out"
+    cfg = config(tiny_model_dir, chat_dataset, out, max_steps=2, save_steps=1)
+    first = train(cfg)
+    assert [c.step for c in first.checkpoints] == [1, 2]
+    mtime = (first.checkpoints[-1].path / META).stat().st_mtime_ns
+    again = train(cfg)                                            # finished: resumes at step 2, trains nothing more
+    assert again.checkpoints == first.checkpoints and (first.checkpoints[-1].path / META).stat().st_mtime_ns == mtime
+    with pytest.raises(ConfigError, match=r"another run .*config differs in: learning_rate, lora.r\b.*--overwrite"):
+        train(config(tiny_model_dir, chat_dataset, out, max_steps=2, save_steps=1, learning_rate=5e-4,
+                     lora={"r": 2, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]}))
+    with pytest.raises(ConfigError, match="resume is `never`"):
+        train(cfg.model_copy(update={"resume": "never"}))
+    with pytest.raises(ConfigError, match="same config, different data"):
+        train(cfg, data_fingerprint="other data")
+    # A checkpoint folder a kill left half-written is never resumed from: it goes, the last complete one stays.
+    (out / "checkpoint-3").mkdir()
+    (out / "checkpoint-3" / "optimizer.pt").write_bytes(b"half")
+    assert [c.step for c in train(cfg).checkpoints] == [1, 2] and not (out / "checkpoint-3").exists()
+    assert [c.step for c in train(cfg, overwrite=True).checkpoints] == [1, 2]    # overwrite: starts over
+
+
+def test_eval_fraction_logs_held_out_loss_at_each_checkpoint(tiny_model_dir, tmp_path, save_rows, make_chat):
+    # Two answers per task: the split is by task, so the held-out loss is on tasks never trained on.
+    rows = [{"instruction": f"task {i // 2}", "messages": make_chat(i // 2)} for i in range(12)]
+    cfg = config(tiny_model_dir, save_rows(tmp_path / "ds", rows), tmp_path / "out", max_steps=3, save_steps=2,
+                 eval_fraction=0.34)
+    cks = train(cfg).checkpoints
+    assert [c.step for c in cks] == [2, 3] and all(c.eval_loss is not None and c.eval_loss > 0 for c in cks)
 
 
 def test_bad_dataset_fails_before_training(tiny_model_dir, tmp_path, save_rows):
@@ -125,9 +184,9 @@ def test_rows_truncated_to_no_assistant_token_are_reported(tiny_model_dir, tmp_p
     long[1]["content"] = "word " * 200                          # the prompt alone overflows max_seq_len
     path = save_rows(tmp_path / "ds", [{"messages": long}, {"messages": make_chat(1)}])
     with caplog.at_level("WARNING"):
-        trainer, _ = build_trainer(config(tiny_model_dir, path, tmp_path / "out", max_seq_len=64))
+        trainer, _ = build_trainer(config(tiny_model_dir, path, tmp_path / "out", max_length=64))
     assert len(trainer.train_dataset) == 1
-    assert "1 of 2 rows have no assistant token within max_seq_len=64" in caplog.text
+    assert "1 of 2 rows have no assistant token within max_length=64" in caplog.text
 
 
 def test_checkpoint_helpers_refuse_what_is_not_a_checkpoint(tmp_path):
