@@ -168,3 +168,45 @@ def row_program(row: Row) -> tuple[Row, "Program"] | Rejected:  # noqa: F821
     got = row.get("tests")
     return Rejected(row, "no_tests", f"'tests' is {type(got).__name__ if got is not None else 'missing'} "
                                      "and 'io_tests' is empty: expected an assert block or a list of {input, output}")
+
+
+def task_row(task: Task) -> Row:
+    """The pipeline row a task becomes (``load_seeds`` with ``tasks:``): ``id`` and
+    ``meta.task_id`` (the task id), ``instruction`` (the plain description when
+    the set has one, else the prompt), ``seed`` (the prompt), ``tests`` and
+    ``entry_point`` in the form ``row_program`` runs (an assert block that calls
+    ``check``, io cases, or the APPS call harness), and ``code``, the reference
+    solution assembled into complete code (None when the task has none)."""
+    program = build_program(task, "")
+    tests = program.io_tests if program.io_tests is not None else program.tests
+    code = assemble(task, task.canonical_solution) if task.canonical_solution else None
+    description = task.meta.get("description") if isinstance(task.meta.get("description"), str) else None
+    meta = {"task_id": task.task_id, "source": task.source,
+            **{k: v for k, v in task.meta.items() if k != "description" and isinstance(v, (str, int, float))}}
+    return {"id": task.task_id, "instruction": (description or task.prompt).strip(), "seed": task.prompt,
+            "tests": tests, "entry_point": program.entry_point or task.entry_point, "code": code, "meta": meta}
+
+
+def verify_record(result) -> dict:
+    """The ``verify`` column for a sandbox ``Result`` (as ``verify_tests`` writes it)."""
+    return {"status": result.status, "pass_rate": round(result.pass_rate, 6), "passed": result.passed,
+            "duration_s": round(result.duration_s, 6), "tests_passed": result.tests_passed,
+            "tests_total": result.tests_total}
+
+
+def run_rows(sandbox, rows: list[Row]) -> list[tuple[Row, dict] | Rejected]:
+    """Run every row's code against its tests in ONE ``sandbox.run`` call.
+    Returns, per row in order, (row with ``code``, its ``verify`` record) or the
+    ``Rejected`` of ``row_program`` (``no_code``, ``no_tests``)."""
+    out: list = [None] * len(rows)
+    programs, slots = [], []
+    for i, row in enumerate(rows):
+        item = row_program(row)
+        if isinstance(item, Rejected):
+            out[i] = item
+        else:
+            slots.append((i, item[0]))
+            programs.append(item[1])
+    for (i, row), res in zip(slots, sandbox.run(programs) if programs else []):
+        out[i] = (row, {**verify_record(res), "detail": res.detail[:500]})
+    return out

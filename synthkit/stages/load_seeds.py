@@ -1,6 +1,6 @@
 """load_seeds: the first stage; turns files, packages or datasets into seed rows.
 
-Exactly one of two inputs:
+Exactly one of three inputs:
 
 - ``path:`` a local ``.jsonl``, ``.parquet`` or ``save_to_disk`` directory whose
   rows are taken as they are (any columns). An ``id`` column is kept (cast to
@@ -12,6 +12,17 @@ Exactly one of two inputs:
   ``line``, ``name``, ``kind``, ``lines``, ``license``, ``source``.
   Defs outside the bounds, and files that do not parse, come back as
   rejections (``too_short``, ``too_long``, ``unparseable``) so the stats show them.
+- ``tasks:`` a task set with tests, for GiFT and RFT: ``bundled``,
+  ``bundled:train``, ``humaneval``, or a HumanEval-, MBPP- or APPS-format file
+  (relative to the YAML's folder), read by ``synthkit.eval.tasks.load_tasks``,
+  the loader ``synthkit eval`` uses. Each task becomes the row of
+  ``synthkit.eval.programs.task_row``: ``id`` and ``meta.task_id`` (the task
+  id), ``instruction`` (its description), ``tests``, ``entry_point``, ``code``
+  (the reference solution, the chain's fallback) and ``seed`` (the prompt).
+  The held-out split is never training input: ``tasks: bundled:test`` fails at
+  load time, and any task of that split read from another spec (``bundled``,
+  a file holding them) is rejected as ``held_out`` (``decontaminate`` would
+  remove its rows anyway, and ``synthkit eval --tasks bundled:test`` scores on it).
 
 Order is deterministic (source order); ``shuffle: true`` permutes it with a
 seed derived from the pipeline seed and the stage index; ``limit`` then keeps
@@ -31,9 +42,12 @@ from synthkit.core.sampling import derive_seed
 from synthkit.core.record import Rejected, Row, assign_ids
 from synthkit.core.registry import register_stage
 from synthkit.core.stage import StageConfig, WholeStage
+from synthkit.data.tasksets import looks_like_path
 from synthkit.seeds.sources import SeedSource
 
 log = logging.getLogger(__name__)
+
+HELD_OUT = "bundled:test"   # the split `synthkit eval` scores on and `decontaminate` always removes
 
 
 @register_stage("load_seeds")
@@ -46,6 +60,7 @@ class LoadSeeds(WholeStage):
         path: str | None = None            # rows as-is: .jsonl, .parquet or save_to_disk dir
         split: str | None = None           # split of a DatasetDict directory at `path`
         source: SeedSource | None = None   # or: code to extract snippets from
+        tasks: str | None = None           # or: a task set with tests (bundled, bundled:train, humaneval, a file)
         min_lines: int = Field(4, ge=1)    # snippet bounds (physical lines, decorators included)
         max_lines: int = Field(60, ge=1)
         docstrings: Literal["keep", "strip"] = "keep"
@@ -54,8 +69,12 @@ class LoadSeeds(WholeStage):
 
         @model_validator(mode="after")
         def _one_input(self):
-            if (self.path is None) == (self.source is None):
-                raise ValueError("set exactly one of `path` (rows as-is) or `source` (code to extract)")
+            if sum(x is not None for x in (self.path, self.source, self.tasks)) != 1:
+                raise ValueError("set exactly one of `path` (rows as-is), `source` (code to extract) or "
+                                 "`tasks` (a task set with tests)")
+            if self.tasks == HELD_OUT:
+                raise ValueError(f"tasks: {HELD_OUT} is the held-out evaluation split and is never training "
+                                 "input (decontaminate removes it); use bundled:train")
             if self.min_lines > self.max_lines:
                 raise ValueError(f"min_lines ({self.min_lines}) > max_lines ({self.max_lines})")
             return self
@@ -66,6 +85,8 @@ class LoadSeeds(WholeStage):
         are identified by their config alone."""
         src = self.config.source
         ref = self.config.path or getattr(src, "path", None) or getattr(src, "path_or_id", None)
+        if self.config.tasks is not None:
+            ref = self.config.tasks if looks_like_path(self.config.tasks) else None
         path = self.ctx.resolve(ref) if ref else None
         if path is None or not path.exists():
             return {}
@@ -76,6 +97,8 @@ class LoadSeeds(WholeStage):
     def process_all(self, dataset: Any) -> tuple[list[Row], list[Rejected]]:
         if self.config.path is not None:
             rows, rejected = self._load_rows(), []
+        elif self.config.tasks is not None:
+            rows, rejected = self._load_tasks()
         else:
             rows, rejected = self._extract()
         if self.config.shuffle:
@@ -101,6 +124,32 @@ class LoadSeeds(WholeStage):
         if any("id" in r for r in rows):
             raise DataError(f"{path}: some rows have an 'id' and some do not; give all or none")
         return assign_ids(rows)
+
+    def _load_tasks(self) -> tuple[list[Row], list[Rejected]]:
+        from synthkit.data.bundled import load_bundled
+        from synthkit.eval.programs import task_row
+        from synthkit.eval.tasks import load_tasks
+
+        spec = self.config.tasks
+        if looks_like_path(spec):
+            spec = str(self.ctx.resolve(spec))
+        held_out = {t["task_id"] for t in load_bundled(split="test")}
+        rows: list[Row] = []
+        rejected: list[Rejected] = []
+        for task in load_tasks(spec):
+            base = task_row(task)
+            row = {**base, "meta": {**base["meta"], "stage": "load_seeds"}}
+            if task.task_id in held_out:
+                rejected.append(Rejected(row, "held_out", f"{task.task_id} is in {HELD_OUT}, the held-out "
+                                                          "evaluation split; it is never training input"))
+            else:
+                rows.append(row)
+        seen: set[str] = set()
+        for row in rows:
+            if row["id"] in seen:
+                raise DataError(f"tasks {self.config.tasks}: duplicate task id '{row['id']}'")
+            seen.add(row["id"])
+        return rows, rejected
 
     def _extract(self) -> tuple[list[Row], list[Rejected]]:
         from synthkit.seeds.snippets import extract_snippets

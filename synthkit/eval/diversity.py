@@ -1,0 +1,67 @@
+"""The diversity report of GiFT, RFT and RFT+RD data: how many different passing
+codes and descriptions a method found per task, and for how many tasks.
+
+``diversity_report(rows, task_ids)`` reads rows of a sampling stage's output
+(``gibbs_resample``, ``rft_sample``, ``perplexity_select``) and returns::
+
+    {"tasks": 12, "solved_tasks": 5, "coverage": 0.4167,
+     "passing_codes": 31, "distinct_codes": 17,
+     "distinct_codes_per_task": 1.4167, "distinct_descriptions_per_task": 2.0833,
+     "per_task": {"<task id>": {"passing_codes": 6, "distinct_codes": 3, "distinct_descriptions": 4}, ...}}
+
+- A row belongs to ``meta.task_id`` (else its id). ``task_ids`` lists every task
+  the stage was given, so a task without a single row still counts as unsolved.
+- **Passing codes** are rows whose ``verify.passed`` is true; seed rows
+  (``meta.origin == "seed"``, the task's own reference) never count.
+- **Distinct codes** compare ``code`` after ``synthkit.dedup.codenorm.code_tokens``
+  (identifiers, comments, docstrings and layout normalised away), the same
+  normaliser as dedup: a renamed or reformatted copy counts once.
+- **Distinct descriptions**: the texts a task's rows carry as ``instruction`` or
+  ``meta.description`` (the description a code was sampled from), compared after
+  collapsing whitespace and case. Seed rows count here (the seed description).
+- ``coverage`` = solved tasks / tasks, where solved = at least one passing code.
+Per-task means are over all tasks, solved or not.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+from synthkit.dedup.codenorm import code_tokens
+
+
+def _norm_text(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def diversity_report(rows: Iterable[dict[str, Any]], task_ids: Iterable[str] = ()) -> dict[str, Any]:
+    tasks: dict[str, dict[str, Any]] = {t: {"passing": 0, "codes": set(), "descriptions": set()} for t in task_ids}
+    for row in rows:
+        meta = row.get("meta") or {}
+        task = str(meta.get("task_id") or row.get("id"))
+        entry = tasks.setdefault(task, {"passing": 0, "codes": set(), "descriptions": set()})
+        for text in (row.get("instruction"), meta.get("description")):
+            if isinstance(text, str) and text.strip():
+                entry["descriptions"].add(_norm_text(text))
+        if meta.get("origin") == "seed" or not (row.get("verify") or {}).get("passed"):
+            continue
+        code = row.get("code")
+        if isinstance(code, str) and code.strip():
+            entry["passing"] += 1
+            entry["codes"].add(tuple(code_tokens(code)))
+    n = len(tasks)
+    solved = sum(1 for e in tasks.values() if e["passing"])
+    distinct = sum(len(e["codes"]) for e in tasks.values())
+    return {"tasks": n, "solved_tasks": solved, "coverage": round(solved / n, 4) if n else 0.0,
+            "passing_codes": sum(e["passing"] for e in tasks.values()), "distinct_codes": distinct,
+            "distinct_codes_per_task": round(distinct / n, 4) if n else 0.0,
+            "distinct_descriptions_per_task":
+                round(sum(len(e["descriptions"]) for e in tasks.values()) / n, 4) if n else 0.0,
+            "per_task": {t: {"passing_codes": e["passing"], "distinct_codes": len(e["codes"]),
+                             "distinct_descriptions": len(e["descriptions"])} for t, e in sorted(tasks.items())}}
+
+
+def summary(report: dict[str, Any]) -> dict[str, Any]:
+    """The report without its per-task table (what stats and logs show)."""
+    return {k: v for k, v in report.items() if k != "per_task"}

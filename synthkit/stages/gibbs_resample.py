@@ -1,0 +1,391 @@
+"""gibbs_resample: GiFT's chain (arXiv 2502.11466), description -> code -> description, per task.
+
+Each input row is a task (``load_seeds`` with ``tasks:``): ``instruction`` (the
+seed description), ``tests``, ``entry_point``, ``code`` (the seed solution) and
+``meta.task_id``. Per task, ``steps`` (T) times:
+
+1. sample ``k`` codes from the current description (``temperature``, ``top_p``;
+   the first step uses the seed description);
+2. run each in the sandbox against the task's tests (``synthkit.sandbox``, the
+   same row -> program helper as ``verify_tests``);
+3. keep **one** passing code at random; when none passes, fall back to the
+   last kept code, and before any, to the seed solution;
+4. strip the kept code's docstrings and summarise it into the next description
+   (``summary_temperature`` 1.0, ``summary_top_p`` 0.95, one summary). The last
+   step has no next description, so it asks for none.
+
+Output: one row per pooled code, id ``<task>/<checkpoint>-<step>-<sample>``,
+with ``code``, ``response`` (the raw answer), ``verify``, ``scores.verify``,
+``instruction`` and ``messages`` pairing the code with the **seed**
+description, and ``meta``: ``task_id``, ``step``, ``sample``, ``description``
+(the description the code was sampled from), ``prompt`` (the exact prompt,
+which ``perplexity_select`` scores the code under), ``seed`` and the sampler's
+provenance, ``origin: chain``. ``pool: kept`` (the default) pools the kept code
+of each step (at most T per task); ``pool: all_passing`` pools every passing
+code. With ``include_seed`` (default) each task with a seed solution also
+yields its seed pair, id ``<task>/seed``, ``meta.origin: seed``, which
+``perplexity_select`` passes through. Rejected: every sample that failed
+(the sandbox status as reason, or ``no_code``), passing samples the pool left
+out (``not_kept``), tasks without a description or tests (``no_description``,
+``no_tests``).
+
+Batching and seeds. Each step makes ONE batched ``generate`` call for the codes
+of every live chain (a chain is live while it has a description: all of them,
+since a failed summary keeps the description it had), one ``sandbox.run`` for
+all their samples, and one batched call for the summaries. The seed of a call
+is ``sampler.seed`` of (kind, step, the live task ids), so it depends on the
+pipeline seed, the stage, the checkpoint, the step and the tasks; the random
+keep of each chain is seeded by (pipeline seed, stage, checkpoint, step, task).
+A fallback step therefore asks with a new seed and never replays the cached
+answer of the step before. (The LLM protocol takes one seed per call; a
+task's answers differ from another's through its prompt. Two chains whose
+prompts are identical in one step share their answers, as the cache does.)
+
+Resume: this is a whole-dataset stage that checkpoints its own chain state.
+After each step it writes ``chain/c<checkpoint>/step-<NNNN>.json`` (atomic:
+the state of every chain, the step's pooled and rejected rows, its trace, its
+tokens). A killed run reads the finished steps back and continues at the first
+missing one, loading the model once for all the steps left (and not at all
+when none are). Why not one runner *pass* per step: passes cut the tasks into
+shards, so a step would become several backend calls, the runner would reload
+the model for every pass, and a pass could not read the state of the pass
+before it. A config change wipes the stage folder (the runner's fingerprint),
+so stale chain states are never continued.
+
+Files: ``trace.jsonl`` (one line per checkpoint, task and step: the
+description sampled from, samples, passing, the kept sample or the fallback
+used, and the next description) and ``diversity.json``
+(``synthkit.eval.diversity``: distinct passing codes and descriptions per task,
+solved-task coverage), also on ``self.diversity`` and in ``extra_stats()``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from synthkit.core import rundir
+from synthkit.core.record import Rejected, Row, child
+from synthkit.core.registry import register_stage
+from synthkit.core.sampling import SamplingConfig, derive_seed, CheckpointSampler
+from synthkit.core.stage import WholeStage, read_template
+from synthkit.llm.base import SamplingParams
+
+log = logging.getLogger(__name__)
+
+
+class CodeSamplingConfig(SamplingConfig):
+    """Keys ``gibbs_resample`` and ``rft_sample`` share (+ checkpoints, use_last_checkpoints, llm)."""
+
+    temperature: float = Field(1.0, ge=0)           # code sampling
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_tokens: int = Field(512, ge=16)             # new tokens per code
+    summary_temperature: float = Field(1.0, ge=0)   # description sampling (one summary per code)
+    summary_top_p: float = Field(0.95, gt=0, le=1)
+    summary_max_tokens: int = Field(256, ge=8)
+    style: Literal["chat", "completion"] = "chat"   # completion: one-shot documents for small/base models
+    template: str | None = None                     # code prompt: {description}, {entry_point}, {instruction}
+    template_file: str | None = None                # or a file holding it (relative to the YAML's folder)
+    summary_template: str | None = None             # summary prompt: {code}, {entry_point}
+    summary_template_file: str | None = None
+    include_seed: bool = True                       # also emit each task's seed pair (meta.origin: seed)
+    timeout_s: float = Field(5.0, gt=0)             # sandbox: wall clock per program, seconds
+    memory_mb: int = Field(512, ge=64)              # sandbox: address space per program, MiB
+    workers: int = Field(2, ge=1)                   # sandbox: programs run in parallel
+    isolation: Literal["auto", "full", "basic"] = "auto"
+
+    @model_validator(mode="after")
+    def _one_template_each(self):
+        for inline, path in (("template", "template_file"), ("summary_template", "summary_template_file")):
+            if getattr(self, inline) is not None and getattr(self, path) is not None:
+                raise ValueError(f"set `{inline}` (inline) or `{path}` (a path), not both")
+        if self.summary_template is not None and "{code}" not in self.summary_template:
+            raise ValueError("summary_template: the prompt needs a {code} placeholder")
+        return self
+
+
+class CodeSampler:
+    """What both stages do with a model: prompts, seeds, sandbox runs, seed rows."""
+
+    def __init__(self, stage: Any) -> None:
+        from synthkit.prompts.gift import code_template, summary_template
+
+        cfg, ctx = stage.config, stage.ctx
+        self.stage, self.cfg = stage, cfg
+        self.code_template = (read_template(cfg.template_file, ctx) or cfg.template or code_template(cfg.style))
+        self.summary_template = (read_template(cfg.summary_template_file, ctx, "{code}") or cfg.summary_template
+                                 or summary_template(cfg.style))
+        if "{description}" not in self.code_template:
+            log.warning("%s: the code prompt has no {description}: every sample ignores the resampled "
+                        "descriptions", stage.name)
+        self.sampler = CheckpointSampler(stage.name, ctx, cfg.checkpoints, cfg.use_last_checkpoints)
+        self.sandbox = None
+
+    def open_sandbox(self) -> None:
+        from synthkit.sandbox import Sandbox
+
+        if self.sandbox is None:
+            c = self.cfg
+            self.sandbox = Sandbox(workers=c.workers, timeout_s=c.timeout_s, memory_mb=c.memory_mb,
+                                   isolation=c.isolation)
+
+    def close(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.close()
+            self.sandbox = None
+        self.sampler.close()
+
+    def seed(self, kind: str, step: int | str, rows: list[Row]) -> int:
+        ids = hashlib.sha256("\n".join(r["id"] for r in rows).encode()).hexdigest()[:16]
+        return self.sampler.seed([{"id": f"{kind}/step-{step}/{ids}"}])
+
+    def code_params(self, seed: int, n: int) -> SamplingParams:
+        from synthkit.prompts.gift import CODE_STOP
+
+        c = self.cfg
+        return SamplingParams(n=n, temperature=c.temperature, top_p=c.top_p, max_tokens=c.max_tokens,
+                              stop=CODE_STOP if c.style == "completion" else (), seed=seed)
+
+    def code_prompt(self, task: Row, description: str):
+        from synthkit.prompts.gift import as_prompt, render_code
+
+        text = render_code(self.code_template, description, task.get("entry_point"), task["instruction"])
+        return as_prompt(text, self.cfg.style)
+
+    def summarise(self, items: list[tuple[Row, str]], seed: int) -> list[tuple[str | None, str]]:
+        """One batched call: (new description or None, why not) per (task, code)."""
+        from synthkit.prompts.answers import ParseError
+        from synthkit.prompts.gift import SUMMARY_STOP, as_prompt, parse_summary, render_summary
+
+        if not items:
+            return []
+        c = self.cfg
+        prompts = [as_prompt(render_summary(self.summary_template, code, task.get("entry_point")), c.style)
+                   for task, code in items]
+        params = SamplingParams(n=1, temperature=c.summary_temperature, top_p=c.summary_top_p,
+                                max_tokens=c.summary_max_tokens, seed=seed,
+                                stop=SUMMARY_STOP if c.style == "completion" else ())
+        out = []
+        for comps in self.sampler.llm.generate(prompts, params):
+            self.stage.ctx.tokens_generated += comps[0].tokens
+            parsed = parse_summary(comps[0].text)
+            out.append((None, parsed.reason) if isinstance(parsed, ParseError) else (parsed, ""))
+        return out
+
+    def sample_row(self, task: Row, suffix: str, comp, prompt, description: str, params: SamplingParams,
+                   **meta: Any) -> Row | Rejected:
+        """The row of one sampled code (its ``code`` parsed from the answer), or ``no_code``."""
+        from synthkit.prompts.answers import ParseError
+        from synthkit.prompts.gift import parse_code
+
+        self.stage.ctx.tokens_generated += comp.tokens
+        code = parse_code(comp.text, self.cfg.style, task.get("entry_point"))
+        row = child(task, suffix, code=None if isinstance(code, ParseError) else code, response=comp.text,
+                    meta=self.sampler.meta(task, task_id=task_id(task), description=description, prompt=prompt,
+                                           seed=params.seed, temperature=params.temperature, top_p=params.top_p,
+                                           finish_reason=comp.finish_reason, tokens=comp.tokens, origin="sample",
+                                           **meta))
+        return Rejected(row, code.reason, code.detail) if isinstance(code, ParseError) else row
+
+    def verify(self, rows: list[Row]) -> list[tuple[Row, bool] | Rejected]:
+        """ONE sandbox run for ``rows``: (row with verify/scores/messages, passed) or Rejected."""
+        from synthkit.eval.programs import run_rows
+
+        self.open_sandbox()
+        out: list[tuple[Row, bool] | Rejected] = []
+        for item in run_rows(self.sandbox, rows):
+            if isinstance(item, Rejected):
+                out.append(item)
+                continue
+            row, verify = item
+            detail = verify.pop("detail")
+            row = sft_row({**row, "verify": verify, "scores": {**(row.get("scores") or {}),
+                                                               "verify": verify["pass_rate"]}})
+            out.append((row, True) if verify["passed"] else
+                       Rejected(row, verify["status"] if verify["status"] != "passed" else "failed", detail))
+        return out
+
+
+def task_id(row: Row) -> str:
+    return str((row.get("meta") or {}).get("task_id") or row["id"])
+
+
+def fence(code: str) -> str:
+    return f"```python\n{code.strip(chr(10))}\n```"
+
+
+def sft_row(row: Row, instruction: str | None = None) -> Row:
+    """``row`` with ``messages``: the (seed) instruction, then the code in a fence."""
+    instruction = instruction if instruction is not None else row["instruction"]
+    return {**row, "messages": [{"role": "user", "content": instruction},
+                                {"role": "assistant", "content": fence(row["code"])}]}
+
+
+def seed_row(task: Row, sampler: CheckpointSampler) -> Row | None:
+    """The task's seed pair (seed description, seed solution), or None without a seed solution."""
+    if not (isinstance(task.get("code"), str) and task["code"].strip()):
+        return None
+    meta = {**(task.get("meta") or {}), "task_id": task_id(task), "origin": "seed", "stage": sampler.stage_name}
+    return sft_row(child(task, "seed", response=fence(task["code"]), meta=meta))
+
+
+def split_tasks(rows: list[Row]) -> tuple[list[Row], list[Rejected]]:
+    """Tasks the chain can run, and the rest with a reason."""
+    from synthkit.eval.programs import row_program
+
+    tasks, rejected = [], []
+    for row in rows:
+        if not (isinstance(row.get("instruction"), str) and row["instruction"].strip()):
+            rejected.append(Rejected(row, "no_description", "a task needs its description in `instruction`"))
+        elif isinstance(bad := row_program({**row, "code": "pass\n"}), Rejected):
+            rejected.append(Rejected(row, bad.reason, bad.detail))
+        else:
+            tasks.append(row)
+    return tasks, rejected
+
+
+@register_stage("gibbs_resample")
+class GibbsResample(WholeStage):
+    """GiFT: per task, T steps of description -> k codes -> keep one passing -> summarise; pool the kept codes."""
+
+    class Config(CodeSamplingConfig):  # + the shared sampling, prompt and sandbox keys
+        steps: int = Field(20, ge=1)                  # T: chain steps per task
+        k: int = Field(3, ge=1)                       # codes sampled per step
+        pool: Literal["kept", "all_passing"] = "kept"  # kept: one code per step; all_passing: every passing one
+
+    def __init__(self, config, ctx) -> None:
+        super().__init__(config, ctx)
+        self.codes = CodeSampler(self)
+        self.sampler = self.codes.sampler
+        self.diversity: dict[str, Any] = {}
+
+    def setup(self) -> None:
+        self.codes.open_sandbox()
+
+    def teardown(self) -> None:
+        self.codes.close()
+
+    def extra_stats(self) -> dict[str, Any]:
+        from synthkit.eval.diversity import summary
+
+        return {"diversity": summary(self.diversity)} if self.diversity else {}
+
+    def process_all(self, dataset) -> tuple[list[Row], list[Rejected]]:
+        from synthkit.eval.diversity import diversity_report
+
+        rows = dataset.to_list() if hasattr(dataset, "to_list") else list(dataset)
+        tasks, rejected = split_tasks(rows)
+        kept: list[Row] = []
+        if self.config.include_seed:
+            kept += [r for r in (seed_row(t, self.sampler) for t in tasks) if r is not None]
+        trace: list[dict[str, Any]] = []
+        for ci, name in enumerate(self.sampler.passes()):
+            pooled, dropped, steps = self._chains(ci, name, tasks)
+            kept += pooled
+            rejected += dropped
+            trace += steps
+        _write_jsonl(self.ctx.stage_dir / "trace.jsonl", trace)
+        self.diversity = {"stage": self.name, "pool": self.config.pool, "steps": self.config.steps,
+                          "k": self.config.k, **diversity_report(kept, [task_id(t) for t in tasks])}
+        rundir.write_json(self.ctx.stage_dir / "diversity.json", self.diversity)
+        log.info("gibbs_resample: %s", {k: v for k, v in self.diversity.items() if k != "per_task"})
+        return kept, rejected
+
+    # --- the chains of one checkpoint ---------------------------------------------
+    def _chains(self, ci: int, name: str, tasks: list[Row]) -> tuple[list[Row], list[Rejected], list[dict]]:
+        folder = self.ctx.stage_dir / "chain" / f"c{ci:02d}"
+        state = {task_id(t): {"description": t["instruction"], "kept": t.get("code") or None, "kept_step": 0}
+                 for t in tasks}
+        pooled, dropped, trace = [], [], []
+        first = 1
+        for step in range(1, self.config.steps + 1):   # finished steps of a killed run
+            record = _read_step(folder, step)
+            if record is None:
+                break
+            state, first = record["state"], step + 1
+            self._collect(record, pooled, dropped, trace)
+        if first <= self.config.steps and tasks:
+            log.info("gibbs_resample: checkpoint %s, steps %d..%d of %d for %d tasks", name, first,
+                     self.config.steps, self.config.steps, len(tasks))
+            self.sampler.open(name)   # one load for every step left
+            try:
+                for step in range(first, self.config.steps + 1):
+                    record = self._step(step, tasks, state)
+                    rundir.write_json(folder / f"step-{step:04d}.json", record)
+                    state = record["state"]
+                    self._collect(record, pooled, dropped, trace)
+            finally:
+                self.sampler.close()
+        return pooled, dropped, trace
+
+    @staticmethod
+    def _collect(record: dict, pooled: list, dropped: list, trace: list) -> None:
+        pooled += record["rows"]
+        dropped += [Rejected(r["row"], r["reason"], r["detail"]) for r in record["rejected"]]
+        trace += record["trace"]
+
+    def _step(self, step: int, tasks: list[Row], state: dict[str, dict]) -> dict[str, Any]:
+        cfg, codes, ci = self.config, self.codes, self.sampler.index
+        live = [t for t in tasks if state[task_id(t)]["description"]]
+        prompts = [codes.code_prompt(t, state[task_id(t)]["description"]) for t in live]
+        params = codes.code_params(codes.seed("code", step, live), cfg.k)
+        samples, rejected = [], []
+        for task, prompt, comps in zip(live, prompts, self.sampler.llm.generate(prompts, params)):
+            for j, comp in enumerate(comps):
+                item = codes.sample_row(task, f"{ci}-{step}-{j}", comp, prompt, state[task_id(task)]["description"],
+                                        params, step=step, sample=j)
+                (rejected if isinstance(item, Rejected) else samples).append(item)
+        passing: dict[str, list[Row]] = {task_id(t): [] for t in live}
+        for item in codes.verify(samples):
+            if isinstance(item, Rejected):
+                rejected.append(item)
+            else:
+                passing[task_id(item[0])].append(item[0])
+        rows, trace, new_state = [], [], {k: dict(v) for k, v in state.items()}
+        for task in live:
+            tid = task_id(task)
+            good, st = passing[tid], new_state[tid]
+            rng = random.Random(derive_seed(self.ctx.seed, self.ctx.index, ci, "keep", step, tid))
+            chosen = good[rng.randrange(len(good))] if good else None
+            fallback = None if chosen else ("last_kept" if st["kept_step"] else "seed" if st["kept"] else "none")
+            if chosen:
+                st.update(kept=chosen["code"], kept_step=step)
+            pool = good if cfg.pool == "all_passing" else [chosen] if chosen else []
+            rows += pool
+            pooled_ids = {r["id"] for r in pool}
+            rejected += [Rejected(r, "not_kept", f"step {step}: another passing sample was kept") for r in good
+                         if r["id"] not in pooled_ids]
+            trace.append({"checkpoint": ci, "task_id": tid, "step": step, "description": st["description"],
+                          "samples": cfg.k, "passing": len(good),
+                          "kept_sample": chosen["meta"]["sample"] if chosen else None, "fallback": fallback,
+                          "next_description": None, "summary_error": None})
+        if step < cfg.steps:   # the last step's description would be unused
+            todo = [(t, new_state[task_id(t)]["kept"]) for t in live if new_state[task_id(t)]["kept"]]
+            by_task = {tr["task_id"]: tr for tr in trace}
+            for (task, _), (desc, why) in zip(todo, codes.summarise(todo, codes.seed("summary", step, live))):
+                tr = by_task[task_id(task)]
+                if desc:
+                    new_state[task_id(task)]["description"] = tr["next_description"] = desc
+                else:
+                    tr["summary_error"] = why   # the chain keeps the description it had
+        return {"step": step, "code_seed": params.seed, "state": new_state, "trace": trace, "rows": rows,
+                "rejected": [{"row": r.row, "reason": r.reason, "detail": r.detail} for r in rejected]}
+
+
+def _read_step(folder: Path, step: int) -> dict[str, Any] | None:
+    path = folder / f"step-{step:04d}.json"
+    return rundir.read_json(path) if path.exists() else None
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))
+    tmp.replace(path)
