@@ -5,8 +5,9 @@
     synthkit stages
     synthkit eval --model PATH|embedded --tasks NAME|PATH --n 10 --k 1,5,10 --m 2
     synthkit train CONFIG.yaml [-o key=value ...]
-    synthkit card DATASET_DIR          (re)write a dataset's README.md card
-    synthkit push DATASET_DIR REPO_ID  upload a saved dataset and its card to the Hub
+    synthkit card DATASET_DIR | --gallery [PIPELINE.yaml ...]   (re)write a card / data_cards/
+    synthkit push DATASET_DIR REPO_ID [--private] [--revision R] [--create-pr] [--message M]
+                  [--token-env NAME] [--dry-run]   one commit to a Hub dataset repo
 
 Heavy imports live inside the command functions, so `--help` is instant.
 User errors (bad config, missing file) print one clean message and exit 2.
@@ -58,17 +59,31 @@ def _cmd_stages(args: argparse.Namespace) -> int:
 
 
 def _cmd_card(args: argparse.Namespace) -> int:
-    from synthkit.hub.push import write_card
+    from synthkit.errors import ConfigError
 
-    print(write_card(Path(args.dataset)))
+    if args.gallery is not None:
+        from synthkit.hub.gallery import DEFAULT_PIPELINES, make_gallery
+
+        for card in make_gallery(args.gallery or DEFAULT_PIPELINES, args.out):
+            print(card)
+        return 0
+    if not args.dataset:
+        raise ConfigError("card: give DATASET_DIR (a folder the save stage wrote) or --gallery")
+    from synthkit.hub.card import render
+
+    print(render(Path(args.dataset)))
     return 0
 
 
 def _cmd_push(args: argparse.Namespace) -> int:
-    from synthkit.hub.push import push
+    from synthkit.hub.push import describe, push
 
-    url = push(Path(args.dataset), args.repo_id, private=args.private, token_env=args.token_env)
-    print(f"pushed to {url}")
+    if not args.verbose:  # the result (or the error) is printed as one line; no per-request log
+        for name, level in (("httpx", logging.WARNING), ("httpx2", logging.WARNING), ("huggingface_hub", logging.ERROR)):
+            logging.getLogger(name).setLevel(level)
+    result = push(Path(args.dataset), args.repo_id, private=args.private, revision=args.revision,
+                  create_pr=args.create_pr, message=args.message, token_env=args.token_env, dry_run=args.dry_run)
+    print(describe(result, Path(args.dataset)))
     return 0
 
 
@@ -101,15 +116,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="fine-tune a model on a synthkit dataset (LoRA/full, optional IB-FT)")
     _lazy_subcommand(p, "synthkit.train.command")
 
-    p = sub.add_parser("card", help="(re)write the README.md data card of a saved dataset")
-    p.add_argument("dataset", help="folder written by the `save` stage")
+    p = sub.add_parser("card", help="(re)write the README.md data card of a saved dataset, or the data_cards/ gallery")
+    p.add_argument("dataset", nargs="?", help="folder written by the `save` stage")
+    p.add_argument("--gallery", nargs="*", metavar="PIPELINE.yaml", default=None,
+                   help="run these pipelines (default: pipelines/quickstart.yaml pipelines/scoder.yaml) "
+                        "and copy their cards with images to --out")
+    p.add_argument("--out", default="data_cards", help="gallery folder (default: data_cards)")
     p.set_defaults(func=_cmd_card)
 
-    p = sub.add_parser("push", help="upload a saved dataset and its card to the Hugging Face Hub")
+    p = sub.add_parser("push", help="upload a saved dataset (data, card, images, run files) to the Hub in one commit")
     p.add_argument("dataset", help="folder written by the `save` stage")
     p.add_argument("repo_id", help="e.g. my-org/my-code-sft")
-    p.add_argument("--private", action="store_true")
-    p.add_argument("--token-env", default="HF_TOKEN", help="environment variable holding the Hub token")
+    p.add_argument("--private", action="store_true", help="create the repo private (an existing repo keeps its setting)")
+    p.add_argument("--revision", default=None, help="branch to commit to (created if missing; default: main)")
+    p.add_argument("--create-pr", action="store_true", help="open a pull request instead of committing to the branch")
+    p.add_argument("-m", "--message", default=None, help="commit message (default: synthkit: NAME (N rows))")
+    p.add_argument("--token-env", default=None, metavar="NAME",
+                   help="environment variable holding the token (default: HF_TOKEN, then `hf auth login`'s)")
+    p.add_argument("--dry-run", action="store_true", help="list what would be uploaded; send nothing")
     p.set_defaults(func=_cmd_push)
     return parser
 

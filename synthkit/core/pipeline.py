@@ -18,7 +18,8 @@ Contract:
   seeded by their position, a deterministic backend gives the same rows as an
   uninterrupted run: nothing lost, nothing duplicated (ids are checked).
 - ``report.json`` in the run folder holds per-stage rows in/out, drops by
-  reason, seconds and generated tokens per second.
+  reason, seconds and generated tokens per second. A stage that defines
+  ``finish_run(report)`` (``save``) is then called with it.
 """
 
 from __future__ import annotations
@@ -137,9 +138,12 @@ class Pipeline:
             report.append(rundir.read_json(sdir.path / "stats.json"))
             prev_data = sdir.data
         final = rundir.load_dataset(prev_data)
-        rundir.write_json(run_dir / "report.json", {
-            "name": self.config.name, "seed": self.config.seed, "rows_out": len(final), "fingerprint": upstream,
-            "seconds": round(time.perf_counter() - started, 3), "stages": report})
+        summary = {"name": self.config.name, "seed": self.config.seed, "rows_out": len(final), "fingerprint": upstream,
+                   "seconds": round(time.perf_counter() - started, 3), "stages": report}
+        rundir.write_json(run_dir / "report.json", summary)
+        for stage in stages:  # a stage that publishes the run (save) gets its final report
+            if hasattr(stage, "finish_run"):
+                stage.finish_run(summary)
         return final
 
     def _run_one(self, stage: Stage, sdir: rundir.StageDir, input_dir: Path | None) -> None:

@@ -1,83 +1,442 @@
-"""Data cards: a README.md for a dataset, with the provenance a user needs.
+"""The data card: ``README.md`` of a saved dataset, rendered with huggingface_hub.
 
-The card records what the dataset is (rows, columns, an example), how it was
-made (the pipeline config, the per-stage funnel with drop reasons, the
-contamination summary when a `decontaminate` stage ran), and what made it
-(package versions, git revision, seed). Rendering is pure: ``render_card``
-takes plain dicts and returns markdown, so it is testable without a run.
+``render(folder)`` reads only what the folder holds (see ``hub.layout``): the
+data files, ``report.json`` (the per-stage funnel and the provenance recorded
+when the data was made), ``pipeline.yaml`` and ``contamination.json``. So a card
+re-rendered later (``synthkit card DIR``) states the same facts.
+
+Metadata (``DatasetCardData``): license, language, task_categories,
+size_categories, tags, pretty_name, ``configs`` (the data files of each split)
+and ``dataset_info`` (features, rows and bytes per split), written with the
+same ``datasets`` helpers ``push_to_hub`` uses, so ``load_dataset`` and the Hub
+read them as their own. Body: how to load it, splits and columns, the funnel
+(chart and table; its numbers are the stages' ``stats.json``), length
+histograms of instruction and response, every score in ``scores``,
+decontamination (or a plain statement that none ran), diversity where a stage
+reports one, the models and checkpoints, the seed sources and licences, an
+example row, limitations, and the provenance.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import subprocess
-from importlib import metadata
+import math
 from pathlib import Path
 from typing import Any
 
-import yaml
+from synthkit.hub import layout, plots
 
 log = logging.getLogger(__name__)
 
-PACKAGES = ("synthkit", "datasets", "transformers", "torch", "trl", "peft", "vllm")
+SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+                   (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B"))
+REPO_PLACEHOLDER = "REPO_ID"
+MAX_SCORE_PLOTS = 12
 
 
-def package_versions() -> dict[str, str]:
-    out = {}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
+def size_category(n: int) -> str:
+    return next((name for bound, name in SIZE_CATEGORIES if n < bound), "n>1B" if n < 10**10 else "10B<n<100B")
 
 
-def git_revision(path: Path | None = None) -> str | None:
-    try:
-        res = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path or Path(__file__).parent,
-                             capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return res.stdout.strip() or None if res.returncode == 0 else None
+def load_snippet(repo_id: str | None = None) -> str:
+    """The card's 'how to load' lines; ``push`` swaps in the repo id."""
+    return f'ds = datasets.load_dataset("{repo_id or REPO_PLACEHOLDER}", split="train")'
 
 
-def stage_stats(run_dir: Path) -> list[dict[str, Any]]:
-    """Every finished stage's stats.json under ``run_dir``, in pipeline order."""
-    found = []
-    for p in sorted(run_dir.glob("[0-9][0-9]_*/stats.json")):
-        found.append(json.loads(p.read_text()))
-    return found
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
-def contamination_summary(run_dir: Path) -> dict[str, Any] | None:
-    """The ``summary`` of the run's (first) decontaminate stage report, if one ran."""
-    for p in sorted(run_dir.glob("[0-9][0-9]_decontaminate/contamination.json")):
-        return json.loads(p.read_text()).get("summary")
-    return None
+def render(folder: Path) -> Path:
+    """(Re)write ``folder/README.md`` and ``folder/images/``; returns the card's path."""
+    from huggingface_hub import DatasetCard
+
+    folder = Path(folder)
+    report = _read_json(folder / layout.REPORT) or {}
+    tables = {s: layout.read_split(folder, s) for s in layout.splits_of(folder)}
+    if "train" not in tables:
+        from synthkit.errors import DataError
+
+        raise DataError(f"{folder}: no data/train-*.parquet; pass the folder written by the `save` stage")
+    import pyarrow as pa
+
+    rows = pa.concat_tables(list(tables.values())) if len(tables) > 1 else tables["train"]
+    data = dict(report=report, tables=tables, rows=rows, folder=folder,
+                pipeline=(folder / layout.PIPELINE).read_text() if (folder / layout.PIPELINE).is_file() else "",
+                contamination=_read_json(folder / layout.CONTAMINATION))
+    images = _images(data)
+    text = "---\n" + metadata(data).to_yaml() + "\n---\n\n" + "\n".join(body(data, images)) + "\n"
+    card = DatasetCard(text)
+    path = folder / layout.CARD
+    card.save(path)
+    return path
 
 
-def render_card(*, name: str, num_rows: int, columns: list[str], pipeline: dict[str, Any],
-                stages: list[dict[str, Any]], example: dict[str, Any] | None = None,
-                contamination: dict[str, Any] | None = None, license: str = "other") -> str:
-    front = {"license": license, "task_categories": ["text-generation"],
-             "tags": ["code", "synthetic", "synthkit"], "pretty_name": name}
-    lines = ["---", yaml.safe_dump(front, sort_keys=False).strip(), "---", "", f"# {name}", "",
-             f"A synthetic instruction dataset for code models, built with synthkit. {num_rows} rows.", "",
-             "## Columns", "", ", ".join(f"`{c}`" for c in columns), "",
-             "The trainer (`synthkit train`) reads the `messages` column only.", "", "## How it was made", "",
-             "| # | stage | rows in | kept | dropped (reason: rows) | seconds | tokens/s |",
-             "|---|---|---|---|---|---|---|"]
+# --- metadata ----------------------------------------------------------------------------
+def metadata(data: dict[str, Any]):
+    """The ``DatasetCardData`` of the card, ``configs`` and ``dataset_info`` included."""
+    import datasets
+    from datasets.info import DatasetInfosDict
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCardData
+
+    settings = data["report"].get("card", {})
+    tables = data["tables"]
+    total = sum(t.num_rows for t in tables.values())
+    card_data = DatasetCardData(
+        license=settings.get("license", "other"), language=settings.get("language", ["en"]),
+        task_categories=["text-generation"], size_categories=[size_category(total)],
+        tags=sorted({"code", "synthetic", "synthkit", *settings.get("tags", [])}),
+        pretty_name=settings.get("pretty_name") or data["report"].get("name") or data["folder"].name)
+    MetadataConfigs({"default": {"data_files": [{"split": s, "path": f"{layout.DATA}/{s}-*"}
+                                                for s in tables]}}).to_dataset_card_data(card_data)
+    splits = datasets.SplitDict()
+    download = 0
+    for s, t in tables.items():
+        splits.add(datasets.SplitInfo(name=s, num_bytes=t.nbytes, num_examples=t.num_rows))
+        download += sum(p.stat().st_size for p in (data["folder"] / layout.DATA).glob(f"{s}-*.parquet"))
+    info = datasets.DatasetInfo(features=layout.features_of(tables["train"].schema), splits=splits,
+                                download_size=download, dataset_size=sum(t.nbytes for t in tables.values()))
+    DatasetInfosDict({"default": info}).to_dataset_card_data(card_data)
+    return card_data
+
+
+# --- body --------------------------------------------------------------------------------
+def body(data: dict[str, Any], images: dict[str, str]) -> list[str]:
+    report, tables = data["report"], data["tables"]
+    name = data["report"].get("card", {}).get("pretty_name") or report.get("name") or data["folder"].name
+    total = sum(t.num_rows for t in tables.values())
+    counts = ", ".join(f"{s}: {t.num_rows}" for s, t in tables.items())
+    lines = [f"# {name}", "",
+             f"A synthetic instruction dataset for code models, built with synthkit "
+             f"(pipeline `{report.get('name', name)}`): {total} rows ({counts}). The numbers below "
+             "cover every split.", ""]
+    if images.get("missing"):
+        lines += [f"> {images['missing']}", ""]
+    for section in (_load, _columns, _funnel, _lengths, _scores, _decontamination, _diversity, _models,
+                    _seeds, _example, _limitations, _provenance):
+        lines += section(data, images)
+    return lines
+
+
+def _load(data, images) -> list[str]:
+    train = data["tables"]["train"]
+    lines = ["## How to load", "", "```python", "import datasets", load_snippet(),
+             "# or, from the folder `save` wrote:",
+             'ds = datasets.load_dataset("path/to/this/folder", split="train")', "```", ""]
+    if train.num_rows == 0:
+        lines += ["This run kept no rows. `datasets.load_dataset` cannot load a split without rows, so read the "
+                  "(empty, but typed) file with `pyarrow.parquet.read_table(\"data/train-00000-of-00001.parquet\")`; "
+                  "the funnel below shows where the rows went.", ""]
+    lines += ["The trainer (`synthkit train`) reads the `messages` column only.", ""]
+    return lines
+
+
+def _columns(data, images) -> list[str]:
+    tables = data["tables"]
+    lines = ["## Splits and columns", "", "| split | rows | files | bytes (Arrow) |", "|---|---|---|---|"]
+    for s, t in tables.items():
+        files = len(list((data["folder"] / layout.DATA).glob(f"{s}-*.parquet")))
+        lines.append(f"| {s} | {t.num_rows} | {files} | {t.nbytes} |")
+    lines += ["", "| column | type |", "|---|---|"]
+    features = layout.features_of(tables["train"].schema)
+    lines += [f"| `{c}` | `{_short(repr(f), 160)}` |" for c, f in features.items()]
+    lines.append("")
+    cols = tables["train"].column_names
+    if "tests" in cols or "io_tests" in cols:
+        lines += ["Tests: `tests` holds an assert block (HumanEval/MBPP style) and `io_tests` a list of "
+                  "`{input, output}` stdin/stdout cases; a row has at most one of the two.", ""]
+    if split_note := data["report"].get("card", {}).get("split"):
+        lines += [split_note, ""]
+    notes = {f"{s.get('stage')}: {col}": note for s in data["report"].get("stages", [])
+             for col, note in s.get("notes", {}).items()}
+    if notes:
+        lines += ["Column type notes (values that did not fit one type were kept as JSON text):", ""]
+        lines += [f"- `{k}`: {v}" for k, v in notes.items()] + [""]
+    return lines
+
+
+def _funnel(data, images) -> list[str]:
+    stages = data["report"].get("stages", [])
+    lines = ["## How it was made", ""]
+    if "funnel" in images:
+        lines += [f"![Where the rows went]({images['funnel']})", ""]
+    lines += ["| # | stage | rows in | kept | dropped (reason: rows) | seconds | tokens/s |",
+              "|---|---|---|---|---|---|---|"]
     for s in stages:
         dropped = ", ".join(f"{k}: {v}" for k, v in s.get("dropped", {}).items()) or "-"
         lines.append(f"| {s.get('index')} | {s.get('stage')} | {s.get('rows_in')} | {s.get('kept')} | "
                      f"{dropped} | {s.get('seconds')} | {s.get('tokens_per_s')} |")
-    if contamination:
-        lines += ["", "## Decontamination", "", "```json", json.dumps(contamination, indent=2), "```"]
-    if example:
-        lines += ["", "## Example row", "", "```json",
-                  json.dumps(example, indent=2, ensure_ascii=False, default=str)[:4000], "```"]
-    lines += ["", "## Provenance", "", f"- git revision: {git_revision() or 'unknown'}",
-              *[f"- {k} {v}" for k, v in package_versions().items()],
-              "", "Pipeline config:", "", "```yaml", yaml.safe_dump(pipeline, sort_keys=False).strip(), "```", ""]
-    return "\n".join(lines)
+    if not stages:
+        lines.append("| - | (no run report) | - | - | - | - | - |")
+    lines.append("")
+    return lines
+
+
+def _lengths(data, images) -> list[str]:
+    lengths = _text_lengths(data["rows"])
+    if not lengths:
+        return []
+    lines = ["## Lengths", ""]
+    if "lengths" in images:
+        lines += [f"![Length histograms]({images['lengths']})", ""]
+    lines += ["| column | rows | min | median | mean | max |", "|---|---|---|---|---|---|"]
+    lines += [f"| `{c}` (characters) | {_stats_row(v)} |" for c, v in lengths.items()]
+    return lines + [""]
+
+
+def _scores(data, images) -> list[str]:
+    train = data["rows"]
+    scores, text_fields = _score_values(train)
+    lines = ["## Scores", ""]
+    if not scores and not text_fields:
+        return lines + ["No stage scored the rows (`scores` is empty).", ""]
+    if "scores" in images:
+        lines += [f"![Score distributions]({images['scores']})", ""]
+    lines += ["| score | rows | min | median | mean | max |", "|---|---|---|---|---|---|"]
+    lines += [f"| `{k}` | {_stats_row(v)} |" for k, v in scores.items()]
+    if text_fields:
+        lines += ["", "Not numeric, not summarised: " + ", ".join(f"`{k}`" for k in text_fields)]
+    if "verify" in train.column_names and _is_struct(train.column("verify").type):
+        statuses = _counts(train, "verify", "status")
+        if statuses:
+            lines += ["", "verify_tests status: " + ", ".join(f"{k}: {v}" for k, v in statuses.items())]
+    return lines + [""]
+
+
+def _decontamination(data, images) -> list[str]:
+    report = data["contamination"]
+    lines = ["## Decontamination", ""]
+    if not report:
+        return lines + ["**This dataset was not decontaminated**: no `decontaminate` stage ran, so rows may "
+                        "overlap evaluation benchmarks (HumanEval, MBPP, ...). Check before evaluating a model "
+                        "trained on it.", ""]
+    s = report.get("summary", report)
+    lines += [f"Rows checked: {s.get('rows_checked')}; rows removed: {s.get('rows_removed')}. "
+              f"Detectors: {', '.join(s.get('settings', {}).get('detectors', [])) or '-'}; "
+              f"columns compared: {', '.join(s.get('columns', [])) or '-'}.", "",
+              "| benchmark | items compared | rows removed |", "|---|---|---|"]
+    by = s.get("by_benchmark", {})
+    for bench in sorted(set(s.get("benchmarks", {})) | set(by)):
+        lines.append(f"| {bench} | {s.get('benchmarks', {}).get(bench, '-')} | {by.get(bench, 0)} |")
+    if s.get("by_detector"):
+        lines += ["", "Rows removed per detector: " + ", ".join(f"{k}: {v}" for k, v in s["by_detector"].items())]
+    lines += ["", "<details><summary>Summary as recorded (contamination.json)</summary>", "", "```json",
+              json.dumps(s, indent=2), "```", "", "</details>", ""]
+    return lines
+
+
+def _diversity(data, images) -> list[str]:
+    found = [(s.get("stage"), s["diversity"]) for s in data["report"].get("stages", []) if s.get("diversity")]
+    if not found:
+        return []
+    lines = ["## Diversity", ""]
+    for stage, div in found:
+        lines += [f"Reported by `{stage}`:", "", "| measure | value |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in (div.items() if isinstance(div, dict) else [("value", div)])]
+        lines.append("")
+    return lines
+
+
+def _models(data, images) -> list[str]:
+    train = data["rows"]
+    pairs = _counts(train, "meta", "model", "checkpoint")
+    judges = _counts(train, "meta", "judge_model")
+    lines = ["## Models", ""]
+    if pairs:
+        lines += ["| model | checkpoint | rows |", "|---|---|---|"]
+        lines += [f"| {m} | {c} | {n} |" for (m, c), n in pairs.items()]
+        lines.append("")
+    if judges:
+        lines += ["Judged by: " + ", ".join(f"{m} ({n} rows)" for m, n in judges.items()), ""]
+    llm = _pipeline_dict(data).get("llm") or {}
+    if llm:
+        lines += ["Pipeline `llm`: " + ", ".join(f"{k} `{llm[k]}`" for k in ("backend", "model") if llm.get(k)), ""]
+    if not (pairs or judges or llm):
+        lines += ["No model is recorded in the rows' `meta`.", ""]
+    return lines
+
+
+def _seeds(data, images) -> list[str]:
+    train = data["rows"]
+    lines = ["## Seed sources", ""]
+    for i, st in enumerate(_pipeline_dict(data).get("stages", [])):
+        if st.get("stage") == "load_seeds":
+            where = st.get("path") or json.dumps(st.get("source"), sort_keys=True)
+            lines.append(f"- stage {i} `load_seeds`: `{where}`")
+    licences = _counts(train, "meta", "source", "license")
+    if licences:
+        lines += ["", "| source | licence | rows |", "|---|---|---|"]
+        lines += [f"| {s} | {lic} | {n} |" for (s, lic), n in licences.items()]
+    else:
+        lines += ["", "The rows record no licence for their seeds; check the licence of the seed file above "
+                      "before publishing."]
+    return lines + [""]
+
+
+def _example(data, images) -> list[str]:
+    train = data["rows"]
+    if train.num_rows == 0:
+        return []
+    row = {k: _clip(v) for k, v in train.slice(0, 1).to_pylist()[0].items()}
+    return ["## Example row", "", "```json", json.dumps(row, indent=2, ensure_ascii=False, default=str), "```", ""]
+
+
+def _limitations(data, images) -> list[str]:
+    names = {s.get("stage") for s in data["report"].get("stages", [])}
+    lines = ["## Limitations", "",
+             "- Every instruction and answer was written by a language model; answers can be wrong even when "
+             "they look right."]
+    lines.append("- Code was run against its tests in the synthkit sandbox (`verify_tests`); passing a model's "
+                 "own tests does not prove correctness." if "verify_tests" in names else
+                 "- No stage ran the code: answers are unverified.")
+    if "judge" not in names:
+        lines.append("- No LLM judge scored the rows.")
+    if "dedup_minhash" not in names:
+        lines.append("- Near-duplicates were not removed (no `dedup_minhash` stage).")
+    if not data["contamination"]:
+        lines.append("- Not decontaminated against evaluation benchmarks.")
+    return lines + [""]
+
+
+def _provenance(data, images) -> list[str]:
+    p = data["report"].get("provenance")
+    lines = ["## Provenance", ""]
+    if not p:
+        lines += ["Not recorded (this folder was not written by a synthkit `save` stage that records it).", ""]
+    else:
+        rev = p.get("git_revision") or "unknown"
+        lines += [f"Recorded when the data was made ({p.get('created_at')}):", "",
+                  f"- synthkit {p.get('synthkit')}, git revision {rev}"
+                  + (" (with uncommitted changes)" if p.get("git_dirty") else ""),
+                  f"- seed: {p.get('seed')}", f"- command: `{p.get('command')}`",
+                  f"- Python {p.get('python')} on {p.get('platform')}",
+                  "- packages: " + ", ".join(f"{k} {v}" for k, v in p.get("packages", {}).items()), ""]
+    if data["pipeline"]:
+        lines += ["Pipeline config (`pipeline.yaml`):", "", "```yaml", data["pipeline"].strip(), "```", ""]
+    return lines
+
+
+# --- numbers -----------------------------------------------------------------------------
+def _images(data: dict[str, Any]) -> dict[str, str]:
+    """Draw the plots under ``images/``; returns name -> relative path, or
+    ``{"missing": why}`` without matplotlib."""
+    folder = data["folder"]
+    out_dir = folder / layout.IMAGES
+    for old in out_dir.glob("*.png") if out_dir.is_dir() else []:
+        old.unlink()
+    if not plots.available():
+        return {"missing": "Plots are not included: matplotlib is not installed (`pip install 'synthkit[card]'`, "
+                           "then `synthkit card DIR`). The tables carry the same numbers."}
+    images = {}
+    stages = data["report"].get("stages", [])
+    if stages:
+        images["funnel"] = plots.funnel(stages, out_dir / "funnel.png")
+    train = data["rows"]
+    if lengths := _text_lengths(train):
+        images["lengths"] = plots.histograms(lengths, out_dir / "lengths.png", "Lengths", "characters")
+    scores, _ = _score_values(train)
+    if scores:
+        shown = dict(list(scores.items())[:MAX_SCORE_PLOTS])
+        images["scores"] = plots.histograms(shown, out_dir / "scores.png", "Scores", "", columns=3)
+    return {k: Path(v).relative_to(folder).as_posix() for k, v in images.items()}
+
+
+def _text_lengths(table) -> dict[str, list[int]]:
+    import pyarrow.compute as pc
+
+    out = {}
+    for col in ("instruction", "response"):
+        if col in table.column_names and _is_text(table.column(col).type):
+            out[col] = [v for v in pc.utf8_length(table.column(col)).to_pylist() if v is not None]
+    return out
+
+
+def _score_values(table) -> tuple[dict[str, list[float]], list[str]]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if "scores" not in table.column_names or not _is_struct(table.column("scores").type):
+        return {}, []
+    col = table.column("scores")
+    numbers, text = {}, []
+    for f in col.type:
+        if pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_boolean(f.type):
+            values = pc.struct_field(col, f.name).to_pylist()
+            numbers[f.name] = [float(v) for v in values if v is not None]
+        elif not pa.types.is_null(f.type):
+            text.append(f.name)
+    return numbers, text
+
+
+def _counts(table, column: str, *fields: str) -> dict[Any, int]:
+    """Row counts per value of ``column.field`` (a tuple for several fields);
+    empty when no field is present."""
+    import pyarrow.compute as pc
+
+    if column not in table.column_names or not _is_struct(table.column(column).type):
+        return {}
+    names = {f.name for f in table.column(column).type}
+    if not any(f in names for f in fields):
+        return {}
+    cols = [pc.struct_field(table.column(column), f).to_pylist() if f in names else [None] * table.num_rows
+            for f in fields]
+    counts: dict[Any, int] = {}
+    for key in zip(*cols):
+        if all(k is None for k in key):
+            continue
+        key = key[0] if len(fields) == 1 else key
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))))
+
+
+def _stats_row(values: list[float]) -> str:
+    if not values:
+        return "0 | - | - | - | -"
+    s = sorted(values)
+    mid = len(s) // 2
+    median = s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+    return f"{len(s)} | {_num(s[0])} | {_num(median)} | {_num(sum(s) / len(s))} | {_num(s[-1])}"
+
+
+def _num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else f"{v:.4g}"
+
+
+def _clip(v: Any, limit: int = 600) -> Any:
+    if isinstance(v, str):
+        return _short(v, limit)
+    if isinstance(v, list):
+        return [_clip(x, limit) for x in v[:10]] + (["..."] if len(v) > 10 else [])
+    if isinstance(v, dict):
+        return {k: _clip(x, limit) for k, x in v.items()}
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return v
+
+
+def _short(s: str, limit: int) -> str:
+    return s if len(s) <= limit else s[:limit] + f"... ({len(s)} chars)"
+
+
+def _pipeline_dict(data) -> dict[str, Any]:
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(data["pipeline"]) if data["pipeline"] else {}
+    except yaml.YAMLError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _is_struct(t) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_struct(t)
+
+
+def _is_text(t) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_string(t) or pa.types.is_large_string(t)

@@ -1,32 +1,65 @@
-"""`save`: write the final dataset (save_to_disk + parquet) and its data card."""
+"""`save`: write the final rows in the Hub layout, with their data card.
+
+Writes ``path/`` as ``synthkit.hub.layout`` describes: ``data/<split>-0000k-of-
+0000N.parquet`` (sharded at about ``max_shard_mb`` of Arrow data), ``README.md``
+(the card, ``synthkit.hub.card``) with ``images/``, ``pipeline.yaml``,
+``report.json`` (the run's funnel and the provenance recorded now, while the
+data is made) and ``contamination.json`` when a ``decontaminate`` stage ran.
+``datasets.load_dataset(path, split="train")`` reads it back. With
+``validation_fraction`` a ``validation`` split is cut by task (see
+``layout.split_by_task``); ``save_to_disk: true`` also writes ``path/save_to_disk/``
+for ``datasets.load_from_disk``.
+
+The folder is written under a temporary name and renamed into place, so a
+killed run leaves the old folder or the new one, never half of one. An empty
+result (every row dropped upstream) is written too: typed columns, no rows,
+and a card whose funnel shows where the rows went. The card is rendered once,
+in ``finish_run``, when the runner has the final ``report.json`` (this stage's
+own numbers included) and hands it over; it is copied into the folder first.
+Calling ``process_all`` without the runner leaves no card: ``synthkit card
+PATH`` renders it from the folder.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 
 from synthkit.errors import ConfigError
+from synthkit.core.pipeline import folder_name
 from synthkit.core.registry import register_stage
 from synthkit.core.stage import StageConfig, WholeStage
-from synthkit.hub.card import stage_stats
-from synthkit.hub.push import RUN_POINTER, write_card
+from synthkit.hub import layout
 
 log = logging.getLogger(__name__)
 
 
 @register_stage("save")
 class Save(WholeStage):
-    """Write a `datasets` dataset to disk, a parquet copy, and a README.md data card."""
+    """Write the dataset in the Hub layout (sharded parquet, README.md card with plots, run files)."""
 
     class Config(StageConfig):
         path: str                           # output folder; relative to the pipeline file's folder
         columns: list[str] = Field(default_factory=list)  # keep only these (default: all)
-        overwrite: bool = True              # replace an existing folder at `path`
-        license: str = "other"              # for the card's front matter
+        overwrite: bool = True              # replace a dataset folder synthkit wrote earlier at `path`
+        license: str = "other"              # card metadata: a Hub licence id (apache-2.0, mit, other, ...)
+        language: list[str] = Field(default_factory=lambda: ["en"])  # card metadata: ISO 639-1 codes
+        pretty_name: str | None = None      # card title (default: the pipeline name)
+        tags: list[str] = Field(default_factory=list)  # card tags, besides code, synthetic, synthkit
+        validation_fraction: float = Field(0.0, ge=0, lt=1)  # share of rows in a `validation` split, by task
+        split_by: str = "id"                # task key: the root of `id` (before the first '/'), or a column
+        max_shard_mb: float = Field(500.0, gt=0)  # parquet files of about this many MB of Arrow data at most
+        save_to_disk: bool = False          # also write path/save_to_disk/ for datasets.load_from_disk
+
+    @property
+    def out(self) -> Path:
+        return self.ctx.resolve(self.config.path).resolve()
 
     def process_all(self, dataset):
         cfg = self.config
@@ -36,18 +69,107 @@ class Save(WholeStage):
                 raise ConfigError(f"stages.{self.ctx.index}.columns: {missing} not in the dataset; "
                                   f"available: {dataset.column_names}")
             dataset = dataset.select_columns([c for c in cfg.columns if c in dataset.column_names])
-        out = self.ctx.resolve(cfg.path).resolve()
-        if out.exists():
-            if not cfg.overwrite:
-                raise ConfigError(f"stages.{self.ctx.index}.path: {out} exists and overwrite is false")
-            shutil.rmtree(out)
-        dataset.save_to_disk(str(out))
-        (out / "parquet").mkdir()
-        dataset.to_parquet(str(out / "parquet" / "data-00000.parquet"))
-        run_dir = self.ctx.stage_dir.parent
-        (out / RUN_POINTER).write_text(json.dumps({
-            "run_dir": str(run_dir), "name": self.ctx.pipeline.get("name", out.name),
-            "pipeline": self.ctx.pipeline, "license": cfg.license, "stages": stage_stats(run_dir)}, default=str))
-        write_card(out)
+        out = self.out
+        _check_replaceable(out, cfg.overwrite, self.ctx.index)
+        tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            self._write(tmp, _table(dataset))
+            _swap(tmp, out)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         log.info("saved %d rows to %s", len(dataset), out)
         return dataset, []
+
+    def _write(self, folder: Path, table) -> None:
+        import yaml
+
+        from synthkit.hub import provenance
+
+        cfg = self.config
+        splits = layout.split_by_task(table, cfg.validation_fraction, self.ctx.seed, cfg.split_by)
+        for name, part in splits.items():
+            layout.write_split(folder, name, part, int(cfg.max_shard_mb * 1024 * 1024))
+        if cfg.save_to_disk:
+            _save_to_disk(folder / layout.DISK, splits)
+        (folder / layout.PIPELINE).write_text(yaml.safe_dump(self.ctx.pipeline, sort_keys=False))
+        stages, contamination = self._earlier_stages()
+        if contamination:
+            shutil.copyfile(contamination, folder / layout.CONTAMINATION)
+        pipe = self.ctx.pipeline
+        report = {"name": pipe.get("name"), "seed": self.ctx.seed, "rows_out": table.num_rows, "stages": stages,
+                  "provenance": provenance.provenance(self.ctx.seed), "card": self._card_settings(splits)}
+        (folder / layout.REPORT).write_text(json.dumps(report, indent=2, default=str))
+
+    def _card_settings(self, splits: dict[str, Any]) -> dict[str, Any]:
+        cfg = self.config
+        out = {"license": cfg.license, "language": cfg.language, "pretty_name": cfg.pretty_name, "tags": cfg.tags}
+        if len(splits) > 1:
+            key = "the root of `id`" if cfg.split_by == "id" else f"`{cfg.split_by}`"
+            out["split"] = (f"Splits are cut by task ({key}), so no task is in two splits: validation_fraction "
+                            f"{cfg.validation_fraction}, seed {self.ctx.seed}.")
+        return out
+
+    def _earlier_stages(self) -> tuple[list[dict[str, Any]], Path | None]:
+        """The stats of the stages before this one (this run's folders only) and
+        the first decontaminate report among them."""
+        run_dir = self.ctx.stage_dir.parent
+        stats, contamination = [], None
+        for i, st in enumerate(self.ctx.pipeline.get("stages", [])[: self.ctx.index]):
+            folder = run_dir / f"{i:02d}_{folder_name(str(st.get('stage')))}"
+            if (folder / "stats.json").is_file():
+                stats.append(json.loads((folder / "stats.json").read_text()))
+            if contamination is None and (folder / "contamination.json").is_file():
+                contamination = folder / "contamination.json"
+        return stats, contamination
+
+    def finish_run(self, report: dict[str, Any]) -> None:
+        """Called by the runner with the run's final report: keep it beside the
+        data (with the provenance recorded in ``process_all``) and render the card."""
+        from synthkit.hub import card
+
+        path = self.out / layout.REPORT
+        if not path.is_file():
+            log.warning("save: %s is missing; remove %s and run again to rewrite it", self.out, self.ctx.stage_dir)
+            return
+        old = json.loads(path.read_text())
+        merged = {**report, "rows_out": old.get("rows_out", report.get("rows_out")),
+                  "provenance": old.get("provenance"), "card": old.get("card", {})}
+        path.write_text(json.dumps(merged, indent=2, default=str))
+        card.render(self.out)
+
+
+def _table(dataset):
+    if getattr(dataset, "_indices", None) is not None:
+        dataset = dataset.flatten_indices()
+    return dataset.data.table
+
+
+def _check_replaceable(out: Path, overwrite: bool, index: int) -> None:
+    if not out.exists():
+        return
+    if not overwrite:
+        raise ConfigError(f"stages.{index}.path: {out} exists and overwrite is false")
+    ours = (out / layout.DATA).is_dir() or (out / layout.CARD).is_file() or (out / "state.json").is_file()
+    if out.is_file() or (not ours and any(out.iterdir())):
+        raise ConfigError(f"stages.{index}.path: {out} exists and is not a dataset folder synthkit wrote; "
+                          "refusing to replace it (pick another path or remove it)")
+
+
+def _swap(tmp: Path, out: Path) -> None:
+    """Put ``tmp`` at ``out``: the old folder stays whole until the new one is in place."""
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    if out.exists():
+        os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _save_to_disk(path: Path, splits: dict[str, Any]) -> None:
+    import datasets
+
+    parts = {name: datasets.Dataset(table) for name, table in splits.items()}
+    if sum(len(p) for p in parts.values()) == 0:
+        log.warning("save: no rows, so no save_to_disk copy (datasets cannot write an empty one)")
+        return
+    (datasets.DatasetDict(parts) if len(parts) > 1 else parts["train"]).save_to_disk(str(path))

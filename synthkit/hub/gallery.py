@@ -1,0 +1,56 @@
+"""``data_cards/``: the rendered cards of the bundled pipelines' CPU runs.
+
+``make_gallery(pipelines, out)`` runs each pipeline file as it is (its own
+workdir, so a rerun skips finished stages), then copies the card its ``save``
+stage wrote, with ``images/``, to ``out/<pipeline name>/``. The data itself is
+not copied: the gallery shows what a synthkit dataset looks like before anyone
+installs anything. Regenerate with ``synthkit card --gallery`` from the
+repository root (about 10 minutes on 2 CPUs: the embedded model writes
+quickstart's 8 answers and scoder's exercises and judgements).
+
+Limit: a pipeline with ``iterations:`` (training between rounds) is refused
+here; the rounds runner sits above this layer.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Sequence
+
+from synthkit.errors import ConfigError
+from synthkit.hub import layout
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PIPELINES = ("pipelines/quickstart.yaml", "pipelines/scoder.yaml")
+
+
+def make_gallery(pipelines: Sequence[str | Path] = DEFAULT_PIPELINES, out: str | Path = "data_cards") -> list[Path]:
+    """Run each pipeline and copy its card to ``out/<name>/``; returns the cards written."""
+    from synthkit.core.pipeline import Pipeline
+
+    written = []
+    for path in pipelines:
+        pipe = Pipeline.from_yaml(path)
+        if pipe.config.iterations is not None:
+            raise ConfigError(f"{path}: has iterations:, which the gallery does not run; list single-pass pipelines")
+        saves = [s for s in pipe.build() if s.name == "save"]
+        if not saves:
+            raise ConfigError(f"{path}: no save stage, so no card to copy")
+        pipe.run()
+        written.append(copy_card(saves[-1].out, Path(out) / pipe.config.name))
+        log.info("gallery: %s -> %s", path, written[-1])
+    return written
+
+
+def copy_card(folder: Path, dest: Path) -> Path:
+    """Copy ``folder``'s README.md and images/ to ``dest`` (replacing what was there)."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    shutil.copyfile(folder / layout.CARD, dest / layout.CARD)
+    if (folder / layout.IMAGES).is_dir():
+        shutil.copytree(folder / layout.IMAGES, dest / layout.IMAGES)
+    return dest / layout.CARD
