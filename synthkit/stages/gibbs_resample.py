@@ -127,6 +127,7 @@ class CodeSampler:
         self.sandbox = None
 
     def open_sandbox(self) -> None:
+        """Start the sandbox (at the first code to run: a step whose answers hold none needs none)."""
         from synthkit.sandbox import Sandbox
 
         if self.sandbox is None:
@@ -196,6 +197,8 @@ class CodeSampler:
         """ONE sandbox run for ``rows``: (row with verify/scores/messages, passed) or Rejected."""
         from synthkit.eval.programs import run_rows
 
+        if not rows:
+            return []
         self.open_sandbox()
         out: list[tuple[Row, bool] | Rejected] = []
         for item in run_rows(self.sandbox, rows):
@@ -263,9 +266,6 @@ class GibbsResample(WholeStage):
         self.codes = CodeSampler(self)
         self.sampler = self.codes.sampler
         self.diversity: dict[str, Any] = {}
-
-    def setup(self) -> None:
-        self.codes.open_sandbox()
 
     def teardown(self) -> None:
         self.codes.close()

@@ -1,0 +1,171 @@
+"""perplexity_select: GiFT's perplexity-weighted draw from each task's pool of codes.
+
+Input: the rows of ``gibbs_resample`` (or ``rft_sample``): pooled codes with
+``meta.task_id`` and ``meta.prompt`` (the exact prompt that produced the
+code), and each task's seed pair (``meta.origin: seed``).
+
+1. **Perplexity** of every pooled code: exp(mean NLL of the tokens of its
+   ``field`` (default ``response``, the text the model generated) given
+   ``meta.prompt``), from ONE ``logprobs`` call of the backend (which batches
+   it). It is stored in ``scores.perplexity``. The model is the stage's LLM:
+   its own ``llm:`` block laid over the pipeline's, which ``iterations:`` rounds
+   never change, so it stays the **base** model while the sampling stages move
+   on to fine-tuned checkpoints (``use_last_checkpoints``). ``check()`` refuses
+   a model that an earlier round trained, and asks an ``openai`` server once
+   whether it returns prompt logprobs.
+2. **Draw** ``draws`` (s) codes per task **with replacement**, with probability
+   softmax(``alpha`` · ppl) (``weighting: softmax``; α = 2.0 favours the
+   high-perplexity, long-tail codes) or uniformly (``weighting: uniform``). The
+   draw of a task is seeded by (pipeline seed, stage, task), so it does not
+   depend on the other tasks.
+3. Output: each drawn code as an SFT row paired with the task's **seed**
+   description (``instruction``, ``messages``), id ``<task>/draw-<j>``,
+   ``meta.origin: draw``, ``meta.drawn_from`` (the pool row), ``meta.draw``,
+   ``meta.draw_probability``. A code drawn twice is two rows: the repetition is
+   the weighting. With ``include_seed`` (default) the seed pairs pass through,
+   so the training set is the seed pairs plus the drawn pairs.
+
+Rejected: pool rows never drawn (``not_drawn``, with their perplexity and
+probability), rows without a prompt or text to score (``no_prompt``,
+``empty_code``), and seed pairs when ``include_seed`` is false
+(``seed_excluded``). ``diversity.json`` (``synthkit.eval.diversity``) reports
+on the training set written out, also on ``self.diversity`` and in
+``extra_stats()``. A whole-dataset stage: a killed run redoes it, and the LLM
+cache answers the logprobs it already had.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from typing import Any, Literal
+
+from pydantic import Field
+
+from synthkit.core import rundir
+from synthkit.core.record import Rejected, Row
+from synthkit.core.registry import register_stage
+from synthkit.core.sampling import derive_seed
+from synthkit.core.stage import LLMStageConfig, WholeStage
+from synthkit.errors import ConfigError, SynthkitError
+from synthkit.stages.gibbs_resample import sft_row, task_id
+
+log = logging.getLogger(__name__)
+
+
+def draw_probabilities(perplexities: list[float], alpha: float, weighting: str = "softmax") -> list[float]:
+    """softmax(alpha · ppl) over one task's pool (uniform with ``weighting: uniform``)."""
+    if weighting == "uniform" or not perplexities:
+        return [1.0 / len(perplexities)] * len(perplexities) if perplexities else []
+    logits = [alpha * p for p in perplexities]
+    top = max(logits)
+    weights = [math.exp(x - top) for x in logits]
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
+@register_stage("perplexity_select")
+class PerplexitySelect(WholeStage):
+    """GiFT: per task, draw s pooled codes with replacement, weighted by softmax(alpha * base-model perplexity)."""
+
+    class Config(LLMStageConfig):  # + llm: the base model that scores (never a trained checkpoint)
+        draws: int = Field(8, ge=1)                          # s: codes drawn per task, with replacement
+        alpha: float = 2.0                                   # softmax(alpha * ppl); 0 = uniform
+        weighting: Literal["softmax", "uniform"] = "softmax"
+        include_seed: bool = True                            # keep the seed pairs in the training set
+        field: str = "response"                              # the column scored as the continuation of meta.prompt
+
+    def __init__(self, config, ctx) -> None:
+        super().__init__(config, ctx)
+        self.diversity: dict[str, Any] = {}
+
+    def check(self) -> None:
+        cfg = self.ctx.llm_config
+        if cfg is None:
+            raise ConfigError(f"stages.{self.ctx.index}: perplexity_select needs an LLM: set `llm:`")
+        if cfg.model in self.ctx.checkpoints:
+            raise ConfigError(f"stages.{self.ctx.index}.llm.model: {cfg.model} was trained by an earlier round; "
+                              "GiFT scores perplexity under the base model")
+        if cfg.backend == "openai":
+            llm = self.ctx.make_llm()
+            try:
+                llm.logprobs(["def f():"], ["\n    return 1"])
+            except SynthkitError as e:
+                raise ConfigError(f"stages.{self.ctx.index}.llm: perplexity needs prompt logprobs: {e}") from None
+            finally:
+                llm.close()
+
+    def extra_stats(self) -> dict[str, Any]:
+        from synthkit.eval.diversity import summary
+
+        return {"diversity": summary(self.diversity)} if self.diversity else {}
+
+    def process_all(self, dataset) -> tuple[list[Row], list[Rejected]]:
+        from synthkit.eval.diversity import diversity_report
+
+        rows = dataset.to_list() if hasattr(dataset, "to_list") else list(dataset)
+        seeds = [r for r in rows if (r.get("meta") or {}).get("origin") == "seed"]
+        pool, rejected = self._scored([r for r in rows if (r.get("meta") or {}).get("origin") != "seed"])
+        kept: list[Row] = []
+        if self.config.include_seed:
+            kept += [sft_row(r) if r.get("code") else r for r in seeds]
+        else:
+            rejected += [Rejected(r, "seed_excluded", "include_seed is false") for r in seeds]
+        by_task: dict[str, list[Row]] = {}
+        for row in pool:
+            by_task.setdefault(task_id(row), []).append(row)
+        for tid, items in by_task.items():
+            drawn, dropped = self._draw(tid, items)
+            kept += drawn
+            rejected += dropped
+        tasks = {task_id(r) for r in rows}
+        self.diversity = {"stage": self.name, "draws": self.config.draws, "alpha": self.config.alpha,
+                          "weighting": self.config.weighting, **diversity_report(kept, sorted(tasks))}
+        rundir.write_json(self.ctx.stage_dir / "diversity.json", self.diversity)
+        log.info("perplexity_select: %d drawn rows from %d pooled codes of %d tasks", len(kept) - len(seeds),
+                 len(pool), len(by_task))
+        return kept, rejected
+
+    def _scored(self, rows: list[Row]) -> tuple[list[Row], list[Rejected]]:
+        """Rows with ``scores.perplexity`` (one logprobs call), and those that cannot be scored."""
+        ready, rejected = [], []
+        for row in rows:
+            prompt, text = (row.get("meta") or {}).get("prompt"), row.get(self.config.field)
+            if not prompt:
+                rejected.append(Rejected(row, "no_prompt", "meta.prompt is missing: rows must come from a "
+                                                           "sampling stage (gibbs_resample, rft_sample)"))
+            elif not (isinstance(text, str) and text.strip()):
+                rejected.append(Rejected(row, "empty_code", f"`{self.config.field}` is empty"))
+            else:
+                ready.append(row)
+        if not ready:
+            return [], rejected
+        llm = self.ctx.make_llm()
+        try:
+            scores = llm.logprobs([r["meta"]["prompt"] for r in ready], [r[self.config.field] for r in ready])
+        finally:
+            llm.close()
+        scored = []
+        for row, lp in zip(ready, scores):
+            if lp.n_tokens == 0:
+                rejected.append(Rejected(row, "empty_code", "no token of the text was scored"))
+                continue
+            scored.append({**row, "scores": {**(row.get("scores") or {}), "perplexity": round(lp.perplexity, 6)}})
+        return scored, rejected
+
+    def _draw(self, tid: str, items: list[Row]) -> tuple[list[Row], list[Rejected]]:
+        cfg = self.config
+        probs = draw_probabilities([r["scores"]["perplexity"] for r in items], cfg.alpha, cfg.weighting)
+        rng = random.Random(derive_seed(self.ctx.seed, self.ctx.index, "draw", tid))
+        picks = rng.choices(range(len(items)), weights=probs, k=cfg.draws)
+        drawn = []
+        for j, i in enumerate(picks):
+            src = items[i]
+            meta = {**src["meta"], "origin": "draw", "drawn_from": src["id"], "draw": j,
+                    "draw_probability": round(probs[i], 6), "stage": self.name}
+            drawn.append(sft_row({**src, "id": f"{tid}/draw-{j}", "meta": meta}))
+        chosen = set(picks)
+        left = [Rejected(r, "not_drawn", f"perplexity {r['scores']['perplexity']:.4f}, probability {p:.4f}")
+                for i, (r, p) in enumerate(zip(items, probs)) if i not in chosen]
+        return drawn, left
