@@ -57,7 +57,7 @@ def test_scoder_yaml_funnel_with_dummy_models(tmp_path, monkeypatch):
         "llm.backend=dummy", f"llm.dummy_responses={answers}", "stages.0.limit=6",
         "stages.1.style=chat", "stages.1.n=5", "stages.1.checkpoints=[ckA, ckB]",
         "stages.3.style=chat", "stages.3.llm={dummy_responses: ['7']}",
-        "stages.6.path=out/scoder"], workdir=tmp_path / "runs")
+        f"stages.6.path={tmp_path / 'out' / 'scoder'}"], workdir=tmp_path / "runs")
     ds = pipe.run()
 
     report = json.loads((pipe.run_dir / "report.json").read_text())
@@ -83,7 +83,7 @@ def test_scoder_yaml_funnel_with_dummy_models(tmp_path, monkeypatch):
         assert row["scores"]["judge"] == 7.0
         assert {k for k in row["scores"] if k.startswith("judge/")} == {
             "judge/consistency", "judge/relevance", "judge/difficulty", "judge/clarity", "judge/test_quality"}
-    assert datasets.load_from_disk(str(tmp_path / "out" / "scoder")).num_rows == 2
+    assert datasets.load_dataset(str(tmp_path / "out" / "scoder"), split="train").num_rows == 2
     card = (tmp_path / "out" / "scoder" / "README.md").read_text()
     assert "## Decontamination" in card and '"humaneval": 1' in card
     rejected = datasets.load_dataset("parquet", data_files=str(pipe.run_dir / "02_verify_tests" / "rejected" / "*.parquet"),

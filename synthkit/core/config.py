@@ -12,16 +12,33 @@ Values are parsed as YAML (``8`` is an int, ``[a, b]`` a list, ``null`` None).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from synthkit.errors import ConfigError
 from synthkit.core.registry import STAGES
 from synthkit.core.stage import StageConfig
-from synthkit.llm.base import LLMConfig
+from synthkit.errors import ConfigError
+from synthkit.llm.base import BACKEND_KEYS, LLMConfig
+
+log = logging.getLogger(__name__)
+
+
+class RayConfig(BaseModel):
+    """``ray:`` settings, read only with ``executor: ray`` (see docs/scaling.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    address: str | None = None           # cluster to join (host:6379, ray://host:10001); None: $RAY_ADDRESS, else a local instance
+    num_cpus: int | None = Field(None, ge=1)  # CPUs of the local instance synthkit starts (ignored when joining a cluster)
+    workers: int = Field(0, ge=0)        # Ray workers per row-local stage; 0 = as many as the cluster's resources fit
+    cpus_per_worker: float = Field(1.0, gt=0)  # CPUs a CPU worker reserves (sandbox, filters, scoring)
+    cpus_per_llm_worker: float = Field(1.0, gt=0)  # CPUs an LLM worker reserves (its torch threads on a CPU model)
+    num_gpus_per_llm_worker: float = Field(0.0, ge=0)  # GPUs an LLM worker reserves (= vLLM tensor_parallel_size); 0 = CPU
+    max_retries: int = Field(3, ge=0)    # a unit whose worker died is retried this often, then the run fails
 
 
 class PipelineConfig(BaseModel):
@@ -33,6 +50,8 @@ class PipelineConfig(BaseModel):
     llm: LLMConfig = Field(default_factory=LLMConfig)  # default model for every LLM stage
     stages: list[dict[str, Any]]         # validated one by one against each stage's Config
     iterations: dict[str, Any] | None = None  # self-distillation rounds; validated by synthkit.rounds
+    executor: Literal["local", "ray"] = "local"  # ray: the same units on a Ray cluster (same rows, same resume)
+    ray: RayConfig = Field(default_factory=RayConfig)  # executor: ray settings
 
 
 def format_validation_error(err: ValidationError, prefix: str, model: type[BaseModel]) -> str:
@@ -135,10 +154,23 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
             raise ConfigError(f"override '{path}': {'.'.join(keys[:i])} is not a mapping")
         if last:
             node[key] = yaml.safe_load(value)
+            if key == "backend" and len(keys) > 1 and keys[-2] == "llm" and isinstance(node, dict):
+                _keep_keys_of(node, node[key], path)
         else:
             if isinstance(node, dict) and key not in node:
                 node[key] = {}
             node = node[key]
+
+
+def _keep_keys_of(llm: dict[str, Any], backend: Any, path: str) -> None:
+    """``-o llm.backend=X`` switches backends: drop the keys only the other backends
+    read (``batch_size`` when switching to openai), which the file set for its own
+    backend; any key set explicitly for X is kept. Same rule as ``LLMConfig.with_override``."""
+    dropped = [k for k in list(llm) if k in BACKEND_KEYS and backend not in BACKEND_KEYS[k]]
+    for k in dropped:
+        del llm[k]
+    if dropped:
+        log.info("override %s=%s: dropped %s (read only by other backends)", path, backend, ", ".join(dropped))
 
 
 def load_raw(path: str | Path, what: str = "pipeline file", keys: str = "name, llm, stages") -> dict[str, Any]:
