@@ -74,6 +74,7 @@ class SynthkitSFTTrainer(SFTTrainer):
             from synthkit.train.ib import attach
 
             self.bottleneck, self.tap, self.ib_head = attach(self.model, self.ib)
+            self.add_callback(_ZeroBottleneckGrad(self.bottleneck))
 
     def create_optimizer(self, model: Any = None) -> Any:
         optimizer = super().create_optimizer(model)
@@ -112,6 +113,18 @@ class SynthkitSFTTrainer(SFTTrainer):
         for name, value in (("ce", ce * steps), ("kl", terms["kl"]), ("ce_bottleneck", terms["ce_bottleneck"])):
             self._metrics["train"][name].append(float(value.detach()))
         return (loss, None) if return_outputs else loss
+
+
+class _ZeroBottleneckGrad(TrainerCallback):
+    """transformers zeroes the model's gradients after each optimizer step; the
+    bottleneck is not part of the model, so its own are zeroed here (else they
+    would add up over every step)."""
+
+    def __init__(self, bottleneck: Any) -> None:
+        self.bottleneck = bottleneck
+
+    def on_optimizer_step(self, args, state, control, **kwargs):
+        self.bottleneck.zero_grad(set_to_none=True)
 
 
 class CheckpointMeta(TrainerCallback):
