@@ -9,6 +9,7 @@ import datasets
 import pytest
 
 from synthkit.core.pipeline import Pipeline
+from synthkit.hub import plots
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,14 +21,16 @@ def test_quickstart_on_embedded_model(tmp_path):
                               overrides=["stages.1.max_tokens=48", "stages.0.limit=4", f"stages.2.path={out}"])
     ds = pipe.run()
     assert len(ds) == 4
-    saved = datasets.load_from_disk(str(tmp_path / "out" / "quickstart"))
-    assert saved.to_list() == ds.to_list()
+    saved = datasets.load_dataset(str(out), split="train")   # the Hub layout, as the README shows
+    assert saved.to_list() == ds.to_list() and saved.features == ds.features
     texts = saved["response"]
     # real model text: non-empty, varied, and mostly words (not the dummy backend's "dummy <hex>")
     assert all(t.strip() for t in texts) and len(set(texts)) == len(texts)
     assert not any(t.startswith("dummy ") for t in texts)
     assert all(m["model"] == "embedded" for m in saved["meta"])
-    card = (tmp_path / "out" / "quickstart" / "README.md").read_text()
+    card = (out / "README.md").read_text()
     assert "| 1 | generate | 4 | 4 |" in card and "pipeline" in card.lower()
+    assert "## Models" in card and "| embedded |" in card and (out / "pipeline.yaml").is_file()
+    assert (out / "images" / "funnel.png").is_file() or not plots.available()
     report = json.loads((pipe.run_dir / "report.json").read_text())
     assert report["stages"][1]["tokens_generated"] > 0 and report["stages"][1]["tokens_per_s"] > 0

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
-from synthkit.hub import layout, plots
+from synthkit.hub import layout, plots, summary
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +140,7 @@ def _columns(data, images) -> list[str]:
         lines.append(f"| {s} | {t.num_rows} | {files} | {t.nbytes} |")
     lines += ["", "| column | type |", "|---|---|"]
     features = layout.features_of(tables["train"].schema)
-    lines += [f"| `{c}` | `{_short(repr(f), 160)}` |" for c, f in features.items()]
+    lines += [f"| `{c}` | `{summary.short(repr(f), 160)}` |" for c, f in features.items()]
     lines.append("")
     cols = tables["train"].column_names
     if "tests" in cols or "io_tests" in cols:
@@ -175,31 +174,31 @@ def _funnel(data, images) -> list[str]:
 
 
 def _lengths(data, images) -> list[str]:
-    lengths = _text_lengths(data["rows"])
+    lengths = summary.text_lengths(data["rows"])
     if not lengths:
         return []
     lines = ["## Lengths", ""]
     if "lengths" in images:
         lines += [f"![Length histograms]({images['lengths']})", ""]
     lines += ["| column | rows | min | median | mean | max |", "|---|---|---|---|---|---|"]
-    lines += [f"| `{c}` (characters) | {_stats_row(v)} |" for c, v in lengths.items()]
+    lines += [f"| `{c}` (characters) | {summary.stats_row(v)} |" for c, v in lengths.items()]
     return lines + [""]
 
 
 def _scores(data, images) -> list[str]:
     train = data["rows"]
-    scores, text_fields = _score_values(train)
+    scores, text_fields = summary.score_values(train)
     lines = ["## Scores", ""]
     if not scores and not text_fields:
         return lines + ["No stage scored the rows (`scores` is empty).", ""]
     if "scores" in images:
         lines += [f"![Score distributions]({images['scores']})", ""]
     lines += ["| score | rows | min | median | mean | max |", "|---|---|---|---|---|---|"]
-    lines += [f"| `{k}` | {_stats_row(v)} |" for k, v in scores.items()]
+    lines += [f"| `{k}` | {summary.stats_row(v)} |" for k, v in scores.items()]
     if text_fields:
         lines += ["", "Not numeric, not summarised: " + ", ".join(f"`{k}`" for k in text_fields)]
-    if "verify" in train.column_names and _is_struct(train.column("verify").type):
-        statuses = _counts(train, "verify", "status")
+    if "verify" in train.column_names and summary.is_struct(train.column("verify").type):
+        statuses = summary.counts(train, "verify", "status")
         if statuses:
             lines += ["", "verify_tests status: " + ", ".join(f"{k}: {v}" for k, v in statuses.items())]
     return lines + [""]
@@ -241,8 +240,8 @@ def _diversity(data, images) -> list[str]:
 
 def _models(data, images) -> list[str]:
     train = data["rows"]
-    pairs = _counts(train, "meta", "model", "checkpoint")
-    judges = _counts(train, "meta", "judge_model")
+    pairs = summary.counts(train, "meta", "model", "checkpoint")
+    judges = summary.counts(train, "meta", "judge_model")
     lines = ["## Models", ""]
     if pairs:
         lines += ["| model | checkpoint | rows |", "|---|---|---|"]
@@ -265,7 +264,7 @@ def _seeds(data, images) -> list[str]:
         if st.get("stage") == "load_seeds":
             where = st.get("path") or json.dumps(st.get("source"), sort_keys=True)
             lines.append(f"- stage {i} `load_seeds`: `{where}`")
-    licences = _counts(train, "meta", "source", "license")
+    licences = summary.counts(train, "meta", "source", "license")
     if licences:
         lines += ["", "| source | licence | rows |", "|---|---|---|"]
         lines += [f"| {s} | {lic} | {n} |" for (s, lic), n in licences.items()]
@@ -279,7 +278,7 @@ def _example(data, images) -> list[str]:
     train = data["rows"]
     if train.num_rows == 0:
         return []
-    row = {k: _clip(v) for k, v in train.slice(0, 1).to_pylist()[0].items()}
+    row = {k: summary.clip(v) for k, v in train.slice(0, 1).to_pylist()[0].items()}
     return ["## Example row", "", "```json", json.dumps(row, indent=2, ensure_ascii=False, default=str), "```", ""]
 
 
@@ -334,90 +333,13 @@ def _images(data: dict[str, Any]) -> dict[str, str]:
     if stages:
         images["funnel"] = plots.funnel(stages, out_dir / "funnel.png")
     train = data["rows"]
-    if lengths := _text_lengths(train):
+    if lengths := summary.text_lengths(train):
         images["lengths"] = plots.histograms(lengths, out_dir / "lengths.png", "Lengths", "characters")
-    scores, _ = _score_values(train)
+    scores, _ = summary.score_values(train)
     if scores:
         shown = dict(list(scores.items())[:MAX_SCORE_PLOTS])
         images["scores"] = plots.histograms(shown, out_dir / "scores.png", "Scores", "", columns=3)
     return {k: Path(v).relative_to(folder).as_posix() for k, v in images.items()}
-
-
-def _text_lengths(table) -> dict[str, list[int]]:
-    import pyarrow.compute as pc
-
-    out = {}
-    for col in ("instruction", "response"):
-        if col in table.column_names and _is_text(table.column(col).type):
-            out[col] = [v for v in pc.utf8_length(table.column(col)).to_pylist() if v is not None]
-    return out
-
-
-def _score_values(table) -> tuple[dict[str, list[float]], list[str]]:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if "scores" not in table.column_names or not _is_struct(table.column("scores").type):
-        return {}, []
-    col = table.column("scores")
-    numbers, text = {}, []
-    for f in col.type:
-        if pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_boolean(f.type):
-            values = pc.struct_field(col, f.name).to_pylist()
-            numbers[f.name] = [float(v) for v in values if v is not None]
-        elif not pa.types.is_null(f.type):
-            text.append(f.name)
-    return numbers, text
-
-
-def _counts(table, column: str, *fields: str) -> dict[Any, int]:
-    """Row counts per value of ``column.field`` (a tuple for several fields);
-    empty when no field is present."""
-    import pyarrow.compute as pc
-
-    if column not in table.column_names or not _is_struct(table.column(column).type):
-        return {}
-    names = {f.name for f in table.column(column).type}
-    if not any(f in names for f in fields):
-        return {}
-    cols = [pc.struct_field(table.column(column), f).to_pylist() if f in names else [None] * table.num_rows
-            for f in fields]
-    counts: dict[Any, int] = {}
-    for key in zip(*cols):
-        if all(k is None for k in key):
-            continue
-        key = key[0] if len(fields) == 1 else key
-        counts[key] = counts.get(key, 0) + 1
-    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))))
-
-
-def _stats_row(values: list[float]) -> str:
-    if not values:
-        return "0 | - | - | - | -"
-    s = sorted(values)
-    mid = len(s) // 2
-    median = s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
-    return f"{len(s)} | {_num(s[0])} | {_num(median)} | {_num(sum(s) / len(s))} | {_num(s[-1])}"
-
-
-def _num(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else f"{v:.4g}"
-
-
-def _clip(v: Any, limit: int = 600) -> Any:
-    if isinstance(v, str):
-        return _short(v, limit)
-    if isinstance(v, list):
-        return [_clip(x, limit) for x in v[:10]] + (["..."] if len(v) > 10 else [])
-    if isinstance(v, dict):
-        return {k: _clip(x, limit) for k, x in v.items()}
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    return v
-
-
-def _short(s: str, limit: int) -> str:
-    return s if len(s) <= limit else s[:limit] + f"... ({len(s)} chars)"
 
 
 def _pipeline_dict(data) -> dict[str, Any]:
@@ -428,15 +350,3 @@ def _pipeline_dict(data) -> dict[str, Any]:
     except yaml.YAMLError:
         return {}
     return loaded if isinstance(loaded, dict) else {}
-
-
-def _is_struct(t) -> bool:
-    import pyarrow as pa
-
-    return pa.types.is_struct(t)
-
-
-def _is_text(t) -> bool:
-    import pyarrow as pa
-
-    return pa.types.is_string(t) or pa.types.is_large_string(t)
