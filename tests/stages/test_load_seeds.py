@@ -167,3 +167,62 @@ def test_edited_seed_file_changes_the_fingerprint(tmp_path):
     before = build().fingerprint_extra()
     (tmp_path / "s.jsonl").write_text('{"seed": "a"}\n{"seed": "b"}\n')
     assert build().fingerprint_extra() != before
+
+
+# --- tasks: a task set with tests (GiFT, RFT) ----------------------------------------
+
+
+def test_tasks_bundled_train_rows_carry_description_tests_entry_point_and_seed_solution(tmp_path):
+    from synthkit.data.bundled import load_bundled
+    from synthkit.eval.programs import row_program
+    from synthkit.sandbox import Sandbox
+
+    rows, rejected = run(tmp_path, tasks="bundled:train")
+    train = load_bundled(split="train")
+    assert rejected == [] and [r["id"] for r in rows] == [t["task_id"] for t in train]
+    first = rows[0]
+    assert first["meta"]["task_id"] == first["id"] and first["meta"]["split"] == "train"
+    assert first["instruction"] == train[0]["description"].strip() and first["seed"] == train[0]["prompt"]
+    assert first["entry_point"] == train[0]["entry_point"] and "assert" in first["tests"]
+    with Sandbox(workers=1, timeout_s=5.0) as sb:   # the seed solutions pass their tests, in the sandbox
+        results = sb.run([row_program(r)[1] for r in rows[:3]])
+    assert all(r.passed for r in results)
+    json.dumps(rows)
+
+
+def test_tasks_held_out_split_is_never_training_input(tmp_path):
+    from synthkit.data.bundled import load_bundled
+
+    with pytest.raises(ValidationError, match="held-out"):
+        LoadSeeds.Config(stage="load_seeds", tasks="bundled:test")
+    rows, rejected = run(tmp_path, tasks="bundled")
+    test_ids = {t["task_id"] for t in load_bundled(split="test")}
+    assert {x.row["id"] for x in rejected} == test_ids and {x.reason for x in rejected} == {"held_out"}
+    assert not test_ids & {r["id"] for r in rows} and len(rows) == len(load_bundled(split="train"))
+    # the same tasks in a file of their own are caught by id too
+    (tmp_path / "mine.jsonl").write_text("".join(json.dumps(t) + "\n" for t in load_bundled(split="test")[:2]))
+    rows, rejected = run(tmp_path, tasks="mine.jsonl")
+    assert rows == [] and [x.reason for x in rejected] == ["held_out", "held_out"]
+    with pytest.raises(ValidationError, match="exactly one"):
+        LoadSeeds.Config(stage="load_seeds", tasks="bundled", path="x.jsonl")
+
+
+def test_tasks_humaneval_mbpp_and_apps_files_become_runnable_rows(tmp_path):
+    mbpp = {"task_id": 7, "text": "Write a function to add two numbers.", "code": "def add(a, b):\n    return a + b",
+            "test_list": ["assert add(1, 2) == 3", "assert add(0, 0) == 0"]}
+    apps = {"problem_id": 3, "question": "Read two ints and print their sum.",
+            "input_output": json.dumps({"inputs": ["1 2\n"], "outputs": ["3\n"]}),
+            "solutions": json.dumps(["a, b = map(int, input().split())\nprint(a + b)"])}
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "mbpp.jsonl").write_text(json.dumps(mbpp) + "\n")
+    (tmp_path / "apps.jsonl").write_text(json.dumps(apps) + "\n")
+    [m], _ = run(tmp_path, tasks="sub/mbpp.jsonl")      # relative to the pipeline file's folder
+    assert m["id"] == "MBPP/7" and m["entry_point"] == "add" and m["code"].startswith("def add")
+    assert m["instruction"].startswith("Write a function to add") and "assert add(1, 2) == 3" in m["tests"]
+    [a], _ = run(tmp_path, tasks="apps.jsonl")
+    assert a["tests"] == [{"input": "1 2\n", "output": "3\n"}] and a["entry_point"] is None
+    assert a["code"].startswith("a, b = map")
+    rows, _ = run(tmp_path, tasks="humaneval", limit=2)
+    assert [r["id"] for r in rows] == ["HumanEval/0", "HumanEval/1"]
+    assert rows[0]["code"].startswith(rows[0]["seed"])   # the body completes the prompt
+    assert "check(has_close_elements)" in rows[0]["tests"]
