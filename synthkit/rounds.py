@@ -147,7 +147,7 @@ def _training_data(pipe: Pipeline, it: IterationsConfig, r: int, final: "dataset
 def _train_round(it: IterationsConfig, round_dir: Path, data_dir: Path, base: str, fp: str) -> list[str]:
     from synthkit.llm.lora import merge_or_load
     from synthkit.train.config import parse_train_config
-    from synthkit.train.trainer import train
+    from synthkit.train.trainer import resumable, train
 
     marker = round_dir / "train" / "_SUCCESS"
     done = _done(marker, fp)
@@ -156,7 +156,9 @@ def _train_round(it: IterationsConfig, round_dir: Path, data_dir: Path, base: st
     raw = {**it.train, "model": base, "dataset": str(data_dir / "data"), "output_dir": str(round_dir / "train")}
     cfg = parse_train_config(raw, where="iterations.train")
     marker.unlink(missing_ok=True)
-    result = train(cfg, overwrite=True)
+    # The round's fingerprint names the run: a training under it that a kill interrupted resumes from its last
+    # complete checkpoint; one under other inputs (train block, base model, data) is deleted and started over.
+    result = train(cfg, overwrite=not resumable(cfg, fp), data_fingerprint=fp)
     merged = [str(merge_or_load(c.path)) for c in result.checkpoints]
     rundir.write_json(marker, {"checkpoints": merged, "base": base, "fingerprint": fp})
     return merged

@@ -12,8 +12,8 @@ from synthkit.errors import ConfigError, DataError
 from synthkit.core.pipeline import Pipeline
 from synthkit.rounds import parse_iterations, run_rounds
 
-TRAIN = {"max_steps": 2, "batch_size": 2, "max_seq_len": 128, "lora": {"r": 4, "alpha": 8}, "lr": 1e-4,
-         "logging_steps": 1}
+TRAIN = {"max_steps": 2, "per_device_train_batch_size": 2, "max_length": 128, "lora": {"r": 4, "lora_alpha": 8},
+         "learning_rate": 1e-4, "logging_steps": 1}
 
 
 def _pipe(seeds_file, workdir, **it):
@@ -84,7 +84,7 @@ def test_unknown_iterations_key_lists_allowed_keys():
         parse_iterations({"roundz": 2})
 
 
-TINY_TRAIN = {"max_steps": 1, "batch_size": 2, "max_seq_len": 64, "lora": {"r": 2, "alpha": 4},
+TINY_TRAIN = {"max_steps": 1, "per_device_train_batch_size": 2, "max_length": 64, "lora": {"r": 2, "lora_alpha": 4},
               "logging_steps": 1}
 
 

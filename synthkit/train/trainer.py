@@ -320,6 +320,13 @@ def resume_point(cfg: TrainConfig, fingerprint: str, overwrite: bool = False) ->
                       "to delete them and start over")
 
 
+def resumable(cfg: TrainConfig, data_fingerprint: str) -> bool:
+    """Whether ``train(cfg, data_fingerprint=...)`` would resume: ``output_dir``
+    holds a complete checkpoint of this config and data, and resume is auto."""
+    fingerprint = run_fingerprint(cfg, data_fingerprint)
+    return cfg.resume == "auto" and any(read_fingerprint(d) == fingerprint for d in checkpoint_dirs(cfg.output_dir))
+
+
 def _finished(ckpt: Path) -> bool:
     """Whether ``ckpt`` is the last checkpoint of its run (trainer_state: global_step reached max_steps)."""
     try:

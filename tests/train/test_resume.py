@@ -98,3 +98,27 @@ def test_sigkill_after_first_checkpoint_then_resume_ends_like_an_uninterrupted_r
             assert torch.allclose(got[k], want[k], rtol=1e-5, atol=1e-6), k
     # Every checkpoint's learning rate matches too: the scheduler resumed at the right step.
     assert [c.lr for c in resumed.checkpoints] == pytest.approx([c.lr for c in straight.checkpoints], rel=1e-6)
+
+
+def test_a_rounds_training_resumes_under_its_fingerprint_and_restarts_under_another(tiny_model_dir, tmp_path,
+                                                                                    make_chat, save_rows):
+    """synthkit/rounds.py's training step: after a kill (its _SUCCESS not written, the last checkpoint gone) the
+    same round resumes; a round whose inputs changed (another fingerprint) starts its training over."""
+    from synthkit.rounds import IterationsConfig, _train_round
+
+    save_rows(tmp_path / "train_data" / "data", [{"messages": make_chat(i)} for i in range(4)])
+    it = IterationsConfig(train={"max_steps": 2, "save_steps": 1, "per_device_train_batch_size": 2,
+                                 "max_length": 64, "lora": {"r": 2, "target_modules": ["q_proj"]}})
+    round_dir = tmp_path / "round_01"
+    first = _train_round(it, round_dir, tmp_path / "train_data", str(tiny_model_dir), "fp-A")
+    ckpts = round_dir / "train"
+    assert [Path(c).parent.name for c in first] == ["checkpoint-1", "checkpoint-2"]
+    (ckpts / "_SUCCESS").unlink()                               # killed after checkpoint 1 was complete
+    import shutil
+
+    shutil.rmtree(ckpts / "checkpoint-2")
+    kept = (ckpts / "checkpoint-1" / META).stat().st_mtime_ns
+    again = _train_round(it, round_dir, tmp_path / "train_data", str(tiny_model_dir), "fp-A")
+    assert again == first and (ckpts / "checkpoint-1" / META).stat().st_mtime_ns == kept   # resumed, not redone
+    other = _train_round(it, round_dir, tmp_path / "train_data", str(tiny_model_dir), "fp-B")
+    assert other == first and (ckpts / "checkpoint-1" / META).stat().st_mtime_ns != kept   # new inputs: retrained
