@@ -5,6 +5,7 @@
     synthkit stages
     synthkit eval --model PATH|embedded --tasks NAME|PATH --n 10 --k 1,5,10 --m 2
     synthkit train CONFIG.yaml [-o key=value ...]
+    synthkit influence score --train DATA --val DATA --checkpoints CKPT [CKPT ...]
     synthkit card DATASET_DIR | --gallery [PIPELINE.yaml ...]   (re)write a card / data_cards/
     synthkit push DATASET_DIR REPO_ID [--private] [--revision R] [--create-pr] [--message M]
                   [--token-env NAME] [--dry-run]   one commit to a Hub dataset repo
@@ -115,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="fine-tune a model on a synthkit dataset (LoRA/full, optional IB-FT)")
     _lazy_subcommand(p, "synthkit.train.command")
+
+    p = sub.add_parser("influence", help="LESS gradient influence of training rows on a validation set")
+    _lazy_subcommand(p, "synthkit.influence.command")
 
     p = sub.add_parser("card", help="(re)write the README.md data card of a saved dataset, or the data_cards/ gallery")
     p.add_argument("dataset", nargs="?", help="folder written by the `save` stage")

@@ -1,0 +1,102 @@
+"""The warm-up: a short LoRA training on a random fraction of the pool (LESS: 5%, 4 epochs).
+
+``warmup(conversations, ids, spec, model, seed, root)`` draws ``ceil(fraction *
+n)`` rows (at least ``min_rows``, at most all) with a seeded RNG, saves them as
+a dataset and trains them with the bundled trainer
+(``synthkit.train.trainer.train``), one checkpoint per epoch; it returns the
+checkpoint folders, oldest first. Each checkpoint keeps its optimizer state and
+``synthkit_checkpoint.json`` (mean learning rate = LESS's weight).
+
+Everything lives in ``<root>/<key>/`` where the key hashes the drawn rows, the
+spec and the model, so a rerun with the same pool reuses the finished
+checkpoints, a killed training resumes through the trainer's own resume, and a
+changed pool or spec trains anew beside the old one. ``checkpoints:`` in the
+spec skips training: the given folders (or training output folders) are used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import random
+from pathlib import Path
+from typing import Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from synthkit.errors import ConfigError
+from synthkit.train.config import LoraSpec
+
+log = logging.getLogger(__name__)
+
+DONE = "_WARMUP_DONE"
+
+
+def _less_lora() -> LoraSpec:
+    return LoraSpec(r=8, lora_alpha=32, lora_dropout=0.1, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
+
+
+class WarmupSpec(BaseModel):
+    """How to get the checkpoints: train them (the default), or name existing ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoints: list[str] | None = None   # existing LoRA checkpoint folders or training output folders: no training
+    model: str | None = None               # base model; default: the pipeline's llm.model
+    fraction: float = Field(0.05, gt=0, le=1)  # share of the pool trained on, drawn at random (LESS: 5%)
+    min_rows: int = Field(1, ge=1)         # train on at least this many rows (all if the pool is smaller)
+    num_train_epochs: int = Field(4, ge=1)  # one checkpoint per epoch (LESS: 4)
+    learning_rate: float = Field(2e-5, gt=0)  # peak, linear decay (LESS: 2e-5)
+    warmup_ratio: float = Field(0.0, ge=0, lt=1)  # LR warm-up share; LESS's 0.03 would give a short run's first checkpoint lr 0
+    per_device_train_batch_size: int = Field(8, ge=1)
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    max_length: int = Field(1024, ge=8)    # tokens per row (the features use the stage's max_length)
+    lora: LoraSpec = Field(default_factory=_less_lora)  # LESS: q,k,v,o; r 128 on 7B, 8 here for CPUs
+
+
+def draw(n: int, fraction: float, min_rows: int, seed: int) -> list[int]:
+    """Positions of the warm-up rows: a seeded random ``ceil(fraction * n)``, at least ``min_rows``, sorted."""
+    k = min(n, max(min_rows, math.ceil(fraction * n)))
+    return sorted(random.Random(seed).sample(range(n), k))
+
+
+def warmup(conversations: Sequence[list[dict]], ids: Sequence[str], spec: WarmupSpec, model: str,
+           seed: int, root: Path) -> list[Path]:
+    """Train the warm-up (or reuse a finished one) and return its checkpoint folders."""
+    import datasets
+
+    from synthkit.train.config import TrainConfig
+    from synthkit.train.trainer import train
+
+    if not conversations:
+        raise ConfigError("warmup: the pool is empty; there is nothing to train on")
+    picked = draw(len(conversations), spec.fraction, spec.min_rows, seed)
+    rows = [{"id": str(ids[i]), "messages": conversations[i]} for i in picked]
+    key = hashlib.sha256(json.dumps({"rows": rows, "spec": spec.model_dump(exclude={"checkpoints"}),
+                                     "model": model, "seed": seed}, sort_keys=True).encode()).hexdigest()[:16]
+    folder = Path(root) / key
+    out = folder / "train"
+    done = folder / DONE
+    if done.is_file():
+        found = [Path(p) for p in json.loads(done.read_text())["checkpoints"]]
+        if all(p.is_dir() for p in found):
+            log.info("warm-up %s: finished earlier, reusing %d checkpoints", key, len(found))
+            return found
+    data = folder / "data"
+    if not (data / "dataset_info.json").is_file():
+        datasets.Dataset.from_list(rows).save_to_disk(str(data))
+    cfg = TrainConfig(model=model, dataset=str(data), output_dir=str(out), lora=spec.lora,
+                      learning_rate=spec.learning_rate, warmup_ratio=spec.warmup_ratio, num_train_epochs=spec.num_train_epochs,
+                      per_device_train_batch_size=spec.per_device_train_batch_size,
+                      gradient_accumulation_steps=spec.gradient_accumulation_steps, max_length=spec.max_length,
+                      save_steps=0, seed=seed, logging_steps=1)
+    log.info("warm-up %s: training on %d of %d rows for %d epochs", key, len(rows), len(conversations),
+             spec.num_train_epochs)
+    result = train(cfg, data_fingerprint=key)
+    paths = [c.path for c in result.checkpoints]
+    if not paths:
+        raise ConfigError(f"warm-up {out}: the trainer wrote no checkpoint")
+    done.write_text(json.dumps({"checkpoints": [str(p) for p in paths], "rows": len(rows)}))
+    return paths
