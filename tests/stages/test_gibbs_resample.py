@@ -237,6 +237,39 @@ def test_a_template_without_description_warns_and_ignores_the_chain(tmp_path, ca
     assert len(set(code_prompts)) == 1 and task(0)["instruction"] in code_prompts[0]
 
 
+def test_diversity_counts_renamed_copies_once_and_unsolved_tasks_in_coverage():
+    from synthkit.eval.diversity import diversity_report
+
+    passed = {"passed": True}
+    rows = [{"id": "a/1", "code": "def f(x):\n    return x + 1\n", "verify": passed, "instruction": "Add one.",
+             "meta": {"task_id": "a", "description": "Add one."}},
+            {"id": "a/2", "code": "def g(y):  # renamed\n    return y + 1\n", "verify": passed,
+             "instruction": "Add one.", "meta": {"task_id": "a", "description": "Increment  a NUMBER."}},
+            {"id": "a/3", "code": "def f(x):\n    return x - -1\n", "verify": passed, "instruction": "Add one.",
+             "meta": {"task_id": "a", "description": "increment a number."}},
+            {"id": "a/seed", "code": "def f(x):\n    return 1 + x\n", "instruction": "Add one.",
+             "meta": {"task_id": "a", "origin": "seed"}},
+            {"id": "b/1", "code": "def h():\n    return 0\n", "verify": {"passed": False}, "meta": {"task_id": "b"}}]
+    report = diversity_report(rows, ["a", "b", "c"])
+    assert report["per_task"]["a"] == {"passing_codes": 3, "distinct_codes": 2, "distinct_descriptions": 2}
+    assert report["per_task"]["c"] == {"passing_codes": 0, "distinct_codes": 0, "distinct_descriptions": 0}
+    assert (report["tasks"], report["solved_tasks"], report["coverage"]) == (3, 1, 0.3333)
+    assert report["distinct_codes_per_task"] == round(2 / 3, 4)
+
+
+def test_summary_input_strips_docstrings_and_parsers_never_raise():
+    from synthkit.prompts.answers import ParseError
+    from synthkit.prompts.gift import parse_code, parse_summary, strip_docstrings
+
+    code = 'def f(x):\n    """Doc."""\n    # why\n    return x\n\nclass A:\n    """Only a docstring."""\n'
+    assert strip_docstrings(code) == "def f(x):\n    # why\n    return x\n\nclass A:\n    pass\n"
+    assert strip_docstrings("def broken(:\n") == "def broken(:\n"
+    assert parse_code("def f():\n    return 1\n```", "completion", "f") == "def f():\n    return 1\n"
+    assert isinstance(parse_code("no code here", "chat"), ParseError)
+    assert parse_summary("Description: Return x plus one.\n```python\nx\n```") == "Return x plus one."
+    assert parse_summary("```python\nx = 1\n```").reason == "empty_summary"
+
+
 def test_config_is_strict_and_templates_are_checked(tmp_path):
     with pytest.raises(Exception, match="temprature"):
         GibbsResample.Config(stage="gibbs_resample", temprature=1.0)
