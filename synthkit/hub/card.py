@@ -28,14 +28,16 @@ from synthkit.hub import layout, plots, summary
 
 log = logging.getLogger(__name__)
 
-SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
-                   (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B"))
+SIZE_CATEGORIES = ((10**3, "n<1K"), (10**4, "1K<n<10K"), (10**5, "10K<n<100K"), (10**6, "100K<n<1M"),
+                   (10**7, "1M<n<10M"), (10**8, "10M<n<100M"), (10**9, "100M<n<1B"), (10**10, "1B<n<10B"),
+                   (10**11, "10B<n<100B"), (10**12, "100B<n<1T"))
 REPO_PLACEHOLDER = "REPO_ID"
 MAX_SCORE_PLOTS = 12
 
 
 def size_category(n: int) -> str:
-    return next((name for bound, name in SIZE_CATEGORIES if n < bound), "n>1B" if n < 10**10 else "10B<n<100B")
+    """The Hub's ``size_categories`` value for ``n`` rows."""
+    return next((name for bound, name in SIZE_CATEGORIES if n < bound), "n>1T")
 
 
 def load_snippet(repo_id: str | None = None) -> str:
