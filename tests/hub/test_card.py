@@ -21,7 +21,7 @@ def test_provenance_is_recorded_when_the_data_is_made_not_when_the_card_is_rende
     assert recorded["seed"] == 7 and recorded["packages"]["datasets"] and recorded["created_at"]
     assert set(recorded) >= {"synthkit", "git_revision", "git_dirty", "python", "command"}
     card = (out / "README.md").read_text()
-    assert f"- seed: 7" in card and recorded["created_at"] in card and f"`{recorded['command']}`" in card
+    assert "- seed: 7" in card and recorded["created_at"] in card and f"`{recorded['command']}`" in card
 
     # later, elsewhere: other versions, another command. The card still states what made the data.
     monkeypatch.setattr(provenance, "provenance", lambda seed=None: {"synthkit": "9.9", "command": "other"})
