@@ -2,8 +2,9 @@
 assistant-only loss mask, and an optional held-out split by task.
 
 Contract:
-- ``load_source(source, split)`` reads a ``datasets.save_to_disk`` folder when
-  ``source`` is an existing path, else the Hub (``load_dataset(source, split)``),
+- ``load_source(source, split)`` reads a ``datasets.save_to_disk`` folder, any
+  other local folder ``load_dataset`` reads (the Hub layout the ``save`` stage
+  writes: ``data/*.parquet``), else the Hub (``load_dataset(source, split)``),
   and checks it has a non-empty ``messages`` column; ``load_messages`` keeps
   that column only.
 - ``split_by_task(ds, fraction, seed)`` holds out ``fraction`` of the *tasks*,
@@ -53,9 +54,17 @@ def load_source(source: str, split: str = "train") -> "datasets.Dataset":
     """A saved dataset (disk) or a hub dataset, every column, checked to have ``messages`` rows."""
     import datasets
 
-    if Path(source).expanduser().exists():
+    path = Path(source).expanduser()
+    if path.is_dir() and not _saved_to_disk(path):
+        # The Hub layout `save` writes (data/*.parquet + README.md), or any folder load_dataset reads.
         try:
-            ds = datasets.load_from_disk(str(Path(source).expanduser()))
+            ds = datasets.load_dataset(str(path), split=split)
+        except Exception as e:  # datasets raises many types; all mean "cannot read this folder"
+            raise DataError(f"dataset {source}: neither a save_to_disk folder nor one load_dataset reads "
+                            f"(split '{split}'): {e}") from None
+    elif path.exists():
+        try:
+            ds = datasets.load_from_disk(str(path))
         except (FileNotFoundError, ValueError) as e:
             raise DataError(f"dataset {source}: not a dataset saved with save_to_disk ({e})") from None
         if isinstance(ds, datasets.DatasetDict):
@@ -73,6 +82,11 @@ def load_source(source: str, split: str = "train") -> "datasets.Dataset":
     if len(ds) == 0:
         raise DataError(f"dataset {source}: no rows")
     return ds
+
+
+def _saved_to_disk(path: Path) -> bool:
+    """Whether ``path`` is a ``save_to_disk`` folder (a Dataset's or a DatasetDict's)."""
+    return (path / "state.json").is_file() or (path / "dataset_dict.json").is_file()
 
 
 def task_of(row: dict) -> str:

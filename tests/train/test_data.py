@@ -114,3 +114,17 @@ def test_split_by_task_falls_back_to_the_first_user_turn(tmp_path, save_rows, ma
     one = load_source(str(save_rows(tmp_path / "one", [{"messages": make_chat(0)}] * 3)))
     with pytest.raises(DataError, match="eval_fraction needs at least 2 tasks"):
         split_by_task(one, 0.5, seed=0)
+
+
+def test_a_hub_layout_folder_loads_like_a_saved_one(tmp_path, make_chat):
+    # What the `save` stage writes: data/<split>-*.parquet (+ README.md), read with load_dataset, not load_from_disk.
+    import datasets
+
+    (tmp_path / "hub" / "data").mkdir(parents=True)
+    rows = [{"id": str(i), "messages": make_chat(i)} for i in range(3)]
+    datasets.Dataset.from_list(rows).to_parquet(str(tmp_path / "hub" / "data" / "train-00000-of-00001.parquet"))
+    ds = load_source(str(tmp_path / "hub"))
+    assert len(ds) == 3 and ds[0]["messages"] == make_chat(0)
+    assert load_source(str(tmp_path / "hub"))._fingerprint == ds._fingerprint    # stable: a rerun resumes
+    with pytest.raises(DataError, match="hub.*neither a save_to_disk folder nor one load_dataset reads"):
+        load_source(str(tmp_path / "hub"), split="validation")

@@ -39,8 +39,8 @@ def test_embedded_trains_and_checkpoint_generates(embedded_dir, chat_dataset, tm
 
     cfg = parse_train_config({
         "model": "embedded", "dataset": str(chat_dataset), "output_dir": str(tmp_path / "out"),
-        "max_steps": 3, "max_seq_len": 256, "batch_size": 2, "save_steps": 3, "logging_steps": 1,
-        "lora": {"r": 8, "alpha": 16, "target_modules": ["q_proj", "v_proj"]}, "ib": {"enabled": ib}})
+        "max_steps": 3, "max_length": 256, "per_device_train_batch_size": 2, "save_steps": 3, "logging_steps": 1,
+        "lora": {"r": 8, "lora_alpha": 16, "target_modules": ["q_proj", "v_proj"]}, "ib": {"enabled": ib}})
     result = train(cfg)
     (ck,) = result.checkpoints
     assert ck.step == 3 and ck.lr > 0
