@@ -15,11 +15,20 @@ modules once, and then forks one child per run (per assert-style program, or
 per io case). The child confines itself (``_confine``) and runs the program
 (``_child``). Forking a warm process costs a few milliseconds where starting
 an interpreter costs tens (``bench/sandbox.py``). The namespaces and mounts
-are made once per worker by helper processes (``_isolate``): the worker itself
-never loads ctypes, which would otherwise be one import away for programs.
+are made once per worker by its launcher process (``_isolate``): the worker
+itself never loads ctypes, which would otherwise be one import away for
+programs.
 
-What it protects against (full isolation: root on Linux; one adversarial test
-each in ``tests/sandbox/test_adversarial.py``):
+Full isolation comes from Linux namespaces, made by the first mechanism that
+works here (``Sandbox.via`` says which; ``backends`` changes the order):
+``root`` (the caller is root), ``userns`` (an unprivileged user namespace:
+any user, where the kernel allows them), ``bwrap`` (bubblewrap, where it is
+installed and the kernel refuses the second). See ``_isolate``.
+
+What it protects against (full isolation; one adversarial test each in
+``tests/sandbox/test_adversarial.py``, which CI runs as root under ``root``
+and as an ordinary user under ``userns`` and ``bwrap``:
+``tests/sandbox/test_unprivileged.py``):
 
 - **Faked passes.** A pass needs, for every test, a line tagged with a keyed
   hash (BLAKE2b) of the test's index under a per-run key. The key is sent by
@@ -41,16 +50,19 @@ each in ``tests/sandbox/test_adversarial.py``):
   standard library's ctypes and test-only C modules are masked on disk, and
   the worker never loaded them. The program runs in a non-main thread, so it
   cannot install the signal handlers whose frame argument could expose the
-  hook. The harness process left root, so it is non-dumpable: the program's
-  other processes cannot ptrace it or read its memory, and /proc is hidden.
+  hook. The harness process is non-dumpable (``root``: it left root;
+  ``userns``, ``bwrap``: the worker was started from an unreadable file, and
+  its runs inherit that), and the program's processes hold no capability:
+  they cannot ptrace it or read its memory, and /proc is hidden.
   Changes the program's top level made to common modules (builtins, math,
   re, collections, ...) are undone before the tests, and each test starts
   with a fresh copy of the pristine builtins; the harness binds what it uses
   to locals before the program runs. Expected io outputs never leave the
   host process.
 - **Resources.** CPU time, address space (``memory_mb``), file size, process
-  count (per uid) and open files are limited with setrlimit; stdout/stderr are
-  capped (the rest is read and dropped, so the program never blocks).
+  count (per run uid, or per the worker's user namespace) and open files are
+  limited with setrlimit; stdout/stderr are capped (the rest is read and
+  dropped, so the program never blocks).
 - **Runaways.** At the wall-clock limit the run is SIGKILLed, and after every
   run the worker, which is PID 1 of a PID namespace holding only it and its
   runs, kills and reaps every other process in it: signal-ignoring and
@@ -62,9 +74,13 @@ each in ``tests/sandbox/test_adversarial.py``):
   installation bound back in). A run writes only to its working directory
   (/tmp) and /dev/shm, size-limited tmpfs that the worker empties after the
   run; SysV IPC and message queues are switched off.
-- **Privileges and neighbours.** The program runs as a uid of its own (no
-  groups, no capabilities), with a scrubbed environment: it cannot signal the
-  worker, the host or other runs (other workers have other PID namespaces).
+- **Privileges and neighbours.** The program runs without capabilities and
+  with a scrubbed environment: as a uid of its own without groups (``root``),
+  or as the caller inside a user namespace that no ``exec`` gives
+  capabilities in and that can make no nested one (``userns``). It cannot
+  signal the worker (PID 1 of its namespace, with no handler: the kernel drops
+  what comes from inside), the host or other runs (other workers have other
+  PID namespaces).
   A program that crashes or kills its worker costs only its own result: the
   worker is restarted and later programs run.
 
@@ -82,7 +98,13 @@ What it does NOT protect against:
 - Reading world-readable files outside the hidden directories (the rest of
   the filesystem is visible, read-only), CPU/cache side channels, per-uid
   kernel state such as keyrings, and hosts where ``fs.suid_dumpable`` is 1.
-- Without root or namespaces (``isolation`` ``"basic"``, logged as a warning
+  Under ``userns`` and ``bwrap`` the program has the caller's uid and groups,
+  so it reads (never writes) whatever the caller may read outside the hidden
+  directories, not only world-readable files.
+- Under ``bwrap``: SysV IPC and message queues are private to the worker but
+  not switched off (objects may outlive a run of that worker), and a setuid
+  bwrap that makes no user namespace applies no process cap.
+- Without any mechanism (``isolation`` ``"basic"``, logged as a warning
   unless asked for): rlimits, a new session killed as a group, a scrubbed
   environment, a temporary working directory, the audit hook, and, when root,
   a run uid whose every process is killed after the run. There is NO network

@@ -6,7 +6,13 @@ process: a new session, the working directory, rlimits, and (when the
 worker is root) the drop to the worker's run uid with no supplementary groups.
 Leaving root clears every capability and, with ``fs.suid_dumpable`` at 0 or
 2, makes the process non-dumpable: the program's other processes, although
-they share its uid, can neither ptrace it nor read its memory.
+they share its uid, can neither ptrace it nor read its memory. (Under
+``userns`` and ``bwrap`` the worker already has no capability and is
+non-dumpable, and this process inherits both: see ``_isolate``.)
+
+The process cap (``RLIMIT_NPROC``) counts the processes of a uid; it is set
+only where that uid is the run's own: the run uid (root), or the caller's
+uid inside the worker's own user namespace (``cfg["nproc"]``).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ def enter_run(cfg: dict, limits: dict, workdir: str) -> None:
              (resource.RLIMIT_FSIZE, int(limits["max_file_mb"]) * MB),
              (resource.RLIMIT_NOFILE, int(limits["max_open_files"])),
              (resource.RLIMIT_CORE, 0)]
-    if uid is not None:  # per uid, and the uid is this worker's alone (else it would count the user's)
+    if uid is not None or cfg.get("nproc"):  # per uid: only where it counts this worker's processes alone
         pairs.append((resource.RLIMIT_NPROC, int(limits["max_processes"])))
     for which, value in pairs:
         resource.setrlimit(which, (value, value))

@@ -1,30 +1,51 @@
-"""Namespaces and mounts for one worker (Linux, root). Uses ctypes, so it runs
-only in two short-lived helper processes, never in the worker itself: a
-worker that had loaded ``_ctypes`` would hand every program raw memory access
-(CPython re-creates a loaded extension module from its cache, unaudited).
+"""Namespaces and mounts for one worker (Linux). Uses ctypes, so it runs only
+in the launcher, never in the worker itself: a worker that had loaded
+``_ctypes`` would hand every program raw memory access (CPython re-creates a
+loaded extension module from its cache, unaudited).
 
-``launch_main`` (the process the host starts) enters a new mount, network and
-IPC namespace, builds the file-system view, makes itself the parent of a new
-PID namespace and ``exec``s the worker as its PID 1 (so a dead worker takes
-every process of its runs with it), then waits for it. The view:
+``launch_main`` (the process the host starts) tries the containment
+mechanisms the host lists (``pool.BACKENDS`` by default) in order and uses the
+first that works:
 
-- /root, /home, /run, /mnt, /media, /srv, /var/tmp and /proc are covered with
-  empty tmpfs; the directories Python needs (its prefix, sys.path) are bound
-  back in.
+- ``root``: the launcher is root. It enters a new mount, network and IPC
+  namespace, builds the file-system view, makes itself the parent of a new
+  PID namespace and ``exec``s the worker as its PID 1. Runs take a uid of
+  their own (``UID_BASE`` + launcher pid).
+- ``userns``: anyone, where the kernel allows unprivileged user namespaces.
+  The same, inside a new user namespace that maps the caller to root (probed
+  first in a throw-away child, so a refusal leaves the launcher untouched).
+  One uid is all such a namespace can map, so the runs share the worker's;
+  what the run uid gave under ``root`` comes from elsewhere: the worker is
+  ``exec``ed with no capabilities (bounding set emptied, ``SECBIT_NOROOT``
+  locked: no ``exec`` gives them back) through an execute-only copy of the
+  dynamic loader, which makes it and every run it forks non-dumpable
+  (``ptrace`` and ``/proc/<pid>/mem`` refused to the program's processes); no
+  nested user namespace can be made; the process cap counts this namespace
+  only.
+- ``bwrap``: ``bubblewrap``, where it is installed (``_bwrap``), for hosts
+  whose kernel refuses user namespaces to ordinary users but lets ``bwrap``
+  make them (setuid, or an AppArmor profile).
+
+The view (``root`` and ``userns``; ``bwrap`` builds the same with its options):
+
+- /root, /home, /run, /mnt, /media, /srv, /var/tmp, /proc and every directory
+  that other users cannot enter are covered with empty tmpfs; the directories
+  Python needs (its prefix, sys.path) are bound back in.
 - The working directory (/tmp) and /dev/shm are tmpfs owned by the run uid,
   size-limited, nosuid, nodev, noexec; the worker empties them after each run.
 - SysV IPC and POSIX message queues are disabled (limits of 0 in the new IPC
   namespace), so nothing persists there between runs.
 - The network namespace is empty: its loopback is down, every connect fails.
 
-``finish_main`` runs once the worker has imported what it preloads: it masks
-the standard library's ctypes and test-only extension modules with
-/dev/null (no program can load them) and makes the whole tree read-only and
-nosuid, except the two tmpfs. (Which native modules a program may load is
-the audit hook's rule: see ``_child._forbidden``.)
+``finish`` runs in the launcher once the worker has imported what it preloads
+(the worker asks over a pipe): it masks the standard library's ctypes and
+test-only extension modules with /dev/null (no program can load them) and
+makes the whole tree read-only and nosuid, except the two tmpfs. (Which
+native modules a program may load is the audit hook's rule: see
+``_child._forbidden``.)
 
-Without root, or when the kernel refuses, the launcher ``exec``s the worker in
-``basic`` mode and says why.
+When no mechanism works, the launcher ``exec``s the worker in ``basic`` mode
+and says why, one reason per mechanism.
 """
 
 from __future__ import annotations
@@ -34,23 +55,30 @@ import glob
 import json
 import os
 import signal
+import struct
 import sys
 
 from synthkit.sandbox import _wire
 
-CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x08000000, 0x20000000, 0x40000000
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x00020000, 0x08000000, 0x10000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 0x4000, 1 << 18
 AT_FDCWD, AT_RECURSIVE = -100, 0x8000
 OPEN_TREE_CLONE, MOVE_MOUNT_F_EMPTY_PATH = 1, 4
 MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID = 1, 2
 SYS_OPEN_TREE, SYS_MOVE_MOUNT, SYS_MOUNT_SETATTR = 428, 429, 442  # same on x86_64 and arm64
-PR_SET_PDEATHSIG = 1
+PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_CAP_AMBIENT = 1, 24, 28, 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+# NOROOT, NO_SETUID_FIXUP, KEEP_CAPS and NO_CAP_AMBIENT_RAISE, each with its lock bit
+SECUREBITS_LOCKED = 0x01 | 0x02 | 0x04 | 0x08 | 0x20 | 0x40 | 0x80
+MFD_CLOEXEC, MFD_EXEC = 1, 0x10
 UID_BASE = 1_000_000_000  # + launcher pid: a uid no real account uses, one per live worker
 HIDDEN = ("/root", "/home", "/run", "/mnt", "/media", "/srv", "/var/tmp", "/proc")
 MASKED = ("_ctypes*", "_test*", "_xx*", "xx*")  # in lib-dynload: raw memory, or crash helpers
 TMPFS = MS_NOSUID | MS_NODEV | MS_NOEXEC
 IPC_OFF = {"kernel/shmmni": "0", "kernel/shmall": "0", "kernel/msgmni": "0", "kernel/sem": "0 0 0 0",
            "fs/mqueue/queues_max": "0"}
+USERNS_OFF = {"user/max_user_namespaces": "0"}  # userns: programs make no namespace of their own
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
@@ -60,6 +88,14 @@ _libc.syscall.restype = ctypes.c_long
 class _MountAttr(ctypes.Structure):
     _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
                 ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
 
 def _check(ret: int, what: str) -> int:
@@ -84,6 +120,11 @@ def _set_attr(path: str, attr_set: int, attr_clr: int = 0) -> None:
                          ctypes.sizeof(attr)), f"mount_setattr {path}")
 
 
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
 # --- the launcher ------------------------------------------------------------------------------
 
 def launch_main(worker_boot: str) -> None:
@@ -91,58 +132,257 @@ def launch_main(worker_boot: str) -> None:
     cfg = _wire.recv(0)
     if cfg is None:
         os._exit(0)
-    level, reason = "basic", "not running as root"
     if os.geteuid() == 0:  # in basic mode too: programs never run as root
         cfg["uid"] = UID_BASE + os.getpid()
     cfg["needed"] = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
                      os.path.dirname(os.path.realpath(sys.executable))] + [p for p in sys.path if p]
-    if cfg.get("force_basic"):
-        reason = "basic isolation requested"
-    elif os.geteuid() == 0:
+    argv = [sys.executable, "-I", "-c", worker_boot]
+    reasons, via = [], "none"
+    for backend in [] if cfg.get("force_basic") else cfg.get("backends", ()):
         try:
-            cfg.update(_enter_namespaces(cfg))
-            level, reason = "full", ""
+            if backend == "bwrap":
+                from synthkit.sandbox import _bwrap
+
+                command, keep_fds = _bwrap.command(cfg, argv)
+                cfg.update(isolation="full", via="bwrap", reason="; ".join(reasons))
+                for fd in keep_fds:
+                    os.set_inheritable(fd, True)
+                os.execv(command[0], command + [json.dumps(cfg)])
+            cfg.update(_enter(backend, cfg))
+            via = backend
+            break
         except OSError as e:
-            reason = f"namespaces unavailable ({e})"
-    cfg.update(isolation=level, reason=reason)
-    argv = [sys.executable, "-I", "-c", worker_boot, json.dumps(cfg)]
-    if level != "full":
-        os.execv(sys.executable, argv)
+            reasons.append(f"{backend}: {e.strerror or e}")
+    if via == "userns":
+        cfg.pop("uid", None)  # one uid is all the namespace maps: the worker's
+    cfg.update(isolation="full" if via != "none" else "basic", via=via,
+               reason="basic isolation requested" if cfg.get("force_basic") else "; ".join(reasons))
+    if via == "none":
+        os.execv(sys.executable, argv + [json.dumps(cfg)])
+    _start_worker(cfg, argv, userns=via == "userns")
+
+
+def _enter(backend: str, cfg: dict) -> dict:
+    """Namespaces and mounts for ``root`` or ``userns``; raises OSError when refused."""
+    if backend == "root":
+        if os.geteuid() != 0:
+            raise OSError(0, "not running as root")
+        return _enter_namespaces(cfg, userns=False)
+    if backend != "userns":
+        raise OSError(0, f"unknown mechanism {backend!r}")
+    if _read("/proc/sys/vm/memfd_noexec") == "2":
+        raise OSError(0, "vm.memfd_noexec=2 forbids the execute-only loader copy")
+    _probe(lambda: _enter_userns(*_userns_ids(cfg), probe=True))
+    return _enter_namespaces(cfg, userns=True)
+
+
+def _userns_ids(cfg: dict) -> tuple[int, int]:
+    """The host uid and gid root inside the user namespace maps to: the caller's,
+    or for root a run uid of its own (host root is exempt from the process cap)."""
+    return (cfg["uid"], cfg["uid"]) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
+
+
+def _probe(attempt) -> None:
+    """Run ``attempt`` in a throw-away child; raise its OSError here if it failed."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            attempt()
+            os.write(w, b"ok")
+        except BaseException as e:
+            os.write(w, str(getattr(e, "strerror", None) or e).encode()[:500])
+        os._exit(0)
+    os.close(w)
+    answer = b""
+    while chunk := os.read(r, 512):
+        answer += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    if answer != b"ok":
+        raise OSError(0, answer.decode(errors="replace") or "the probe died")
+
+
+def _enter_userns(uid: int, gid: int, probe: bool = False) -> None:
+    """A new user namespace mapping host ``uid``/``gid`` to root inside, with new
+    mount, network and IPC ones. An ordinary user maps itself, after giving up
+    ``setgroups``; root maps ids of its choosing, which only a process left in
+    the parent namespace may write: a helper forked first does it."""
+    own = uid == os.geteuid() and gid == os.getegid()
+    go, helper = os.pipe(), -1
+    if not own:
+        helper = os.fork()
+        if helper == 0:
+            os.close(go[1])
+            ok = os.read(go[0], 1) == b"x"
+            try:
+                for name, host in (("uid_map", uid), ("gid_map", gid)):
+                    _write(f"/proc/{os.getppid()}/{name}", f"0 {host} 1")
+            except OSError:
+                ok = False
+            os._exit(0 if ok else 1)
+    os.close(go[0])
+    try:
+        _unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC)
+        if own:
+            _write("/proc/self/setgroups", "deny")
+            _write("/proc/self/uid_map", f"0 {uid} 1")
+            _write("/proc/self/gid_map", f"0 {gid} 1")
+        else:
+            os.write(go[1], b"x")
+    finally:
+        os.close(go[1])
+        if helper > 0 and os.waitstatus_to_exitcode(os.waitpid(helper, 0)[1]) != 0:
+            raise OSError(0, "could not write the user namespace's id maps")
+    _mount("none", "/", None, MS_REC | MS_PRIVATE)
+    if probe:  # what a kernel that grants the namespace but no capability in it refuses
+        _become_root()
+        _mount("tmpfs", "/tmp", "tmpfs", TMPFS, "size=1m")
+
+
+def _become_root() -> None:
+    """Root's launcher, whose host uid the namespace does not map: take the mapped
+    ids (root inside), without the host's groups. (An ordinary user is root inside already.)"""
+    if os.getuid() != 0:
+        os.setgroups([])
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+
+
+def _enter_namespaces(cfg: dict, userns: bool) -> dict:
+    needed, covers, workdir = view_plan(cfg["needed"])  # while the paths are still visible
+    if workdir != "/tmp":
+        covers.append(("/tmp", [p for p in needed if _under(p, "/tmp")]))
+    if userns:
+        _enter_userns(*_userns_ids(cfg))
+        uid = 0  # root inside: the mapped host uid
+    else:
+        uid = cfg["uid"]
+        _unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC)
+        _mount("none", "/", None, MS_REC | MS_PRIVATE)
+    clones = [(top, _clone(keep)) for top, keep in covers]  # root's launcher: before it leaves host root
+    if userns:
+        _become_root()
+    for key, value in {**IPC_OFF, **(USERNS_OFF if userns else {})}.items():  # before /proc is covered
+        _write(f"/proc/sys/{key}", value)
+    for top, trees in clones:
+        _cover(top, trees)
+    os.makedirs(workdir, exist_ok=True)
+    size = f"size={int(cfg['max_file_mb'])}m,nr_inodes=16384"
+    _mount("tmpfs", workdir, "tmpfs", TMPFS, f"{size},mode=700,uid={uid},gid={uid}")
+    _mount("tmpfs", "/dev/shm", "tmpfs", TMPFS, f"{size},mode=1777")
+    return {"workdir": workdir, "nproc": True}
+
+
+def _start_worker(cfg: dict, argv: list[str], userns: bool) -> None:
+    """Become the parent of a new PID namespace whose PID 1 is the worker; finish
+    the view when the worker asks; wait for it. Never returns."""
+    to_launcher, to_worker = os.pipe(), os.pipe()
+    cfg["ctl"] = [to_worker[0], to_launcher[1]]
+    loader = _exec_only_loader() if userns else None
     _unshare(CLONE_NEWPID)
     pid = os.fork()
     if pid == 0:
-        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # kept across exec: dies with us
-        os.execv(sys.executable, argv)  # PID 1 of the new namespace; ctypes is gone with the exec
+        try:
+            _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # kept across exec: dies with us
+            for fd in cfg["ctl"]:
+                os.set_inheritable(fd, True)
+            full = argv + [json.dumps(cfg)]
+            if loader is None:
+                os.execv(sys.executable, full)  # PID 1 of the new namespace; ctypes is gone with the exec
+            _drop_capabilities()
+            os.execve(loader[0], loader[1:] + full, dict(os.environ))  # execute-only: non-dumpable
+        except BaseException as e:
+            os.write(2, f"sandbox launcher: {e}\n".encode())
+        os._exit(111)
+    os.close(to_worker[0])
+    os.close(to_launcher[1])
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)  # the worker owns the pipes: the host sees EOF when it dies
     os.dup2(null, 1)
+    if os.read(to_launcher[0], 1) == b"i":  # the worker has done its imports
+        try:
+            finish([cfg["workdir"], "/dev/shm"])
+            answer = b"ok"
+        except OSError as e:
+            answer = str(e).encode()[:500] or b"failed"
+        os.write(to_worker[1], answer)
+    os.close(to_launcher[0])
+    os.close(to_worker[1])
     _, status = os.waitpid(pid, 0)
     os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
 
 
-def _enter_namespaces(cfg: dict) -> dict:
-    uid = cfg["uid"]
-    _unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC)
-    _mount("none", "/", None, MS_REC | MS_PRIVATE)
-    for key, value in IPC_OFF.items():  # before /proc is covered
-        with open(f"/proc/sys/{key}", "w") as f:
-            f.write(value)
-    needed = _minimal([p for p in map(os.path.realpath, filter(os.path.exists, cfg["needed"]))
-                       if not any(_under(top, p) for top in HIDDEN + ("/tmp",))])
-    workdir = "/tmp/.synthkit-run" if any(_under(p, "/tmp") for p in needed) else "/tmp"
-    for top in _minimal(list(HIDDEN) + _closed_ancestors(needed)):
-        if os.path.isdir(top) and top != "/":
-            _cover(top, [p for p in needed if _under(p, top)])
-    if workdir != "/tmp":
-        _cover("/tmp", [p for p in needed if _under(p, "/tmp")])
-        os.makedirs(workdir, exist_ok=True)
-    size = f"size={int(cfg['max_file_mb'])}m,nr_inodes=16384"
-    _mount("tmpfs", workdir, "tmpfs", TMPFS, f"{size},mode=700,uid={uid},gid={uid}")
-    _mount("tmpfs", "/dev/shm", "tmpfs", TMPFS, f"{size},mode=1777")
-    return {"workdir": workdir}
+def _drop_capabilities() -> None:
+    """No capability now, and none from any later exec (root or file capabilities)."""
+    _check(_libc.prctl(PR_SET_SECUREBITS, SECUREBITS_LOCKED, 0, 0, 0), "securebits")
+    cap = 0
+    while _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0:
+        cap += 1
+    _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    data = (_CapData * 2)()
+    _check(_libc.capset(ctypes.byref(_CapHeader(0x20080522, 0)), data), "capset")
 
 
-def _masked_files() -> list[str]:
+def _exec_only_loader() -> list:
+    """``[fd, argv0, ...]``: an execute-only copy of the dynamic loader (or of a
+    static interpreter) in a memfd. ``exec`` of a file the process cannot read
+    makes the new image non-dumpable; the loader then runs the real
+    interpreter, found at its usual path."""
+    exe = os.path.realpath(sys.executable)
+    loader = elf_interpreter(exe)
+    fd = _memfd("synthkit-loader")
+    with open(loader or exe, "rb") as f:
+        data = f.read()
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.fchmod(fd, 0o111)
+    os.lseek(fd, 0, os.SEEK_SET)  # bwrap copies it from the current offset
+    return [fd, loader] if loader else [fd]
+
+
+def _memfd(name: str) -> int:
+    try:
+        return os.memfd_create(name, MFD_CLOEXEC | MFD_EXEC)
+    except OSError:  # kernels before 6.3 do not know MFD_EXEC; their memfds are executable
+        return os.memfd_create(name, MFD_CLOEXEC)
+
+
+def elf_interpreter(path: str) -> str | None:
+    """The PT_INTERP path of an ELF executable (its dynamic loader), or None."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+        if head[:4] != b"\x7fELF":
+            return None
+        wide, endian = head[4] == 2, "<" if head[5] == 1 else ">"
+        if wide:
+            phoff, phentsize, phnum = struct.unpack_from(endian + "Q", head, 32)[0], *struct.unpack_from(
+                endian + "HH", head, 54)
+        else:
+            phoff, phentsize, phnum = struct.unpack_from(endian + "I", head, 28)[0], *struct.unpack_from(
+                endian + "HH", head, 42)
+        for i in range(phnum):
+            f.seek(phoff + i * phentsize)
+            ph = f.read(phentsize)
+            if struct.unpack_from(endian + "I", ph, 0)[0] == 3:  # PT_INTERP
+                offset, size = struct.unpack_from(endian + ("Q16xQ" if wide else "I8xI"), ph,
+                                                  8 if wide else 4)
+                f.seek(offset)
+                return f.read(size).split(b"\0", 1)[0].decode()
+    return None
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def masked_files() -> list[str]:
     dynload = [p for p in sys.path if p.endswith("lib-dynload") and os.path.isdir(p)]
     return sorted({f for d in dynload for pattern in MASKED for f in glob.glob(os.path.join(d, pattern))
                    if os.path.isfile(f)})
@@ -174,11 +414,24 @@ def _closed_ancestors(needed: list[str]) -> list[str]:
     return out
 
 
-def _cover(top: str, keep: list[str]) -> None:
-    """Cover ``top`` with an empty tmpfs, binding the ``keep`` subtrees back in."""
-    clones = [(p, os.path.isdir(p), _check(_libc.syscall(SYS_OPEN_TREE, AT_FDCWD, p.encode(),
-                                                         OPEN_TREE_CLONE | AT_RECURSIVE | os.O_CLOEXEC),
-                                           "open_tree")) for p in keep]
+def view_plan(needed: list[str]) -> tuple[list[str], list[tuple[str, list[str]]], str]:
+    """(needed paths, [(directory to cover, needed paths under it)], working directory)."""
+    needed = _minimal([p for p in map(os.path.realpath, filter(os.path.exists, needed))
+                       if not any(_under(top, p) for top in HIDDEN + ("/tmp",))])
+    tops = [t for t in _minimal(list(HIDDEN) + _closed_ancestors(needed)) if os.path.isdir(t) and t != "/"]
+    workdir = "/tmp/.synthkit-run" if any(_under(p, "/tmp") for p in needed) else "/tmp"
+    return needed, [(t, [p for p in needed if _under(p, t)]) for t in tops], workdir
+
+
+def _clone(keep: list[str]) -> list[tuple[str, bool, int]]:
+    """Detached copies of the mount trees at ``keep`` (to bind back after covering)."""
+    return [(p, os.path.isdir(p), _check(_libc.syscall(SYS_OPEN_TREE, AT_FDCWD, p.encode(),
+                                                       OPEN_TREE_CLONE | AT_RECURSIVE | os.O_CLOEXEC),
+                                         "open_tree")) for p in keep]
+
+
+def _cover(top: str, clones: list[tuple[str, bool, int]]) -> None:
+    """Cover ``top`` with an empty tmpfs and attach the ``clones`` (``_clone``) back in."""
     _mount("tmpfs", top, "tmpfs", TMPFS, "size=1m,mode=755")
     for path, is_dir, fd in clones:
         os.makedirs(path if is_dir else os.path.dirname(path), mode=0o755, exist_ok=True)
@@ -189,14 +442,12 @@ def _cover(top: str, keep: list[str]) -> None:
         os.close(fd)
 
 
-# --- the finisher --------------------------------------------------------------------------------
-
-def finish_main(writable: list[str]) -> None:
-    """Run by the worker (as a separate process) after its imports: mask the
-    dangerous extension modules and make everything read-only but ``writable``.
-    (Masking waits until here: this process needs ctypes.)"""
-    for path in _masked_files():
+def finish(writable: list[str]) -> None:
+    """Mask the dangerous extension modules and make everything read-only but
+    ``writable`` (the run's tmpfs mounts, still noexec, nosuid, nodev). Run by
+    the launcher once the worker has done its imports."""
+    for path in masked_files():
         _mount("/dev/null", path, None, MS_BIND)
     _set_attr("/", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID)
-    for path in writable:  # the run's tmpfs mounts (still noexec, nosuid, nodev)
+    for path in writable:
         _set_attr(path, 0, MOUNT_ATTR_RDONLY)

@@ -3,18 +3,20 @@
 Started by ``_isolate.launch_main`` (``exec``, as PID 1 of its own PID
 namespace under full isolation) with its config as argv[1]. It never loads
 ctypes. It imports the harness and the ``preload`` modules once, has the
-file system made read-only (``_isolate.finish_main``, a separate process),
-says ``ready``, then serves jobs one at a time over its stdin/stdout: for each
-it forks a child (``_child.main``), sends the per-run key after the fork,
-watches the child's pipes and wall clock, kills it at the deadline, and
-answers with what happened. After every run it kills every other process in
-its namespace (the run's daemons included: it is their PID 1 and reaps them)
-and empties the working directory and /dev/shm. It never runs program code
-itself and never sees expected outputs (the host compares them).
+file system made read-only (the launcher does it when asked over the ``ctl``
+pipe; ``bwrap`` did it up front), says ``ready``, then serves jobs one at a
+time over its stdin/stdout: for each it forks a child (``_child.main``), sends
+the per-run key after the fork, watches the child's pipes and wall clock,
+kills it at the deadline, and answers with what happened. After every run it
+kills every other process in its namespace (the run's daemons included: it is
+their PID 1 and reaps them) and empties the working directory and /dev/shm;
+when it cannot, it answers ``retire`` and the host replaces it. It never runs
+program code itself and never sees expected outputs (the host compares them).
 """
 
 from __future__ import annotations
 
+import _blake2
 import hmac
 import importlib
 import json
@@ -22,25 +24,19 @@ import os
 import select
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
-
-import _blake2
 
 from synthkit.sandbox import _child, _wire
 
 HARNESS_MODULES = ("ast", "json", "traceback", "threading", "fcntl", "resource", "types")
 RAW_MEMORY = ("_ctypes", "_cffi_backend")  # loaded here, any program could reach raw memory
-_ROOT = str(Path(__file__).resolve().parents[2])
-FINISH_BOOT = (f"import sys, json; sys.path.insert(0, {_ROOT!r}); "
-               "from synthkit.sandbox._isolate import finish_main; finish_main(json.loads(sys.argv[1]))")
 
 
 def main(cfg_json: str) -> None:
     os.umask(0o022)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # PID 1 with no handler: runs cannot signal it
     cfg = json.loads(cfg_json)
     sys.modules["ctypes"] = None  # type: ignore[assignment]  # preloads that try it (numpy) do without
     failed = []
@@ -51,15 +47,13 @@ def main(cfg_json: str) -> None:
             failed.append(f"{name}: {e}")
     leaked = [m for m in RAW_MEMORY if m in sys.modules]
     snapshot = _child.snapshot_modules(list(cfg.get("preload", [])))
-    if cfg["isolation"] == "full":
-        try:
-            subprocess.run([sys.executable, "-I", "-c", FINISH_BOOT, json.dumps([cfg["workdir"], "/dev/shm"])],
-                           check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-        except (OSError, subprocess.CalledProcessError) as e:
-            failed.append(f"read-only remount: {e}")
+    if cfg.get("ctl"):
+        answer = _finish_view(cfg.pop("ctl"))
+        if answer:
+            failed.append(f"read-only remount: {answer}")
             leaked.append("read-only remount failed")
-    _wire.send(1, {"ready": not leaked, "isolation": cfg["isolation"], "reason": cfg.get("reason", ""),
-                   "preload_failed": failed, "refused": leaked})
+    _wire.send(1, {"ready": not leaked, "isolation": cfg["isolation"], "via": cfg.get("via", "none"),
+                   "reason": cfg.get("reason", ""), "preload_failed": failed, "refused": leaked})
     if leaked:
         return
     while True:
@@ -69,15 +63,29 @@ def main(cfg_json: str) -> None:
         _wire.send(1, serve(job, cfg, snapshot))
 
 
+def _finish_view(ctl: list[int]) -> str:
+    """Ask the launcher to mask and remount (it holds the capabilities); '' when done."""
+    read_fd, write_fd = ctl
+    try:
+        os.write(write_fd, b"i")
+        answer = os.read(read_fd, 1024).decode(errors="replace")
+    except OSError as e:
+        answer = str(e)
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+    return "" if answer == "ok" else (answer or "the launcher did not answer")
+
+
 def serve(job: dict, cfg: dict, snapshot: tuple) -> dict:
     if job["mode"] == "io":
         cases = []
         for text in job["inputs"]:
             res = run_process("io", job, cfg, text, snapshot)
             cases.append(res)
-            if res["timed_out"]:
+            if res["timed_out"] or res.get("retire"):
                 break  # a program that timed out once would likely time out on every case
-        return {"cases": cases}
+        return {"cases": cases, "retire": any(c.get("retire") for c in cases)}
     res = run_process("assert", job, cfg, "", snapshot)
     res.update(judge(res.pop("report"), res.pop("key"), int(job["n_tests"]), res))
     return res
@@ -115,17 +123,22 @@ def run_process(kind: str, job: dict, cfg: dict, stdin_text: str, snapshot: tupl
             pass  # the child died during setup; _supervise will say so
         finally:
             os.close(pipes[3][1])
+    clean = False
     try:
         out = _supervise(pid, [r for r, _ in pipes[:3]], start, limits, full)
     finally:
         if full:
-            _empty(workdir, 0o700, int(cfg["uid"]))
-            _empty("/dev/shm", 0o1777, 0)
+            clean = _empty(workdir, 0o700, int(uid) if uid is not None else None)
+            clean = _empty("/dev/shm", 0o1777, 0 if uid is not None else None) and clean
         else:
             if uid is not None:
                 _kill_uid(int(uid))
+            _empty(workdir, None, None)
             shutil.rmtree(workdir, ignore_errors=True)
+            clean = True  # a fresh directory per run
     out["key"] = key.hex()
+    if not clean:
+        out["retire"] = True  # the next run must not see what this one left
     return out
 
 
@@ -221,15 +234,56 @@ def _kill_uid(uid: int) -> None:
     os.waitpid(pid, 0)
 
 
-def _empty(path: str, mode: int, owner: int) -> None:
-    """Remove what a run left in a directory of ours (as root; symlinks are not followed)."""
-    for entry in os.scandir(path):
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, ignore_errors=True)
-        else:
-            os.unlink(entry.path)
-    os.chown(path, owner, owner)
-    os.chmod(path, mode)
+def _empty(path: str, mode: int | None, owner: int | None) -> bool:
+    """Remove what a run left in a directory of ours, symlinks not followed and
+    directories the run locked (mode 000) unlocked first, without recursion (a
+    run may nest thousands deep). Then give the directory back its ``owner``
+    and ``mode`` (when not None). True when it is empty again."""
+    stack, dirs = [path], []
+    while stack:
+        top = stack.pop()
+        try:
+            entries = list(os.scandir(top))
+        except PermissionError:
+            _unlock(top)
+            entries = list(os.scandir(top))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    _unlock(entry.path)
+                    stack.append(entry.path)
+                    dirs.append(entry.path)
+                else:
+                    try:
+                        os.unlink(entry.path)
+                    except PermissionError:
+                        _unlock(top)
+                        os.unlink(entry.path)
+            except OSError:
+                pass
+    for d in reversed(dirs):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+    try:
+        if os.geteuid() == 0 or os.lstat(path).st_uid == os.geteuid():  # bwrap's may be root's
+            if owner is not None:
+                os.chown(path, owner, owner)
+            if mode is not None:
+                os.chmod(path, mode)
+        return not os.listdir(path)
+    except OSError:
+        return False
+
+
+def _unlock(path: str) -> None:
+    try:
+        os.chmod(path, 0o700)
+    except OSError:
+        pass
 
 
 def _text(b: bytearray) -> str:

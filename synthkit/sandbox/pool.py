@@ -35,6 +35,7 @@ _WORKER = (f"import sys; sys.path.insert(0, {_ROOT!r}); "
 _LAUNCH = f"import sys; sys.path.insert(0, {_ROOT!r}); from synthkit.sandbox._isolate import launch_main; " \
           f"launch_main({_WORKER!r})"
 _ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+BACKENDS = ("root", "userns", "bwrap")  # full-isolation mechanisms, tried in this order (see _isolate)
 START_TIMEOUT_S = 60.0      # a worker must say "ready" within this
 SLACK_S = 10.0              # extra time the host grants a worker beyond the run's own limits
 DEFAULT_PRELOAD = ("collections", "itertools", "functools", "heapq", "bisect", "math", "cmath", "re",
@@ -60,7 +61,7 @@ class _Worker:
         self.proc = subprocess.Popen([sys.executable, "-I", "-c", _LAUNCH], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, env=dict(_ENV), close_fds=True,
                                      start_new_session=True, cwd="/")
-        self.isolation, self.reason = "none", ""
+        self.isolation, self.via, self.reason = "none", "none", ""
         _wire.send(self.proc.stdin.fileno(), cfg)
 
     def wait_ready(self) -> "_Worker":
@@ -75,7 +76,7 @@ class _Worker:
         if not isinstance(hello, dict) or not hello.get("ready"):
             self.kill()
             raise RuntimeError("sandbox worker failed to start (see its stderr above)")
-        self.isolation, self.reason = hello["isolation"], hello.get("reason", "")
+        self.isolation, self.via, self.reason = hello["isolation"], hello.get("via", "none"), hello.get("reason", "")
         if hello.get("preload_failed"):
             log.warning("sandbox preload failed: %s", "; ".join(hello["preload_failed"]))
         return self
@@ -116,16 +117,22 @@ class Sandbox:
     ``workers``: programs run in parallel. ``timeout_s``: wall clock per process
     (the program plus all its asserts; each io case separately). ``memory_mb``:
     address-space limit. ``isolation``: ``"full"`` refuses to start without
-    namespaces (root); ``"auto"`` falls back to ``basic`` with a warning;
-    ``"basic"`` asks for it (no namespaces; see ``synthkit.sandbox``).
+    namespaces; ``"auto"`` falls back to ``basic`` with a warning; ``"basic"``
+    asks for it (no namespaces; see ``synthkit.sandbox``). ``backends``: the
+    mechanisms tried for full isolation, in order (``root``, ``userns``,
+    ``bwrap``; see ``_isolate``).
+
+    After start: ``isolation`` is what runs get (``"full"`` or ``"basic"``),
+    ``via`` the mechanism (``"root"``, ``"userns"``, ``"bwrap"``, or
+    ``"none"``), ``isolation_reason`` why the mechanisms before it were not used.
     """
 
     def __init__(self, workers: int = 2, timeout_s: float = 5.0, memory_mb: int = 512, *,
                  max_output_bytes: int = 1 << 20, max_processes: int = 32, max_open_files: int = 64,
                  max_file_mb: int = 16, stack_mb: int = 0, preload: tuple[str, ...] | list[str] = (),
-                 isolation: str = "auto") -> None:
+                 isolation: str = "auto", backends: tuple[str, ...] | list[str] = BACKENDS) -> None:
         _validate(workers, timeout_s, memory_mb, max_output_bytes, max_processes, max_open_files,
-                  max_file_mb, isolation)
+                  max_file_mb, isolation, backends)
         self.workers, self.timeout_s, self.memory_mb = int(workers), float(timeout_s), int(memory_mb)
         self.limits = {"timeout_s": self.timeout_s, "cpu_s": math.ceil(self.timeout_s) + 1,
                        "memory_mb": self.memory_mb, "max_output_bytes": int(max_output_bytes),
@@ -133,7 +140,7 @@ class Sandbox:
                        "max_file_mb": int(max_file_mb),
                        "stack_mb": int(stack_mb) or max(8, min(64, self.memory_mb // 8))}
         self._cfg = {"preload": list(DEFAULT_PRELOAD) + list(preload), "max_file_mb": int(max_file_mb),
-                     "force_basic": isolation == "basic"}
+                     "force_basic": isolation == "basic", "backends": list(backends)}
         self._queue: queue.Queue = queue.Queue()
         self._closed = False
         self._lock = threading.Lock()
@@ -144,14 +151,15 @@ class Sandbox:
         except (RuntimeError, ConfigError):
             self._shutdown()
             raise
-        self.isolation = self._pool[0].isolation
+        self.isolation, self.via = self._pool[0].isolation, self._pool[0].via
+        self.isolation_reason = self._pool[0].reason
         if isolation == "full" and self.isolation != "full":
-            reason = self._pool[0].reason
             self._shutdown()
-            raise ConfigError(f"isolation: 'full' needs root and Linux namespaces ({reason})")
+            raise ConfigError("isolation: 'full' needs Linux namespaces: root, unprivileged user namespaces "
+                              f"or bubblewrap (bwrap), and none worked here ({self.isolation_reason})")
         if self.isolation != "full" and isolation != "basic":
             log.warning("sandbox runs with BASIC isolation (%s): no network, file or daemon containment",
-                        self._pool[0].reason)
+                        self.isolation_reason)
         self._threads = [threading.Thread(target=self._serve, args=(i,), name=f"sandbox-{i}", daemon=True)
                          for i in range(self.workers)]
         for t in self._threads:
@@ -211,10 +219,13 @@ class Sandbox:
                     slot.result = Result("killed", False, 0.0, 0, n_runs if job["mode"] == "io" else
                                          int(job["n_tests"]), 0.0, detail="the sandbox worker died; restarted")
                     self._restart(i)
-                elif job["mode"] == "io":
-                    slot.result = finish_io(reply["cases"], slot.expected or [])
                 else:
-                    slot.result = finish_assert(reply)
+                    if job["mode"] == "io":
+                        slot.result = finish_io(reply["cases"], slot.expected or [])
+                    else:
+                        slot.result = finish_assert(reply)
+                    if reply.get("retire"):  # it could not clean up after the run: a fresh one
+                        self._restart(i)
             except Exception as e:  # never leave a caller waiting forever
                 log.exception("sandbox: could not finish a result")
                 slot.result = Result("error", False, 0.0, 0, 0, 0.0, detail=f"sandbox error: {e}")
@@ -240,7 +251,7 @@ def _kill_all(pool: list[_Worker]) -> None:
 
 
 def _validate(workers, timeout_s, memory_mb, max_output_bytes, max_processes, max_open_files,
-              max_file_mb, isolation) -> None:
+              max_file_mb, isolation, backends) -> None:
     checks = [("workers", workers, 1), ("timeout_s", timeout_s, 0.01), ("memory_mb", memory_mb, 64),
               ("max_output_bytes", max_output_bytes, 1024), ("max_processes", max_processes, 4),
               ("max_open_files", max_open_files, 16), ("max_file_mb", max_file_mb, 1)]
@@ -249,3 +260,6 @@ def _validate(workers, timeout_s, memory_mb, max_output_bytes, max_processes, ma
             raise ConfigError(f"sandbox {name}: expected a number >= {low}, got {value!r}")
     if isolation not in ("auto", "full", "basic"):
         raise ConfigError(f"sandbox isolation: expected 'auto', 'full' or 'basic', got {isolation!r}")
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown or isinstance(backends, str):
+        raise ConfigError(f"sandbox backends: expected a list of {', '.join(BACKENDS)}, got {backends!r}")

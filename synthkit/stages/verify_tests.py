@@ -15,7 +15,10 @@ its pass rate reaches it. Dropped rows carry a reason: ``no_code``,
 
 The sandbox (``synthkit.sandbox.Sandbox``; ``workers`` programs at a time) is
 started in ``setup()`` and stopped in ``teardown()``; the model's code runs
-only there.
+only there. The isolation it ran with goes into the stage's ``stats.json``
+(and so the run's ``report.json``) as ``sandbox = {isolation, via}``:
+``full`` or ``basic``, and the mechanism (``root``, ``userns``, ``bwrap`` or
+``none``; see ``synthkit.sandbox``).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class VerifyTests(Stage):
     def __init__(self, config: StageConfig, ctx: Any) -> None:
         super().__init__(config, ctx)
         self._sandbox = None
+        self._isolation: dict[str, str] = {}
 
     def setup(self) -> None:
         from synthkit.sandbox import Sandbox
@@ -56,6 +60,11 @@ class VerifyTests(Stage):
         if self._sandbox is None:
             self._sandbox = Sandbox(workers=cfg.workers, timeout_s=cfg.timeout_s, memory_mb=cfg.memory_mb,
                                     preload=tuple(cfg.preload), isolation=cfg.isolation)
+            self._isolation = {"isolation": self._sandbox.isolation, "via": self._sandbox.via}
+
+    def run_stats(self) -> dict[str, Any]:
+        """Recorded in ``stats.json`` beside the funnel: the sandbox's isolation."""
+        return {"sandbox": dict(self._isolation)} if self._isolation else {}
 
     def teardown(self) -> None:
         if self._sandbox is not None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sandbox_helpers import make_sandbox
 
-from synthkit.sandbox import Sandbox
 
 @pytest.fixture(scope="session")
 def sandbox():
-    sb = Sandbox(workers=2, timeout_s=2.0, memory_mb=256)
+    sb = make_sandbox(workers=2, timeout_s=2.0, memory_mb=256)
     yield sb
     sb.close()

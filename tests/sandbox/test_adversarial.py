@@ -1,7 +1,9 @@
 """One hostile program per property the sandbox claims (see synthkit/sandbox/__init__.py).
 
 Each program is wrong on purpose and tries to be reported as passing, or to
-reach outside its run. All of them run inside the sandbox.
+reach outside its run. All of them run inside the sandbox, under whichever
+mechanism gives full isolation (as root: ``root``; ``test_unprivileged.py``
+runs this file again as an ordinary user, under ``userns`` and ``bwrap``).
 """
 
 from __future__ import annotations
@@ -12,18 +14,30 @@ import socket
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import needs_root, run1, sandbox_processes
+from sandbox_helpers import (
+    make_sandbox,
+    pid_namespace,
+    require_full,
+    run1,
+    sandbox_processes,
+    worker_pid,
+)
 
-from synthkit.sandbox import Program, Sandbox
+from synthkit.sandbox import Program
 
-pytestmark = needs_root
 WRONG = "def add(a, b):\n    return a - b\n"
 TESTS = "assert add(1, 2) == 3\nassert add(2, 2) == 4\n"
+
+
+@pytest.fixture(autouse=True)
+def full_isolation(sandbox):
+    require_full(sandbox)
 
 
 def assert_not_passed(sb, *codes, tests=TESTS):
@@ -85,6 +99,7 @@ def test_the_hook_and_key_are_out_of_reach(sandbox):
     for r in assert_not_passed(sandbox, *[WRONG + p for p in probes.values()]):
         assert r.status == "error" and "forbidden operation" in r.detail
     import _ctypes
+
     import numpy.random.mtrand as outside  # any native module outside the standard library
     by_path = ("import importlib.util as u\nm = u.module_from_spec(u.spec_from_file_location(%r, %r))\n"
                "print('loaded')\n")
@@ -100,25 +115,58 @@ def test_the_hook_and_key_are_out_of_reach(sandbox):
     assert r.stdout == "[]\n"
 
 
-def test_the_harness_process_cannot_be_read_by_the_program(sandbox):
-    # the run left root, so it is non-dumpable: a process of the same uid (any the
-    # program starts) can neither open its /proc/<pid>/mem nor ptrace it
-    probe = ("import os, sys\nuid = int(sys.argv[1])\nos.setgroups([])\nos.setresgid(uid, uid, uid)\n"
-             "os.setresuid(uid, uid, uid)\ntry:\n    open(f'/proc/{sys.argv[2]}/mem', 'rb')\n"
-             "except PermissionError:\n    sys.exit(0)\nsys.exit(1)\n")
-    outcomes = []
+# A process placed where the program's own processes are: root, the run uid; userns
+# and bwrap, the worker's user namespace with no capability in it.
+_DROP_TO_RUN_UID = ("import os, sys\nuid = int(sys.argv[1])\nos.setgroups([])\nos.setresgid(uid, uid, uid)\n"
+                    "os.setresuid(uid, uid, uid)\n")
+_ENTER_WORKER_USERNS = ("import os, sys\nsys.path.insert(0, %r)\nfrom synthkit.sandbox import _isolate as I\n"
+                        "fd = os.open(f'/proc/{sys.argv[2]}/ns/user', os.O_RDONLY)\n"
+                        "I._check(I._libc.setns(fd, I.CLONE_NEWUSER), 'setns')\n"
+                        "if os.getuid() == int(open('/proc/sys/kernel/overflowuid').read()):\n"
+                        "    I._become_root()  # root's sandbox maps a uid of its own: take it\n"
+                        "I._drop_capabilities()\n" % str(Path(__file__).resolve().parents[2]))
+_READ_MEMORY = ("try:\n    open(f'/proc/{sys.argv[2]}/mem', 'rb')\nexcept PermissionError:\n    sys.exit(0)\n"
+                "sys.exit(1)\n")
 
-    def spy():
-        time.sleep(0.6)
-        for pid in sandbox_processes(sandbox):
-            uid = int(Path(f"/proc/{pid}/status").read_text().split("\nUid:")[1].split()[0])
-            outcomes.append(subprocess.run([sys.executable, "-c", probe, str(uid), str(pid)]).returncode)
 
-    watcher = threading.Thread(target=spy)
-    watcher.start()
-    r = run1(sandbox, "import os, time\nif os.fork() == 0:\n    time.sleep(5)\ntime.sleep(1.5)\n", "assert True\n")
-    watcher.join()
-    assert r.passed and outcomes == [0, 0]
+def _probe(prelude: str, uid: str, pid: int) -> str:
+    code = f"try:\n{textwrap.indent(prelude, '    ')}except BaseException as e:\n    print(e)\n    sys.exit(2)\n"
+    done = subprocess.run([sys.executable, "-c", "import sys\n" + code + _READ_MEMORY, uid, str(pid)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode in (0, 1), f"the probe failed: {done.stdout}{done.stderr}"
+    return "denied" if done.returncode == 0 else "read"
+
+
+def test_the_harness_process_cannot_be_read_by_the_program():
+    # The harness is non-dumpable, so a process of the same uid (any the program starts)
+    # can neither open its /proc/<pid>/mem nor ptrace it. root: the run left root.
+    # userns/bwrap: the worker was started from an unreadable file and every run
+    # inherits that. The control, a process the program exec'd, is readable: the
+    # probe does read what it may.
+    program = ("import os, sys, time\nif os.fork() == 0:\n"
+               "    os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(5)'])\n"
+               "time.sleep(5)\n")
+    outcomes = {}
+    with make_sandbox(workers=1, timeout_s=10.0) as sb:
+        def spy():
+            deadline, pids = time.monotonic() + 4, []
+            while len(pids) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+                pids = sandbox_processes(sb)
+            for pid in pids:
+                uid = Path(f"/proc/{pid}/status").read_text().split("\nUid:")[1].split()[0]
+                kind = "exec'd" if b"time.sleep(5)" in Path(f"/proc/{pid}/cmdline").read_bytes() else "harness"
+                try:
+                    outcomes.setdefault(kind, []).append(
+                        _probe(_DROP_TO_RUN_UID if sb.via == "root" else _ENTER_WORKER_USERNS, uid, pid))
+                except AssertionError as e:
+                    outcomes.setdefault(kind, []).append(str(e))
+
+        watcher = threading.Thread(target=spy)
+        watcher.start()
+        r = run1(sb, program, "assert True\n")
+        watcher.join()
+    assert r.passed and outcomes == {"harness": ["denied"], "exec'd": ["read"]}, outcomes
 
 
 def test_no_network_not_even_loopback(sandbox):
@@ -139,14 +187,16 @@ def test_no_network_not_even_loopback(sandbox):
 
 def test_environment_is_scrubbed(monkeypatch):
     monkeypatch.setenv("SYNTHKIT_TEST_SECRET", "hunter2")
-    with Sandbox(workers=1, timeout_s=5.0) as sb:
+    with make_sandbox(workers=1, timeout_s=5.0) as sb:
         r = run1(sb, "import os\nprint(sorted(os.environ.items()))\n", "assert True\n")
     assert "hunter2" not in r.stdout and "SYNTHKIT_TEST_SECRET" not in r.stdout and "PATH" in r.stdout
 
 
-def test_files_outside_the_workdir_stay_untouched(sandbox):
+def test_files_outside_the_workdir_stay_untouched(sandbox, tmp_path):
     # a world-writable host directory outside the hidden ones: the read-only mount must still stop writes
-    probe = Path(tempfile.mkdtemp(prefix=".sandbox-probe-", dir=Path(__file__).resolve().parent))
+    # (an ordinary user cannot write the test folder: the run's own temporary folder, which it owns, then)
+    here = Path(__file__).resolve().parent
+    probe = Path(tempfile.mkdtemp(prefix=".sandbox-probe-", dir=here if os.access(here, os.W_OK) else tmp_path))
     probe.chmod(0o777)
     tmp_before = set(os.listdir(tempfile.gettempdir()))
     try:
@@ -194,14 +244,17 @@ def test_fork_bombs_and_descriptor_floods_are_capped(sandbox):
 
 
 def test_killing_the_worker_does_not_take_the_pool_down():
-    with Sandbox(workers=1, timeout_s=5.0) as sb:
+    with make_sandbox(workers=1, timeout_s=5.0) as sb:
         hostile = ("import os, signal\nfor pid in (os.getppid(), 1, -1):\n    try:\n"
                    "        os.kill(pid, signal.SIGKILL)\n        print('killed', pid)\n"
                    "    except OSError:\n        pass\n")
-        r = run1(sb, hostile + WRONG.replace("- b", "+ b"), TESTS)
-        assert r.passed and r.stdout == ""  # the worker is root and PID 1: out of the program's reach
         launcher = sb._pool[0].proc.pid
-        worker = int(Path(f"/proc/{launcher}/task/{launcher}/children").read_text().split()[0])
+        worker = worker_pid(launcher)
+        r = run1(sb, hostile + WRONG.replace("- b", "+ b"), TESTS)
+        # the worker is PID 1 (the kernel drops signals to it from inside) and, as root, another uid
+        assert r.passed and (r.stdout == "" or sb.via != "root") and _alive(worker)
+        assert sb._pool[0].proc.pid == launcher
+        namespace = pid_namespace(worker)
         killer = threading.Timer(0.5, os.kill, (worker, 9))  # a crash of the worker itself
         killer.start()
         r = run1(sb, "import time\ntime.sleep(3)\n", "assert True\n")
@@ -211,9 +264,9 @@ def test_killing_the_worker_does_not_take_the_pool_down():
         assert run1(sb, WRONG.replace("- b", "+ b"), TESTS).passed
     # the dead worker took its run along (PID 1 of their namespace); reaping is asynchronous
     deadline = time.monotonic() + 5
-    while (sandbox_processes(worker_pids=(launcher,)) or _alive(worker)) and time.monotonic() < deadline:
+    while (sandbox_processes(namespaces={namespace}) or _alive(worker)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert sandbox_processes(worker_pids=(launcher,)) == [] and not _alive(worker) and not _alive(launcher)
+    assert sandbox_processes(namespaces={namespace}) == [] and not _alive(worker) and not _alive(launcher)
 
 
 def _alive(pid: int) -> bool:

@@ -8,12 +8,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from sandbox_helpers import TEST_BACKENDS, make_sandbox, require_full, run1, worker_pid
 
 from synthkit.errors import ConfigError
 from synthkit.sandbox import STATUSES, Program, Sandbox
 from synthkit.sandbox.program import normalise_output
-
-from sandbox_helpers import needs_root, run1
 
 ADD = "def add(a, b):\n    return a + b\n"
 SUM_IO = "a, b = map(int, input().split())\nprint(a + b)\n"
@@ -71,7 +70,7 @@ def test_memory_limit(sandbox):
 
 
 def test_output_is_captured_and_capped():
-    with Sandbox(workers=1, timeout_s=5.0, max_output_bytes=4096) as sb:
+    with make_sandbox(workers=1, timeout_s=5.0, max_output_bytes=4096) as sb:
         r = run1(sb, "import sys\nprint('hello')\nprint('oops', file=sys.stderr)\n", "assert True\n")
         assert r.stdout == "hello\n" and "oops" in r.stderr
         flood = run1(sb, "import sys\nfor i in range(200000):\n    sys.stdout.write('x' * 100)\n", "assert True\n")
@@ -103,6 +102,23 @@ def test_bad_config_fails_early():
         Sandbox(timeout_s=0)
     with pytest.raises(ConfigError, match="isolation"):
         Sandbox(isolation="none")
+    with pytest.raises(ConfigError, match="backends: expected a list of root, userns, bwrap"):
+        Sandbox(backends=("root", "docker"))
+
+
+def test_the_mechanism_used_is_reported_and_full_refuses_without_one(sandbox):
+    assert (sandbox.isolation, sandbox.via) in {("full", "root"), ("full", "userns"), ("full", "bwrap"),
+                                                ("basic", "none")}
+    if os.geteuid() == 0 and "root" in TEST_BACKENDS:
+        assert sandbox.via == "root"  # root gets a run uid of its own; the others share the caller's
+    with Sandbox(workers=1, backends=()) as sb:  # nothing to try: basic, and it says so
+        assert (sb.isolation, sb.via) == ("basic", "none")
+        assert run1(sb, ADD, "assert add(1, 2) == 3\n").passed
+    with pytest.raises(ConfigError, match="root, unprivileged user namespaces or bubblewrap"):
+        Sandbox(workers=1, backends=(), isolation="full")
+    if os.geteuid() != 0:  # an ordinary user: `root` is skipped with its reason, the next one is tried
+        with Sandbox(workers=1, backends=("root",)) as sb:
+            assert sb.via == "none" and "root: not running as root" in sb.isolation_reason
 
 
 def test_malformed_io_cases_are_errors(sandbox):
@@ -121,11 +137,11 @@ def test_basic_isolation_still_judges_and_cleans_up():
     assert set(os.listdir(tempfile.gettempdir())) - before == set()
 
 
-@needs_root
 def test_close_leaves_no_process_behind():
-    sb = Sandbox(workers=2, timeout_s=2.0)
+    sb = make_sandbox(workers=2, timeout_s=2.0)
+    require_full(sb)
     launchers = [w.proc.pid for w in sb._pool]
-    workers = [int(Path(f"/proc/{p}/task/{p}/children").read_text().split()[0]) for p in launchers]
+    workers = [worker_pid(p) for p in launchers]
     assert all(r.passed for r in sb.run([Program(code=ADD, tests="assert add(1, 2) == 3\n")] * 4))
     sb.close()
     sb.close()  # idempotent
