@@ -17,6 +17,11 @@ Contract:
   run killed with SIGKILL resumes at the first unsaved unit, and since units are
   seeded by their position, a deterministic backend gives the same rows as an
   uninterrupted run: nothing lost, nothing duplicated (ids are checked).
+- Where units run is the executor's business (``synthkit.core.executor``):
+  ``executor: local`` (default) runs them here, one after another;
+  ``executor: ray`` runs the very same units on a Ray cluster
+  (``synthkit.core.ray_executor``), so rows, rejections, counts and resume are
+  the same. Neither key enters a fingerprint: a run may resume on the other.
 - ``report.json`` in the run folder holds per-stage rows in/out, drops by
   reason, seconds and generated tokens per second. A stage that defines
   ``finish_run(report)`` (``save``) is then called with it.
@@ -34,6 +39,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from synthkit.core import rundir
+from synthkit.core.executor import clear_units
 from synthkit.core.config import PipelineConfig, load_raw, parse_pipeline, stage_llm_config, validate_stage
 from synthkit.errors import ConfigError, DataError, SynthkitError
 from synthkit.core.record import Funnel, Rejected, Row, assign_ids
@@ -50,9 +56,11 @@ def fingerprint(obj: Any) -> str:
 class Pipeline:
     def __init__(self, stages: Sequence[StageConfig | dict[str, Any]], *, name: str = "pipeline",
                  seed: int = 0, llm: dict[str, Any] | None = None, workdir: str | Path = "runs",
-                 base_dir: str | Path = ".", iterations: dict[str, Any] | None = None) -> None:
+                 base_dir: str | Path = ".", iterations: dict[str, Any] | None = None,
+                 executor: str = "local", ray: dict[str, Any] | None = None) -> None:
         raw = {"name": name, "seed": seed, "workdir": str(workdir), "llm": llm or {},
-               "stages": [s.model_dump() if isinstance(s, StageConfig) else dict(s) for s in stages]}
+               "stages": [s.model_dump() if isinstance(s, StageConfig) else dict(s) for s in stages],
+               "executor": executor, "ray": ray or {}}
         if iterations is not None:
             raw["iterations"] = iterations
         self.config, self.stage_configs = parse_pipeline(raw)
@@ -67,7 +75,7 @@ class Pipeline:
         return cls(cfg.stages, name=cfg.name, seed=cfg.seed, llm=cfg.llm.model_dump(exclude_unset=True),
                    workdir=Path(workdir).resolve() if workdir is not None else cfg.workdir,
                    base_dir=Path(path).resolve().parent,
-                   iterations=cfg.iterations)
+                   iterations=cfg.iterations, executor=cfg.executor, ray=cfg.ray.model_dump(exclude_unset=True))
 
     @property
     def run_dir(self) -> Path:
@@ -123,20 +131,24 @@ class Pipeline:
         run_dir.mkdir(parents=True, exist_ok=True)
         stages = self.build(run_dir, checkpoints)
         check(stages)
+        executor = make_executor(self.config, stages)
         prev_data, report = input_dir, []
-        for stage in stages:
-            described = {"stage": stage.name, "config": stage.config.model_dump(), "seed": self.config.seed,
-                         "llm": stage.ctx.llm_config.model_dump() if stage.ctx.llm_config else None,
-                         "checkpoints": stage.ctx.checkpoints, "extra": stage.fingerprint_extra(),
-                         "upstream": upstream}
-            upstream = fingerprint(described)
-            sdir = rundir.StageDir(stage.ctx.stage_dir)
-            if sdir.prepare(upstream, described):
-                log.info("%s: finished earlier with the same config, skipping", sdir.path.name)
-            else:
-                self._run_one(stage, sdir, prev_data)
-            report.append(rundir.read_json(sdir.path / "stats.json"))
-            prev_data = sdir.data
+        try:
+            for stage in stages:
+                described = {"stage": stage.name, "config": stage.config.model_dump(), "seed": self.config.seed,
+                             "llm": stage.ctx.llm_config.model_dump() if stage.ctx.llm_config else None,
+                             "checkpoints": stage.ctx.checkpoints, "extra": stage.fingerprint_extra(),
+                             "upstream": upstream}
+                upstream = fingerprint(described)
+                sdir = rundir.StageDir(stage.ctx.stage_dir)
+                if sdir.prepare(upstream, described):
+                    log.info("%s: finished earlier with the same config, skipping", sdir.path.name)
+                else:
+                    self._run_one(stage, sdir, prev_data, executor)
+                report.append(rundir.read_json(sdir.path / "stats.json"))
+                prev_data = sdir.data
+        finally:
+            executor.close()
         final = rundir.load_dataset(prev_data)
         summary = {"name": self.config.name, "seed": self.config.seed, "rows_out": len(final), "fingerprint": upstream,
                    "seconds": round(time.perf_counter() - started, 3), "stages": report}
@@ -146,14 +158,13 @@ class Pipeline:
                 stage.finish_run(summary)
         return final
 
-    def _run_one(self, stage: Stage, sdir: rundir.StageDir, input_dir: Path | None) -> None:
+    def _run_one(self, stage: Stage, sdir: rundir.StageDir, input_dir: Path | None, executor: Any) -> None:
         started = time.perf_counter()
         try:
-            stage.setup()
             if stage.whole_dataset:
-                funnel = _run_whole(stage, sdir, input_dir)
+                funnel = executor.run_whole(stage, sdir, input_dir)
             else:
-                funnel = _run_rowwise(stage, sdir, input_dir)
+                funnel = _run_rowwise(stage, sdir, input_dir, executor)
         finally:
             stage.teardown()
         _check_unique_ids(sdir.data, stage.name)
@@ -162,6 +173,48 @@ class Pipeline:
                  "tokens_per_s": round(funnel.tokens_generated / funnel.seconds, 2) if funnel.seconds else 0.0}
         sdir.finish(stats)
         log.info("%s: %d in, %d kept, dropped %s", sdir.path.name, funnel.rows_in, funnel.kept, funnel.dropped)
+
+
+class LocalExecutor:
+    """Runs every unit here, one after another: the default executor."""
+
+    name = "local"
+
+    def run_units(self, stage: Stage, sdir: rundir.StageDir, input_dir: Path | None,
+                  passes: list[str], keys: list[list[str]]) -> None:
+        """Run the unfinished ``keys[p][s]`` units, pass by pass (``s`` = input shard)."""
+        stage.setup()
+        done = sum(sdir.unit_done(k) for row in keys for k in row)
+        with _progress(sum(map(len, keys)), done, f"{stage.ctx.index:02d} {stage.name}") as bar:
+            for p, name in enumerate(passes):
+                if all(sdir.unit_done(k) for k in keys[p]):
+                    continue
+                stage.open_pass(name)
+                try:
+                    for s, batch in enumerate(_batches(input_dir, stage.config.shard_size)):
+                        if sdir.unit_done(keys[p][s]):
+                            continue
+                        _run_unit(stage, sdir, keys[p][s], batch)
+                        bar.update(1)
+                finally:
+                    stage.close_pass()
+
+    def run_whole(self, stage: Stage, sdir: rundir.StageDir, input_dir: Path | None) -> Funnel:
+        stage.setup()
+        clear_units(sdir)  # a killed Ray run may have cut this stage's output into other units
+        return _run_whole(stage, sdir, input_dir)
+
+    def close(self) -> None:
+        pass
+
+
+def make_executor(config: PipelineConfig, stages: Sequence[Stage] = ()) -> Any:
+    """The executor ``config.executor`` names, started (a Ray executor joins or starts its cluster)."""
+    if config.executor == "ray":
+        from synthkit.core.ray_executor import RayExecutor
+
+        return RayExecutor(config.ray, unit_fn=_run_unit, whole_fn=_run_whole, stages=stages)
+    return LocalExecutor()
 
 
 def check(stages: Sequence[Stage]) -> None:
@@ -272,26 +325,14 @@ def _progress(total: int, initial: int, desc: str):
     return tqdm(total=total, initial=initial, desc=desc, unit="shard", mininterval=1.0, dynamic_ncols=True)
 
 
-def _run_rowwise(stage: Stage, sdir: rundir.StageDir, input_dir: Path | None) -> Funnel:
+def _run_rowwise(stage: Stage, sdir: rundir.StageDir, input_dir: Path | None, executor: Any) -> Funnel:
+    """Cut the input into (pass, shard) units at fixed boundaries; the executor runs the unfinished ones."""
     size = stage.config.shard_size
     n_rows = rundir.count_rows(input_dir) if input_dir else 0
     n_shards = math.ceil(n_rows / size)
     passes = list(stage.passes())
     keys = [[rundir.unit_key(p, s) for s in range(n_shards)] for p in range(len(passes))]
-    done = sum(sdir.unit_done(k) for row in keys for k in row)
-    with _progress(len(passes) * n_shards, done, f"{stage.ctx.index:02d} {stage.name}") as bar:
-        for p, name in enumerate(passes):
-            if all(sdir.unit_done(k) for k in keys[p]):
-                continue
-            stage.open_pass(name)
-            try:
-                for s, batch in enumerate(_batches(input_dir, size)):
-                    if sdir.unit_done(keys[p][s]):
-                        continue
-                    _run_unit(stage, sdir, keys[p][s], batch)
-                    bar.update(1)
-            finally:
-                stage.close_pass()
+    executor.run_units(stage, sdir, input_dir, passes, keys)
     funnel = sdir.funnel()
     funnel.rows_in = n_rows  # each pass reads every input row; count them once
     return funnel

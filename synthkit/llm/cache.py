@@ -18,8 +18,18 @@
   and write it at once; the last writer of a key wins, which is harmless since
   a key's answers are interchangeable. A connection is never shared across a
   fork: a child process reopens it.
+- Many writers on many machines (``executor: ray``): a process whose
+  environment has ``SYNTHKIT_LLM_CACHE_SHARDED=1`` (every Ray worker sets it)
+  writes only its own file, ``<cache_dir>/writers/<host>-<pid>.sqlite``, in
+  exclusive locking mode (no shared memory, no lock shared with anyone), and
+  reads that file, then the main file opened read-only and immutable. The
+  driver folds the writer files into the main file (``merge_writers``) before
+  a Ray stage starts and after its workers stopped, so no two processes ever
+  write one file, even where a shared filesystem's locks cannot be trusted
+  (SQLite's WAL mode needs every writer on one host). A writer file left by a
+  killed run is merged by the next one. Keys are the same in both modes.
 - Limits: values are JSON (completions with ``top_logprobs`` can be large);
-  nothing is evicted. Delete the file to clear the cache.
+  nothing is evicted. Delete the file (and ``writers/``) to clear the cache.
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import sqlite3
 import threading
 from pathlib import Path
@@ -39,6 +50,8 @@ from synthkit.llm.base import LLM, Completion, Prompt, SamplingParams, TokenLogp
 log = logging.getLogger(__name__)
 
 _CHUNK = 500  # keys per SELECT ... IN (...): well under SQLite's variable limit
+SHARDED_ENV = "SYNTHKIT_LLM_CACHE_SHARDED"  # "1": this process writes its own file (see the module doc)
+_TABLES = ("generate", "logprobs")
 
 
 def _key(*parts: Any) -> str:
@@ -58,29 +71,36 @@ class CachedLLM:
         self.misses = 0
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._main_ro: sqlite3.Connection | None = None  # sharded mode: the main file, read-only
         self._pid = -1
+        self.sharded = os.environ.get(SHARDED_ENV) == "1"
         self._db()  # fail now, not at the first call, if the directory is unusable
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None or self._pid != os.getpid():
-            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
-            conn.execute("CREATE TABLE IF NOT EXISTS generate (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            conn.execute("CREATE TABLE IF NOT EXISTS logprobs (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            self._conn, self._pid = conn, os.getpid()
+            path = writer_path(self.path.parent) if self.sharded else self.path
+            self._conn, self._main_ro, self._pid = _open(path, exclusive=self.sharded), None, os.getpid()
         return self._conn
+
+    def _main(self) -> sqlite3.Connection | None:
+        """Sharded mode: the main file, read-only and immutable (nobody writes it while workers run)."""
+        if self._main_ro is None and self.path.exists():
+            uri = self.path.resolve().as_uri() + "?mode=ro&immutable=1"
+            self._main_ro = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        return self._main_ro
 
     def _get(self, table: str, keys: list[str]) -> dict[str, Any]:
         found: dict[str, Any] = {}
         uniq = list(dict.fromkeys(keys))
         with self._lock:
-            db = self._db()
-            for i in range(0, len(uniq), _CHUNK):
-                chunk = uniq[i:i + _CHUNK]
-                marks = ",".join("?" * len(chunk))
-                for k, v in db.execute(f"SELECT key, value FROM {table} WHERE key IN ({marks})", chunk):
-                    found[k] = json.loads(v)
+            _select(self._db(), table, uniq, found)
+            if self.sharded and len(found) < len(uniq):
+                try:
+                    main = self._main()
+                    if main is not None:
+                        _select(main, table, [k for k in uniq if k not in found], found)
+                except sqlite3.DatabaseError as e:  # written under us by a local run: a miss, not an error
+                    log.debug("LLM cache %s unreadable (%s); treating as misses", self.path, e)
         return found
 
     def _put(self, table: str, items: dict[str, Any]) -> None:
@@ -143,7 +163,66 @@ class CachedLLM:
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
+            if self._pid == os.getpid():
+                for conn in (self._conn, self._main_ro):
+                    if conn is not None:
+                        conn.close()
+            self._conn = self._main_ro = None
         self.inner.close()
+
+
+def _open(path: Path, exclusive: bool = False) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+    if exclusive:  # one writer, one file: set before WAL, so SQLite never uses shared memory
+        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+    for table in _TABLES:
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    return conn
+
+
+def _select(db: sqlite3.Connection, table: str, keys: list[str], found: dict[str, Any]) -> None:
+    for i in range(0, len(keys), _CHUNK):
+        chunk = keys[i:i + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        for k, v in db.execute(f"SELECT key, value FROM {table} WHERE key IN ({marks})", chunk):
+            found[k] = json.loads(v)
+
+
+def writer_path(cache_dir: str | Path) -> Path:
+    """This process's own cache file in sharded mode."""
+    folder = Path(cache_dir) / "writers"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{socket.gethostname()}-{os.getpid()}.sqlite"
+
+
+def merge_writers(cache_dir: str | Path) -> int:
+    """Fold every ``writers/*.sqlite`` into ``llm_cache.sqlite`` and delete it; returns the
+    number of files merged. Call it only while no worker writes (the Ray executor does,
+    between stages). The main file is checkpointed, so immutable readers see everything."""
+    folder = Path(cache_dir) / "writers"
+    files = sorted(folder.glob("*.sqlite")) if folder.is_dir() else []
+    if not files:
+        return 0
+    main = _open(Path(cache_dir) / "llm_cache.sqlite")
+    try:
+        for f in files:
+            main.execute("ATTACH DATABASE ? AS w", (str(f),))
+            try:
+                main.execute("BEGIN IMMEDIATE")
+                for table in _TABLES:
+                    main.execute(f"INSERT OR REPLACE INTO main.{table} (key, value) SELECT key, value FROM w.{table}")
+                main.execute("COMMIT")
+            except sqlite3.DatabaseError as e:  # a file cut short by a kill: its answers are lost, not wrong
+                if main.in_transaction:
+                    main.execute("ROLLBACK")
+                log.warning("LLM cache: could not merge %s (%s); skipping it", f, e)
+            finally:
+                main.execute("DETACH DATABASE w")
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(str(f) + suffix).unlink(missing_ok=True)
+        main.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        main.close()
+    return len(files)

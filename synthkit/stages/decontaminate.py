@@ -27,6 +27,11 @@ removed, per benchmark and per detector, item counts, settings; the data card
 reads it; also on ``self.summary``) and ``removed`` (each row's id, position,
 and matches with the benchmark item, detector, view, column, and the matched
 span or similarity).
+
+Under ``executor: ray`` (``process_all_ray``) the scoring is sharded: Ray
+workers each build the detector once and check the input shard files they are
+given; the driver collects the matches of contaminated rows only, and writes
+the same report and the same rejections.
 """
 
 from __future__ import annotations
@@ -199,6 +204,46 @@ class Decontaminate(WholeStage):
                  self.summary["by_benchmark"])
         kept = [dataset[i] for i in clean] if isinstance(dataset, list) else dataset.select(clean)
         return kept, rejected
+
+    def process_all_ray(self, source: Any) -> Any:
+        """``executor: ray``: ``check_shard`` on every input shard in Ray workers; the same
+        report and rejections as ``process_all``, as ``Verdicts``."""
+        from synthkit.core.executor import Verdicts
+
+        cols = self.config.columns
+        names = source.column_names()
+        missing = [c for c in cols if c not in names]
+        if missing:
+            raise DataError(f"decontaminate: columns {missing} are not in the dataset "
+                            f"(it has: {', '.join(names)}); set `columns:`")
+        self.load_items()  # the summary's item counts; the workers build the detector
+        found: dict[int, list] = {}
+        for _, hits in source.map("check_shard", cols):
+            found.update(hits)
+        ids = source.column("id") if found else None
+        bad = sorted(found)
+        report, verdicts = [], Verdicts()
+        for pos in bad:
+            matches = [m.to_dict() for m in found[pos]]
+            report.append({"row_id": ids[pos] if ids is not None else None, "row_index": pos, "matches": matches})
+            verdicts.rejected[pos] = ("contaminated", _detail(found[pos][0]), {"contamination": matches})
+        self._write_report(source.n, found, report)
+        log.info("decontaminate: %d of %d rows removed (%s)", len(bad), source.n, self.summary["by_benchmark"])
+        return verdicts
+
+    def check_shard(self, table: Any, offset: int) -> dict[int, list]:
+        """In a Ray worker: input position -> matches, for the contaminated rows of one shard."""
+        import datasets
+
+        from synthkit.dedup.contamination import check_all
+
+        self.setup()
+        found: dict[int, list] = {}
+        batches = check_all(self._detector, self._batches(datasets.Dataset(table)), 1)
+        for k, matches in enumerate(m for batch in batches for m in batch):
+            if matches:
+                found[offset + k] = matches
+        return found
 
     def _scan(self, dataset: Any) -> dict[int, list]:
         """Position -> matches, for every contaminated row."""

@@ -21,6 +21,11 @@ a list (the stage API), so they are held in memory.
 
 Also writes ``<stage_dir>/dedup.json``: bands, rows, pair counts, cluster
 counts and per-pass seconds.
+
+Under ``executor: ray`` the stage runs ``process_all_ray`` instead: the same
+clusters and the same rejections, computed by ``synthkit.dedup.ray_dedup``
+(signatures in Ray Data tasks, a shuffle by LSH band, edges streamed into a
+memory-mapped union-find on the driver; no signature reaches the driver).
 """
 
 from __future__ import annotations
@@ -101,14 +106,46 @@ class DedupMinhash(WholeStage):
         finally:
             if not self.config.keep_workdir:
                 shutil.rmtree(workdir, ignore_errors=True)
+        self._write_stats(result)
+        if isinstance(dataset, list):
+            return [dataset[i] for i in kept_idx.tolist()], rejected
+        return dataset.select(kept_idx), rejected
+
+    def process_all_ray(self, source: Any) -> Any:
+        """``executor: ray``: the clusters of ``process_all``, computed on the cluster; the same
+        rejections, as ``Verdicts`` (input position -> reason, detail, dup columns)."""
+        import numpy as np
+
+        from synthkit.core.executor import Verdicts
+        from synthkit.dedup.ray_dedup import find_duplicates_ray
+        from synthkit.errors import DataError
+
+        names = source.column_names()
+        missing = [c for c in self.config.columns if c not in names]
+        if missing:
+            raise DataError(f"columns {missing} are not in the dataset (it has: {', '.join(names)})")
+        workdir = self.ctx.stage_dir / "minhash"
+        shutil.rmtree(workdir, ignore_errors=True)
+        blocks = max(2 * source.workers, -(-source.n // 50_000))
+        try:
+            result = find_duplicates_ray(source.files, source.counts, self.settings(), workdir, blocks)
+            removed = result.removed()
+            ids = source.column("id") if removed.size else None
+            reps = np.asarray(result.rep[removed]).tolist()
+            kept_ids = [str(ids[p]) for p in reps] if ids is not None else [f"#{p}" for p in reps]
+            verdicts = Verdicts(dict(zip(removed.tolist(), _why(result, removed, kept_ids))))
+        finally:
+            if not self.config.keep_workdir:
+                shutil.rmtree(workdir, ignore_errors=True)
+        self._write_stats(result)
+        return verdicts
+
+    def _write_stats(self, result: Any) -> None:
         stats = dict(result.stats, threshold=self.config.threshold, mode=self.config.mode)
         self.ctx.stage_dir.mkdir(parents=True, exist_ok=True)
         (self.ctx.stage_dir / "dedup.json").write_text(json.dumps(stats, indent=2))
         log.info("dedup_minhash: %d rows, %d exact and %d near duplicates removed (%d bands x %d rows)",
                  result.n, stats["exact_removed"], stats["near_removed"], result.bands, result.rows)
-        if isinstance(dataset, list):
-            return [dataset[i] for i in kept_idx.tolist()], rejected
-        return dataset.select(kept_idx), rejected
 
 
 def _rejections(dataset: Any, result: Any) -> list[Rejected]:
@@ -117,17 +154,22 @@ def _rejections(dataset: Any, result: Any) -> list[Rejected]:
     removed = result.removed()
     if removed.size == 0:
         return []
+    kept_ids = _ids(dataset, np.asarray(result.rep[removed]))
+    return [Rejected(dict(row, **extra), reason, detail)
+            for row, (reason, detail, extra) in zip(_rows(dataset, removed), _why(result, removed, kept_ids))]
+
+
+def _why(result: Any, removed, kept_ids: list[str]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(reason, detail, extra columns) of each removed row (both executors)."""
+    import numpy as np
+
     clusters = np.asarray(result.cluster[removed])
     uniq, n_removed = np.unique(clusters, return_counts=True)
     size = dict(zip(uniq.tolist(), (n_removed + 1).tolist()))  # + the kept row
-    kept_ids = _ids(dataset, np.asarray(result.rep[removed]))
-    out = []
-    for row, cluster, kept_id, exact in zip(_rows(dataset, removed), clusters.tolist(), kept_ids,
-                                             np.asarray(result.exact[removed]).tolist()):
-        row = dict(row, dup_cluster=cluster, dup_of=kept_id)
-        out.append(Rejected(row, "exact_duplicate" if exact else "near_duplicate",
-                            f"cluster {cluster} ({size[cluster]} rows): duplicate of kept row {kept_id}"))
-    return out
+    return [("exact_duplicate" if exact else "near_duplicate",
+             f"cluster {cluster} ({size[cluster]} rows): duplicate of kept row {kept_id}",
+             {"dup_cluster": cluster, "dup_of": kept_id})
+            for cluster, kept_id, exact in zip(clusters.tolist(), kept_ids, np.asarray(result.exact[removed]).tolist())]
 
 
 def _rows(dataset: Any, idx) -> list[Row]:

@@ -25,6 +25,11 @@ dicts, which at a small ``fraction`` is most of the dataset.
 
 The ranking itself is ``rank`` / ``keep_count`` / ``top_indices`` below, plain
 functions over a list of scores, for other selection stages to reuse.
+
+Under ``executor: ray`` (``process_all_ray``) the score and id columns are read
+by Ray workers, one input shard each, and only ``(score, id)`` pairs (and the
+detail of a row with no score) reach the driver, which ranks them with the same
+code; the rows themselves never leave the workers.
 """
 
 from __future__ import annotations
@@ -124,6 +129,20 @@ class SelectTop(WholeStage):
             ids = ["" if r.get("id") is None else str(r["id"]) for r in dataset]
         else:
             scores, ids = _arrow_scores(dataset, parts), _arrow_ids(dataset)
+        kept, below, missing, why_below = self._select(scores, ids)
+        rejected = [Rejected(row, "no_score", _why_no_score(row, parts, c.by))
+                    for row in _rows(dataset, missing.tolist())]
+        rejected += [Rejected(row, "below_top", why_below(p))
+                     for p, row in zip(below.tolist(), _rows(dataset, below.tolist()))]
+        if isinstance(dataset, list):
+            return [dataset[i] for i in kept.tolist()], rejected
+        return dataset.select(kept), rejected
+
+    def _select(self, scores: "np.ndarray", ids: list[str] | None):
+        """(kept, below_top, no_score) input positions, each ascending, and the below_top detail."""
+        import numpy as np
+
+        c = self.config
         scored = np.flatnonzero(np.isfinite(scores))
         order = rank(scores[scored], c.order, [ids[i] for i in scored] if ids is not None else None)
         n_keep = keep_count(len(scored), c.fraction, c.k)
@@ -132,16 +151,44 @@ class SelectTop(WholeStage):
         rank_at[scored[order]] = np.arange(1, len(scored) + 1)
         below = np.sort(scored[order[n_keep:]])  # input order, as the kept rows
         missing = np.flatnonzero(~np.isfinite(scores))
-        rejected = [Rejected(row, "no_score", _why_no_score(row, parts, c.by))
-                    for row in _rows(dataset, missing.tolist())]
-        rejected += [Rejected(row, "below_top", f"{c.by} = {scores[p]:.6g}, rank {rank_at[p]} of {len(scored)}, "
-                                                f"keeping {n_keep}")
-                     for p, row in zip(below.tolist(), _rows(dataset, below.tolist()))]
         log.info("select_top: kept %d of %d scored rows by %s (%s); %d had no score",
                  len(kept), len(scored), c.by, c.order, len(missing))
-        if isinstance(dataset, list):
-            return [dataset[i] for i in kept.tolist()], rejected
-        return dataset.select(kept), rejected
+
+        def why_below(p: int) -> str:
+            return f"{c.by} = {scores[p]:.6g}, rank {rank_at[p]} of {len(scored)}, keeping {n_keep}"
+        return kept, below, missing, why_below
+
+    def process_all_ray(self, source: Any) -> Any:
+        """``executor: ray``: ``score_shard`` on every input shard in Ray workers, the ranking
+        here (8 bytes and an id a row); the same kept rows and rejections, as ``Verdicts``."""
+        import numpy as np
+
+        from synthkit.core.executor import Verdicts
+
+        parts = self.config.by.split(".")
+        shards = [r for _, r in source.map("score_shard", [parts[0], "id"])]
+        scores = np.concatenate([s for s, _, _ in shards]) if shards else np.zeros(0)
+        has_ids = any(i is not None for _, i, _ in shards)
+        ids = [x for s, i, _ in shards for x in (i if i is not None else [""] * len(s))] if has_ids else None
+        no_score = {p: d for _, _, details in shards for p, d in details.items()}
+        kept, below, missing, why_below = self._select(scores, ids)
+        verdicts = Verdicts({p: ("no_score", no_score[p], {}) for p in missing.tolist()})
+        verdicts.rejected.update({p: ("below_top", why_below(p), {}) for p in below.tolist()})
+        return verdicts
+
+    def score_shard(self, table: Any, offset: int) -> tuple[Any, list[str] | None, dict[int, str]]:
+        """In a Ray worker: the scores and ids of one shard, as ``process_all`` reads them, and
+        the detail of each row with no score (by input position)."""
+        import datasets
+        import numpy as np
+
+        parts = self.config.by.split(".")
+        shard = datasets.Dataset(table)
+        scores = _arrow_scores(shard, parts)
+        missing = np.flatnonzero(~np.isfinite(scores)).tolist()
+        rows = _rows(shard.select_columns([c for c in shard.column_names if c == parts[0]]), missing)
+        details = {offset + p: _why_no_score(row, parts, self.config.by) for p, row in zip(missing, rows)}
+        return scores, _arrow_ids(shard), details
 
 
 def _lookup(row: Any, parts: list[str]) -> Any:

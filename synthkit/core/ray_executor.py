@@ -1,0 +1,341 @@
+"""``executor: ray``: the runner's units on a Ray cluster (Ray Core actors; Ray Data in dedup).
+
+What runs where:
+
+- **Row-local stages.** The runner cuts the same (pass, shard) units as under
+  ``local``; each unfinished unit becomes one call on a Ray actor that holds its
+  own copy of the stage (built from the same config and context, ``setup()``
+  once). The actor reads the unit's rows from the run folder (rows ``lo:hi`` of
+  the input, the same boundaries), runs the runner's own ``_run_unit`` (same
+  seeds, same ``write_unit``: the kept shard written last), and the driver only
+  tracks which units are done. LLM stages get actors that reserve
+  ``ray.num_gpus_per_llm_worker`` GPUs (the vLLM tensor-parallel size) or
+  ``ray.cpus_per_llm_worker`` CPUs, and hold one model each (one pass at a
+  time, like the local loop); other stages (the sandbox of ``verify_tests``,
+  filters) get ``ray.cpus_per_worker`` CPUs. Passes run one after another.
+- **Retries.** A unit whose actor died (process killed, node lost, out of
+  memory) goes back to the queue and a fresh actor takes its place, up to
+  ``ray.max_retries`` times per unit. A unit whose shard exists is finished and
+  is never run again. An exception raised by the stage itself fails the run,
+  exactly as under ``local``.
+- **Whole-dataset stages** with a ``process_all_ray(source)`` method
+  (``dedup_minhash``, ``decontaminate``, ``select_top``) get the input as shard
+  files and return ``Verdicts``; Ray tasks then write one output unit per input
+  shard. Other whole-dataset stages (``load_seeds``, ``save``, plugins) run on
+  the driver, as under ``local``.
+- **Shared state.** Workers read and write the run folder directly, so it must
+  be one path that every node sees (NFS, a mounted bucket; on one machine any
+  folder). Each actor checks this when it starts and fails with the path if
+  not. The LLM cache is written per worker and merged by the driver between
+  stages (``synthkit.llm.cache``). Per-unit counters (rows, drops, tokens,
+  seconds) are files beside the shards; the runner sums them, as under local.
+- **Resume.** Nothing the driver holds is needed to resume: a killed driver
+  takes its actors with it (Ray ends a job's actors with its driver), finished
+  units stay on disk, and the same command finishes the rest.
+
+Cluster: ``ray.address``, else ``$RAY_ADDRESS``, else a local instance with
+``ray.num_cpus`` CPUs; an already initialised Ray (a notebook, a test) is used
+as it is. Ray is imported only here, when a pipeline asks for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from synthkit.core import rundir
+from synthkit.core.config import RayConfig
+from synthkit.core.executor import ShardedInput, Verdicts, clear_units, write_verdict_unit
+from synthkit.core.record import Funnel
+from synthkit.core.stage import LLMStageConfig, Stage
+from synthkit.errors import ConfigError, SynthkitError, require
+
+log = logging.getLogger(__name__)
+
+ROWS_PER_CALL = 2048  # whole-dataset map and write calls: group small shard files up to this many rows
+
+
+def import_ray():
+    return require("ray", extra="ray")
+
+
+def start_ray(config: RayConfig):
+    """Join ``config.address`` / ``$RAY_ADDRESS``, or start a local instance; reuse a running one."""
+    ray = import_ray()
+    if not ray.is_initialized():
+        address = config.address or os.environ.get("RAY_ADDRESS") or None
+        if address:
+            log.info("ray: joining the cluster at %s", address)
+            ray.init(address=address, logging_level=logging.WARNING)
+        else:
+            log.info("ray: starting a local instance (%s CPUs)", config.num_cpus or "all")
+            ray.init(num_cpus=config.num_cpus, include_dashboard=False, logging_level=logging.WARNING)
+    return ray
+
+
+class _Worker:
+    """One Ray actor: holds one stage at a time (and so at most one model)."""
+
+    def __init__(self) -> None:
+        from synthkit.llm.cache import SHARDED_ENV
+
+        os.environ[SHARDED_ENV] = "1"  # this process writes its own LLM cache file
+        self.stage: Stage | None = None
+        self.pass_name: str | None = None
+
+    def load(self, cls: type, config: Any, ctx: Any, source: ShardedInput, run_unit: Callable | None) -> str:
+        self.unload()
+        if not Path(ctx.stage_dir).parent.is_dir():
+            raise ConfigError(f"worker on {socket.gethostname()} cannot see the run folder {Path(ctx.stage_dir).parent}; "
+                              "with executor: ray the workdir must be a path every node shares (NFS, a mounted bucket)")
+        self.stage, self.source, self.run_unit = cls(config, ctx), source, run_unit
+        self.stage.setup()
+        return socket.gethostname()
+
+    def run(self, pass_name: str, key: str, lo: int, hi: int) -> None:
+        """One (pass, shard) unit: rows ``lo:hi`` through the runner's ``_run_unit``."""
+        if pass_name != self.pass_name:
+            if self.pass_name is not None:
+                self.stage.close_pass()
+            self.pass_name = None
+            self.stage.open_pass(pass_name)
+            self.pass_name = pass_name
+        self.run_unit(self.stage, rundir.StageDir(self.stage.ctx.stage_dir), key, self.source.rows(lo, hi))
+
+    def call(self, method: str, files: list[int], columns: list[str] | None) -> list[Any]:
+        """``stage.<method>(table, offset)`` for each of these input files."""
+        fn, offsets = getattr(self.stage, method), self.source.offsets
+        return [fn(self.source.table(i, columns), offsets[i]) for i in files]
+
+    def unload(self) -> None:
+        stage, self.stage = getattr(self, "stage", None), None
+        if stage is not None:
+            try:
+                if self.pass_name is not None:
+                    stage.close_pass()
+            finally:
+                self.pass_name = None
+                stage.teardown()
+
+
+def _write_units(stage_name: str, stage_dir: str, source: ShardedInput, files: list[int],
+                 verdicts: list[dict], seconds: float) -> None:
+    """A Ray task: write the output unit of each input file from its verdicts."""
+    sdir = rundir.StageDir(Path(stage_dir))
+    for i, rejected in zip(files, verdicts):
+        write_verdict_unit(sdir, stage_name, rundir.unit_key(0, i), rundir.read_rows(source.files[i]), rejected,
+                           seconds if i == 0 else 0.0)
+
+
+@dataclass
+class _Task:
+    args: tuple                      # the actor method's arguments
+    label: str                       # for messages: the unit key or the input files
+    done: Callable[[], bool] = lambda: False  # finished on disk already (a worker died after writing)
+    attempts: int = 0
+    result: Any = None
+
+
+@dataclass
+class RayExecutor:
+    """Runs units on Ray; see the module doc. Built by ``pipeline.make_executor``."""
+
+    config: RayConfig
+    unit_fn: Callable                # the runner's _run_unit: one unit, written (runs in the workers)
+    whole_fn: Callable               # the runner's _run_whole: a whole-dataset stage on the driver
+    stages: Sequence[Stage] = ()
+    name: str = "ray"
+    _pool: list = field(default_factory=list)
+    _shape: tuple = ()
+
+    def __post_init__(self) -> None:
+        self.ray = start_ray(self.config)
+        self._check_resources()
+        from synthkit.llm.cache import merge_writers
+
+        self._merge = merge_writers
+        self._cache_dirs = {s.ctx.cache_dir for s in self.stages if s.ctx.cache_dir is not None}
+        self._merge_caches()  # writer files a killed run left behind
+        for stage in self.stages:
+            check = getattr(stage, "check_ray", None)
+            if check is not None:
+                check()
+
+    # --- resources ----------------------------------------------------------------------
+    def _resources(self) -> dict[str, float]:
+        return self.ray.cluster_resources()
+
+    def _check_resources(self) -> None:
+        res, c = self._resources(), self.config
+        if c.num_gpus_per_llm_worker > res.get("GPU", 0):
+            raise ConfigError(f"ray.num_gpus_per_llm_worker: {c.num_gpus_per_llm_worker} GPUs per LLM worker, "
+                              f"but the cluster has {res.get('GPU', 0):g}")
+        for key in ("cpus_per_worker", "cpus_per_llm_worker"):
+            if getattr(c, key) > res.get("CPU", 0):
+                raise ConfigError(f"ray.{key}: {getattr(c, key):g} CPUs per worker, but the cluster has "
+                                  f"{res.get('CPU', 0):g}")
+
+    def cpus(self) -> int:
+        return max(1, int(self._resources().get("CPU", 1)))
+
+    def _shape_of(self, stage: Stage) -> tuple[float, float]:
+        c = self.config
+        if isinstance(stage.config, LLMStageConfig):
+            return c.cpus_per_llm_worker, c.num_gpus_per_llm_worker
+        return c.cpus_per_worker, 0.0
+
+    def _fits(self, shape: tuple[float, float]) -> int:
+        res = self._resources()
+        n = math.floor(res.get("CPU", 1) / shape[0]) if shape[0] else 1 << 30
+        if shape[1]:
+            n = min(n, math.floor(res.get("GPU", 0) / shape[1]))
+        return max(1, n)
+
+    # --- the actor pool -----------------------------------------------------------------
+    def _spawn(self, shape: tuple[float, float]):
+        return self.ray.remote(_Worker).options(num_cpus=shape[0], num_gpus=shape[1], max_restarts=0).remote()
+
+    def _actors(self, shape: tuple[float, float], n: int) -> list:
+        """``n`` actors of ``shape``; the pool is kept between stages of the same shape."""
+        if shape != self._shape:
+            self.release()
+            self._shape = shape
+        while len(self._pool) < n:
+            self._pool.append(self._spawn(shape))
+        return self._pool[:n]
+
+    def release(self) -> None:
+        """Kill the pooled actors (their CPUs go back to Ray Data and tasks)."""
+        for actor in self._pool:
+            self.ray.kill(actor)
+        self._pool, self._shape = [], ()
+
+    def close(self) -> None:
+        self.release()
+        self._merge_caches()
+
+    def _merge_caches(self) -> None:
+        for d in self._cache_dirs:
+            if self._merge(d):
+                log.info("ray: merged the workers' LLM cache files into %s", d)
+
+    # --- dispatch with retries ------------------------------------------------------------
+    def _run_tasks(self, stage: Stage, tasks: list[_Task], method: str, source: ShardedInput,
+                   run_unit: Callable | None, bar=None) -> None:
+        """Run ``tasks`` on a pool of actors holding ``stage``; a task whose actor died is retried
+        on a fresh actor (``max_retries`` times) unless it finished on disk before dying."""
+        ray, exc = self.ray, self.ray.exceptions
+        lost = (exc.RayActorError, exc.WorkerCrashedError, exc.OutOfMemoryError, exc.NodeDiedError)
+        shape = self._shape_of(stage)
+        n = min(self.config.workers or self._fits(shape), len(tasks))
+        load = (type(stage), stage.config, stage.ctx, source, run_unit)
+        idle = list(self._actors(shape, n))
+        loads = [a.load.remote(*load) for a in idle]
+        ray.get(loads)  # a worker that cannot see the run folder, or a stage that cannot start, fails here
+        queue, pending, finished = deque(tasks), {}, False
+        try:
+            while queue or pending:
+                while idle and queue:
+                    actor, task = idle.pop(), queue.popleft()
+                    pending[getattr(actor, method).remote(*task.args)] = (actor, task)
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                actor, task = pending.pop(ready[0])
+                try:
+                    task.result = ray.get(ready[0])
+                except lost as e:
+                    self._pool.remove(actor)
+                    replacement = self._spawn(shape)
+                    self._pool.append(replacement)
+                    replacement.load.remote(*load)  # runs before the next call: an actor keeps call order
+                    idle.append(replacement)
+                    if task.done():
+                        log.warning("ray: a worker died after finishing %s; kept", task.label)
+                    else:
+                        task.attempts += 1
+                        if task.attempts > self.config.max_retries:
+                            raise SynthkitError(f"{stage.name}: {task.label} failed {task.attempts} times, its worker "
+                                                f"died each time (last: {type(e).__name__}: {e}); finished units are "
+                                                "kept, run the same command to resume") from None
+                        log.warning("ray: worker lost on %s (%s); retrying (%d/%d)", task.label, type(e).__name__,
+                                    task.attempts, self.config.max_retries)
+                        queue.appendleft(task)
+                    continue
+                idle.append(actor)
+                if bar is not None:
+                    bar.update(1)
+            finished = True
+        finally:
+            if finished:  # teardown in every worker (models freed, sandboxes stopped); the processes stay
+                ray.get([a.unload.remote() for a in self._pool])
+            else:  # a failed stage: its workers may be busy or broken; end them
+                self.release()
+
+    # --- the executor interface -----------------------------------------------------------
+    def run_units(self, stage: Stage, sdir: rundir.StageDir, input_dir: Path | None,
+                  passes: list[str], keys: list[list[str]]) -> None:
+        """The unfinished ``keys[p][s]`` units, pass by pass, on actors holding ``stage``."""
+        from tqdm.auto import tqdm
+
+        source = ShardedInput.of(input_dir, self.cpus())
+        size = stage.config.shard_size
+        total = sum(map(len, keys))
+        done = sum(sdir.unit_done(k) for row in keys for k in row)
+        with tqdm(total=total, initial=done, desc=f"{stage.ctx.index:02d} {stage.name} (ray)", unit="shard",
+                  mininterval=1.0, dynamic_ncols=True) as bar:
+            for name, row in zip(passes, keys):
+                tasks = [_Task((name, key, s * size, (s + 1) * size), f"unit {key}",
+                               done=lambda key=key: sdir.unit_done(key))
+                         for s, key in enumerate(row) if not sdir.unit_done(key)]
+                if tasks:
+                    self._run_tasks(stage, tasks, "run", source, self.unit_fn, bar)
+        self._merge_caches()
+
+    def map(self, stage: Stage, source: ShardedInput, method: str, columns: list[str] | None) -> list[Any]:
+        """``stage.<method>(table, offset)`` for every input file, in file order, on actors."""
+        tasks = [_Task((method, g, columns), f"input files {g[0]}..{g[-1]}") for g in _groups(source.counts)]
+        self._run_tasks(stage, tasks, "call", source, None)
+        return [r for t in tasks for r in t.result]
+
+    def run_whole(self, stage: Stage, sdir: rundir.StageDir, input_dir: Path | None) -> Funnel:
+        """``process_all_ray`` with output written by Ray tasks, else the local path on the driver."""
+        source = ShardedInput.of(input_dir, self.cpus())
+        method = getattr(stage, "process_all_ray", None)
+        if method is None or source.n == 0:
+            log.info("%s: whole-dataset stage runs on the driver", stage.name)
+            stage.setup()
+            clear_units(sdir)
+            return self.whole_fn(stage, sdir, input_dir)
+        source.mapper = lambda name, columns: self.map(stage, source, name, columns)
+        t0 = time.perf_counter()
+        verdicts: Verdicts = method(source)
+        seconds = time.perf_counter() - t0
+        self.release()  # the write tasks (and Ray Data before them) need the CPUs
+        clear_units(sdir)
+        write = self.ray.remote(_write_units).options(num_cpus=self.config.cpus_per_worker,
+                                                     max_retries=self.config.max_retries)
+        slices = verdicts.by_file(source.offsets, source.counts)
+        refs = [write.remote(stage.name, str(sdir.path), source, g, [slices[i] for i in g], seconds)
+                for g in _groups(source.counts)]
+        self.ray.get(refs)
+        funnel = sdir.funnel()
+        funnel.tokens_generated = stage.ctx.tokens_generated
+        return funnel
+
+
+def _groups(counts: list[int], rows: int = ROWS_PER_CALL) -> list[list[int]]:
+    """Consecutive file indexes, grouped until a group holds ``rows`` rows (one Ray call each)."""
+    groups, cur, n = [], [], 0
+    for i, count in enumerate(counts):
+        cur.append(i)
+        n += count
+        if n >= rows:
+            groups.append(cur)
+            cur, n = [], 0
+    return groups + [cur] if cur else groups
