@@ -40,6 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                             "(default: its task family)")
     a("--batch-rows", type=int, default=8, help="rows per batched gradient (default: 8)")
     a("--device", default="auto", choices=["auto", "cpu", "cuda"], help="(default: auto)")
+    a("--threads", type=int, default=None, help="torch CPU threads (default: torch's; 1 when jobs share a CPU)")
     a("--cache-dir", default=".influence/features", help="feature cache (default: .influence/features)")
 
 
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     val = load_validation(val_spec)
     checkpoints = resolve_checkpoints(args.checkpoints)
     spec = FeatureSpec(dim=args.dim, seed=args.seed, max_length=args.max_length, batch_rows=args.batch_rows,
-                       device=args.device)
+                       device=args.device, threads=args.threads)
     res = score_rows([row_messages(r) for r in rows], val, checkpoints, spec, Path(args.cache_dir))
     table = []
     for i, (r, s, b) in enumerate(zip(rows, res.scores, res.best)):

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Iterator, Literal, Sequence
 
 from synthkit.errors import DataError
 
@@ -43,6 +44,7 @@ class FeatureSpec:
     project_rows: int = 32           # gradients gathered per projection call and cache append (resume unit)
     device: str = "auto"             # auto: cuda when available, else cpu
     projector_memory_mb: int = 2048  # keep the projection matrix in memory up to this size (CPU speed)
+    threads: int | None = None       # torch CPU threads while computing (None: torch's default); 1 when jobs share a CPU
 
     def resolved_device(self) -> str:
         if self.device != "auto":
@@ -88,11 +90,27 @@ def featurize(checkpoint: Path, conversations: Sequence[list[dict] | None], kind
             seen.add(examples[i].key)
             todo.append(examples[i])
     t0 = time.perf_counter()
-    _compute(checkpoint, todo, kind, spec, device, store, {} if projectors is None else projectors)
+    with _threads(spec.threads):
+        _compute(checkpoint, todo, kind, spec, device, store, {} if projectors is None else projectors)
     seconds = time.perf_counter() - t0
     log.info("%s: %d %s features in %.1f s (%.2f rows/s), %d from the cache", checkpoint.name, len(todo), kind,
              seconds, len(todo) / max(seconds, 1e-9), len(set(keys)) - len(todo))
     return Features(FeatureView(store, keys), usable, len(todo), seconds)
+
+
+@contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    """torch's CPU thread count set to ``n`` for the block (two torch processes that each use
+    every core of a shared CPU run many times slower than with one thread each)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _tokenizer(checkpoint: Path, auto: Any) -> Any:

@@ -76,6 +76,7 @@ class FilterInfluence(WholeStage):
         project_rows: int = Field(32, ge=1)               # rows per projection call and cache append
         device: Literal["auto", "cpu", "cuda"] = "auto"
         projector_memory_mb: int = Field(2048, ge=0)      # keep the projection matrix in RAM up to this size
+        threads: int | None = Field(None, ge=1)           # torch CPU threads (None: llm.threads, else torch's default)
         cache_dir: str | None = None                      # features + warm-up; default <workdir>/.influence
         enabled: bool = True                              # false: pass every row through, unscored
 
@@ -135,7 +136,8 @@ class FilterInfluence(WholeStage):
         checkpoints = self._checkpoints(rows, convs, dup_of)
         spec = FeatureSpec(dim=c.dim, seed=c.projection_seed, max_length=c.max_length, batch_rows=c.batch_rows,
                            batch_tokens=c.batch_tokens, project_rows=c.project_rows, device=c.device,
-                           projector_memory_mb=c.projector_memory_mb)
+                           projector_memory_mb=c.projector_memory_mb,
+                           threads=c.threads or getattr(self.ctx.llm_config, "threads", None))
         res = score_rows(convs, val, checkpoints, spec, self.cache_root() / "features")
         for r, s, b in zip(rows, res.scores, res.best):
             r["scores"] = {**(r.get("scores") or {}), "influence": s}
