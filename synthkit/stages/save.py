@@ -32,7 +32,6 @@ from typing import Any
 from pydantic import Field
 
 from synthkit.errors import ConfigError
-from synthkit.core.pipeline import folder_name
 from synthkit.core.registry import register_stage
 from synthkit.core.stage import StageConfig, WholeStage
 from synthkit.hub import layout
@@ -115,12 +114,14 @@ class Save(WholeStage):
         the first decontaminate report among them."""
         run_dir = self.ctx.stage_dir.parent
         stats, contamination = [], None
-        for i, st in enumerate(self.ctx.pipeline.get("stages", [])[: self.ctx.index]):
-            folder = run_dir / f"{i:02d}_{folder_name(str(st.get('stage')))}"
-            if (folder / "stats.json").is_file():
-                stats.append(json.loads((folder / "stats.json").read_text()))
-            if contamination is None and (folder / "contamination.json").is_file():
-                contamination = folder / "contamination.json"
+        for i in range(self.ctx.index):
+            # a stage now at index i wrote NN_<name>/ last; an older config may have left another
+            found = sorted(run_dir.glob(f"{i:02d}_*/stats.json"), key=lambda p: p.stat().st_mtime)
+            if not found:
+                continue
+            stats.append(json.loads(found[-1].read_text()))
+            if contamination is None and (found[-1].parent / "contamination.json").is_file():
+                contamination = found[-1].parent / "contamination.json"
         return stats, contamination
 
     def finish_run(self, report: dict[str, Any]) -> None:
