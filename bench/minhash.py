@@ -1,6 +1,7 @@
 """Benchmark: MinHash signatures and near-dedup, against datasketch, side by side.
 
     python bench/minhash.py [--rows 100000] [--throughput-rows 20000] [--sample 2000]
+    python bench/minhash.py --executor ray [--rows 100000] [--repeats 2]
 
 Corpus: real Python functions from the standard library (``ast``-extracted),
 grown to ``--rows`` rows: ~65% distinct (a function, or, once the
@@ -21,6 +22,16 @@ copies differing only in case and spacing, shuffled. Prints, in one run:
    a fresh child process (1 worker, then one per core).
 3. recall and precision of the clusters against brute-force exact Jaccard
    (>= threshold) on a ``--sample``-row corpus built the same way.
+
+With ``--executor ray`` it prints, instead, the dedup throughput of the same
+corpus under both executors, at 1 and 2 workers, each in a fresh child process:
+the local executor (``process_all``, ``workers: w``) next to the Ray executor
+(``process_all_ray`` on the corpus cut into 10,000-row shard files, as a stage
+reads its input, on a fresh local Ray instance with ``num_cpus=w``). Ray is
+timed cold (the first dedup: worker processes start and import) and warm (the
+same dedup again), and the instance's start is reported apart. Both sides
+compute the decisions only (no output written); the Ray side checks that its
+clusters equal the local ones.
 """
 
 from __future__ import annotations
@@ -196,6 +207,69 @@ def child(path: str, workers: int, trace: bool) -> None:
                       "rejected": len(rejected), "stats": stats}))
 
 
+def ray_child(folder: str, workers: int, repeats: int) -> None:
+    """In a fresh process: a Ray instance with ``workers`` CPUs, then ``process_all_ray`` on the shards."""
+    import logging
+
+    t = time.perf_counter()
+    import ray
+
+    ray.init(num_cpus=workers, include_dashboard=False, logging_level=logging.WARNING)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    start_s = time.perf_counter() - t
+
+    from synthkit.core.executor import ShardedInput
+    from synthkit.core.stage import StageContext
+    from synthkit.stages.dedup_minhash import DedupMinhash as S
+
+    runs = []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as d:
+            stage = S(S.Config(stage="dedup_minhash"), StageContext(index=0, seed=0, stage_dir=Path(d), base_dir=Path(d)))
+            source = ShardedInput.of(Path(folder), workers=workers)
+            t = time.perf_counter()
+            verdicts = stage.process_all_ray(source)
+            runs.append({"seconds": time.perf_counter() - t, "rejected": len(verdicts.rejected),
+                         "stats": json.loads((Path(d) / "dedup.json").read_text())})
+    ray.shutdown()
+    print(json.dumps({"start_s": start_s, "runs": runs, "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def executors(texts: list[str], workdir: Path, repeats: int) -> None:
+    """Dedup throughput under the local and the Ray executor, at 1 and 2 workers."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from synthkit.core import rundir
+
+    path = workdir / f"corpus{len(texts)}.parquet"
+    ids = [f"r{i}" for i in range(len(texts))]
+    pq.write_table(pa.table({"id": ids, "code": texts}), path)
+    shards = workdir / "shards"
+    for k, lo in enumerate(range(0, len(texts), 10_000)):
+        rundir.write_rows(shards, rundir.unit_key(0, k), [{"id": i, "code": t} for i, t in
+                                                          zip(ids[lo:lo + 10_000], texts[lo:lo + 10_000])])
+    n = len(texts)
+    print(f"dedup_minhash on {n} rows ({sum(map(len, texts)) / n:.0f} chars/row), decisions only, "
+          f"fresh process per line; cpu: {os.cpu_count()} cores")
+    for w in (1, 2):
+        e = end_to_end(texts, workdir, w)
+        local_rate = n / e["seconds"]
+        print(f"   local executor, workers={w}: {e['seconds']:.1f} s ({local_rate:.0f} rows/s); "
+              f"removed {e['stats']['removed']}")
+        cmd = [sys.executable, __file__, "--ray-child", str(shards), "--workers", str(w), "--repeats", str(repeats)]
+        out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        for i, r in enumerate(out["runs"]):
+            st = r["stats"]
+            keys = ("removed", "exact_removed", "near_removed", "clusters")
+            same = "as local" if all(st[k] == e["stats"][k] for k in keys) else "DIFFERENT from local"
+            print(f"   ray executor,   workers={w} ({'cold' if i == 0 else 'warm'}): {r['seconds']:.1f} s "
+                  f"({n / r['seconds']:.0f} rows/s, {r['seconds'] / e['seconds']:.2f}x the local time); "
+                  f"sign {st['sign_s']} s, lsh {st['lsh_s']} s; removed {st['removed']} ({same})")
+        print(f"   (ray instance start with {w} CPU(s): {out['start_s']:.1f} s, not counted above; "
+              f"driver peak RSS {out['rss_peak_mb']:.0f} MB)")
+
+
 def end_to_end(texts: list[str], workdir: Path, workers: int, trace: bool = False) -> dict:
     path = workdir / f"corpus{len(texts)}.parquet"
     if not path.exists():
@@ -219,9 +293,15 @@ def main() -> None:
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--executor", choices=["local", "ray"], default="local",
+                    help="ray: only the end-to-end dedup, local executor next to the Ray executor, 1 and 2 workers")
+    ap.add_argument("--repeats", type=int, default=2, help="--executor ray: dedups per Ray instance (cold, then warm)")
+    ap.add_argument("--ray-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         return child(args.child, args.workers, args.trace)
+    if args.ray_child:
+        return ray_child(args.ray_child, args.workers, args.repeats)
 
     from synthkit.dedup.corpus import stdlib_functions
 
@@ -231,6 +311,9 @@ def main() -> None:
     chars = sum(map(len, corpus)) / len(corpus)
     print(f"corpus: {len(corpus)} rows ({len(pool)} distinct stdlib functions, {chars:.0f} chars/row), "
           f"built in {time.perf_counter() - t:.1f} s; cpu: {os.cpu_count()} cores")
+    if args.executor == "ray":
+        with tempfile.TemporaryDirectory() as d:
+            return executors(corpus, Path(d), args.repeats)
 
     r = throughput(corpus[:args.throughput_rows], args.bulk_rows, args.loop_rows)
     print(f"\n1. signatures, one core, {NUM_PERM} perms, {NGRAM}-word shingles (rows per CPU-second, best of 3)")

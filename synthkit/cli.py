@@ -1,6 +1,6 @@
 """`synthkit` command line: a thin parser over the Python API.
 
-    synthkit run PIPELINE.yaml [-o key.path=value ...] [--workdir DIR]
+    synthkit run PIPELINE.yaml [-o key.path=value ...] [--workdir DIR] [--executor local|ray]
     synthkit validate PIPELINE.yaml [-o ...]
     synthkit stages
     synthkit eval --model PATH|embedded --tasks NAME|PATH --n 10 --k 1,5,10 --m 2
@@ -26,7 +26,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from synthkit import rounds
     from synthkit.core.pipeline import Pipeline
 
-    pipe = Pipeline.from_yaml(args.pipeline, args.override, workdir=args.workdir)
+    overrides = list(args.override) + ([f"executor={args.executor}"] if args.executor else [])
+    pipe = Pipeline.from_yaml(args.pipeline, overrides, workdir=args.workdir)
     dataset = rounds.run(pipe)
     print(f"done: {len(dataset)} rows; run folder {pipe.run_dir} (report.json inside)")
     return 0
@@ -102,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run a pipeline (resumes where a killed run stopped)")
     _add_pipeline_args(p)
     p.add_argument("--workdir", default=None, help="where run folders go (default: the YAML's workdir, 'runs')")
+    p.add_argument("--executor", choices=["local", "ray"], default=None,
+                   help="where units run (default: the YAML's `executor:`, local); ray joins ray.address or "
+                        "$RAY_ADDRESS, else starts a local Ray instance (docs/scaling.md)")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("validate", help="build every stage of a pipeline without running it")

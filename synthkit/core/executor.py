@@ -150,17 +150,23 @@ class Verdicts:
         return out
 
 
-def write_verdict_unit(sdir: rundir.StageDir, stage: str, key: str, rows: list[Row],
+def write_verdict_unit(sdir: rundir.StageDir, stage: str, key: str, table: Any,
                        rejected: dict[int, tuple[str, str, dict[str, Any]]], seconds: float = 0.0) -> Funnel:
-    """Write one output unit of a whole-dataset stage: ``rows`` minus the rejected ones."""
-    kept, dropped = [], []
-    for k, row in enumerate(rows):
-        if k in rejected:
-            reason, detail, extra = rejected[k]
-            dropped.append(Rejected({**row, **extra}, reason, detail))
-        else:
-            kept.append(row)
-    funnel = Funnel(rows_in=len(rows), kept=len(kept), seconds=seconds)
+    """Write one output unit of a whole-dataset stage: the rows of ``table`` (an input shard,
+    Arrow) minus the rejected ones. Kept rows stay Arrow, as ``_run_whole`` writes them, so
+    even an all-dropped unit keeps the input's columns."""
+    import pyarrow as pa
+
+    positions = sorted(rejected)
+    keep = [True] * table.num_rows
+    for k in positions:
+        keep[k] = False
+    kept = table.filter(pa.array(keep, type=pa.bool_()))
+    dropped = []
+    for k, row in zip(positions, table.take(positions).to_pylist() if positions else []):
+        reason, detail, extra = rejected[k]
+        dropped.append(Rejected({**row, **extra}, reason, detail))
+    funnel = Funnel(rows_in=table.num_rows, kept=kept.num_rows, seconds=seconds)
     for r in dropped:
         funnel.dropped[r.reason] = funnel.dropped.get(r.reason, 0) + 1
     sdir.write_unit(key, kept, dropped, stage, funnel)

@@ -130,7 +130,7 @@ def _write_units(stage_name: str, stage_dir: str, source: ShardedInput, files: l
     """A Ray task: write the output unit of each input file from its verdicts."""
     sdir = rundir.StageDir(Path(stage_dir))
     for i, rejected in zip(files, verdicts):
-        write_verdict_unit(sdir, stage_name, rundir.unit_key(0, i), rundir.read_rows(source.files[i]), rejected,
+        write_verdict_unit(sdir, stage_name, rundir.unit_key(0, i), source.table(i), rejected,
                            seconds if i == 0 else 0.0)
 
 
@@ -237,8 +237,7 @@ class RayExecutor:
         n = min(self.config.workers or self._fits(shape), len(tasks))
         load = (type(stage), stage.config, stage.ctx, source, run_unit)
         idle = list(self._actors(shape, n))
-        loads = [a.load.remote(*load) for a in idle]
-        ray.get(loads)  # a worker that cannot see the run folder, or a stage that cannot start, fails here
+        self._wait_started(stage, shape, [a.load.remote(*load) for a in idle])
         queue, pending, finished = deque(tasks), {}, False
         try:
             while queue or pending:
@@ -260,9 +259,10 @@ class RayExecutor:
                     else:
                         task.attempts += 1
                         if task.attempts > self.config.max_retries:
-                            raise SynthkitError(f"{stage.name}: {task.label} failed {task.attempts} times, its worker "
-                                                f"died each time (last: {type(e).__name__}: {e}); finished units are "
-                                                "kept, run the same command to resume") from None
+                            raise SynthkitError(f"{stage.name}: {task.label}: its worker died {task.attempts} time(s), "
+                                                f"more than ray.max_retries = {self.config.max_retries} (last: "
+                                                f"{type(e).__name__}); finished units are kept, run the same command "
+                                                "to resume") from None
                         log.warning("ray: worker lost on %s (%s); retrying (%d/%d)", task.label, type(e).__name__,
                                     task.attempts, self.config.max_retries)
                         queue.appendleft(task)
@@ -276,6 +276,18 @@ class RayExecutor:
                 ray.get([a.unload.remote() for a in self._pool])
             else:  # a failed stage: its workers may be busy or broken; end them
                 self.release()
+
+    def _wait_started(self, stage: Stage, shape: tuple[float, float], loads: list) -> None:
+        """Wait for the workers' ``load``; say so every minute while the cluster has no room for them.
+        A worker that cannot see the run folder, or a stage that cannot start, fails here."""
+        pending = loads
+        while pending:
+            _, pending = self.ray.wait(pending, num_returns=len(pending), timeout=60)
+            if pending:
+                log.warning("%s: %d of %d Ray workers (%g CPU, %g GPU each) not started after a minute; the "
+                            "cluster has %s free", stage.name, len(pending), len(loads), shape[0], shape[1],
+                            self.ray.available_resources())
+        self.ray.get(loads)
 
     # --- the executor interface -----------------------------------------------------------
     def run_units(self, stage: Stage, sdir: rundir.StageDir, input_dir: Path | None,
@@ -313,6 +325,7 @@ class RayExecutor:
             clear_units(sdir)
             return self.whole_fn(stage, sdir, input_dir)
         source.mapper = lambda name, columns: self.map(stage, source, name, columns)
+        self.release()  # idle actors of the last stage would hold the CPUs Ray Data and tasks need
         t0 = time.perf_counter()
         verdicts: Verdicts = method(source)
         seconds = time.perf_counter() - t0

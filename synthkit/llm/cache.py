@@ -198,31 +198,36 @@ def writer_path(cache_dir: str | Path) -> Path:
 
 
 def merge_writers(cache_dir: str | Path) -> int:
-    """Fold every ``writers/*.sqlite`` into ``llm_cache.sqlite`` and delete it; returns the
-    number of files merged. Call it only while no worker writes (the Ray executor does,
+    """Fold every ``writers/*.sqlite`` into ``llm_cache.sqlite`` and delete it (one that is
+    not a database, cut short by a kill, is dropped with a warning); returns the number of
+    files merged. Call it only while no worker writes (the Ray executor does,
     between stages). The main file is checkpointed, so immutable readers see everything."""
     folder = Path(cache_dir) / "writers"
     files = sorted(folder.glob("*.sqlite")) if folder.is_dir() else []
     if not files:
         return 0
-    main = _open(Path(cache_dir) / "llm_cache.sqlite")
+    main, merged = _open(Path(cache_dir) / "llm_cache.sqlite"), 0
     try:
         for f in files:
-            main.execute("ATTACH DATABASE ? AS w", (str(f),))
+            attached = False
             try:
+                main.execute("ATTACH DATABASE ? AS w", (str(f),))
+                attached = True
                 main.execute("BEGIN IMMEDIATE")
                 for table in _TABLES:
                     main.execute(f"INSERT OR REPLACE INTO main.{table} (key, value) SELECT key, value FROM w.{table}")
                 main.execute("COMMIT")
+                merged += 1
             except sqlite3.DatabaseError as e:  # a file cut short by a kill: its answers are lost, not wrong
                 if main.in_transaction:
                     main.execute("ROLLBACK")
-                log.warning("LLM cache: could not merge %s (%s); skipping it", f, e)
+                log.warning("LLM cache: could not merge %s (%s); dropping it", f, e)
             finally:
-                main.execute("DETACH DATABASE w")
+                if attached:
+                    main.execute("DETACH DATABASE w")
             for suffix in ("", "-wal", "-shm", "-journal"):
                 Path(str(f) + suffix).unlink(missing_ok=True)
         main.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         main.close()
-    return len(files)
+    return merged
