@@ -113,12 +113,21 @@ def read_parquet(path: Path) -> list[dict[str, Any]]:
 
 
 def load_disk_dataset(path: Path, what: str = "file") -> Any:
-    """The ``Dataset`` or ``DatasetDict`` that ``save_to_disk`` wrote to ``path``."""
+    """The ``Dataset`` or ``DatasetDict`` in the folder ``path``: one that
+    ``save_to_disk`` wrote, or one in the Hub layout (``data/*.parquet`` and a
+    README card, as the ``save`` stage writes it), read with ``load_dataset``."""
     datasets = require("datasets")
+    if not (path / "state.json").is_file() and not (path / "dataset_dict.json").is_file() \
+            and any((path / "data").glob("*.parquet")):
+        try:
+            return datasets.load_dataset(str(path))
+        except (OSError, ValueError) as e:
+            raise DataError(f"{what} {path}: a Hub-layout folder that load_dataset cannot read ({e})") from e
     try:
         return datasets.load_from_disk(str(path))
     except FileNotFoundError as e:
-        raise DataError(f"{what} {path}: not a dataset directory written by save_to_disk ({e})") from e
+        raise DataError(f"{what} {path}: neither a save_to_disk folder nor a Hub-layout folder "
+                        f"(data/*.parquet) ({e})") from e
 
 
 def pick_split(ds: Any, split: str | None, where: str, prefer: str | None = None) -> Any:

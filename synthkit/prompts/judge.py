@@ -23,6 +23,7 @@ import json
 import math
 import re
 
+from synthkit.core.record import row_tests
 from synthkit.prompts.answers import MAX_CHARS, ParseError
 
 RUBRICS: dict[str, str] = {
@@ -108,7 +109,7 @@ def exercise(row: dict, max_chars: int = 6000) -> str:
         s = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) if v is not None else ""
         return s[:max_chars]
     return _fill(_EXERCISE, seed=cut(row.get("seed")), instruction=cut(row.get("instruction")),
-                 code=cut(row.get("code") or row.get("response")), tests=cut(row.get("tests")))
+                 code=cut(row.get("code") or row.get("response")), tests=cut(row_tests(row)))
 
 
 def per_aspect(row: dict, aspect: str, rubric: str, completion: bool = False) -> str:

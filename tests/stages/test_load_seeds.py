@@ -226,3 +226,14 @@ def test_tasks_humaneval_mbpp_and_apps_files_become_runnable_rows(tmp_path):
     assert [r["id"] for r in rows] == ["HumanEval/0", "HumanEval/1"]
     assert rows[0]["code"].startswith(rows[0]["seed"])   # the body completes the prompt
     assert "check(has_close_elements)" in rows[0]["tests"]
+
+
+def test_a_folder_the_save_stage_wrote_is_read_back(tmp_path):
+    from synthkit.core.pipeline import Pipeline
+
+    (tmp_path / "s.jsonl").write_text('{"id": "a", "seed": "x"}\n{"id": "b", "seed": "y"}\n')
+    Pipeline([{"stage": "load_seeds", "path": "s.jsonl"}, {"stage": "save", "path": "saved"}], name="w",
+             base_dir=tmp_path, workdir=tmp_path / "runs").run()
+    assert (tmp_path / "saved" / "data").is_dir() and not (tmp_path / "saved" / "state.json").exists()
+    rows, _ = run(tmp_path, path="saved")
+    assert [(r["id"], r["seed"]) for r in rows] == [("a", "x"), ("b", "y")]
