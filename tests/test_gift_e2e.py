@@ -134,6 +134,7 @@ def test_gibbs_finds_more_distinct_passing_codes_than_rft_at_an_equal_budget(tmp
     assert g["distinct_codes_per_task"] > r["distinct_codes_per_task"] + 1
     assert all(g["per_task"][t]["distinct_codes"] > r["per_task"][t]["distinct_codes"] for t in r["per_task"])
     assert g["distinct_descriptions_per_task"] > r["distinct_descriptions_per_task"] == 1.0
+    assert g["sampled_descriptions_per_task"] == STEPS and r["sampled_descriptions_per_task"] == 1.0
     # a chain that ignores its resampled descriptions is no better than RFT
     assert b["distinct_codes_per_task"] <= r["distinct_codes_per_task"]
     assert all(t["distinct_codes"] <= 2 for t in b["per_task"].values())

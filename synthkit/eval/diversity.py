@@ -20,6 +20,10 @@ codes and descriptions a method found per task, and for how many tasks.
   ``meta.description`` (the description a code was sampled from), compared after
   collapsing whitespace and case. Seed rows count here (the seed description).
 - ``coverage`` = solved tasks / tasks, where solved = at least one passing code.
+- ``sampled_descriptions_per_task``: with ``sampled_from`` (pairs of task id and
+  the description a code was sampled from, passing or not: the chain trace, or
+  every sample of RFT), the distinct descriptions the method sampled from, so
+  a chain that explored but found nothing still shows its exploration.
 Per-task means are over all tasks, solved or not.
 """
 
@@ -35,7 +39,8 @@ def _norm_text(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
-def diversity_report(rows: Iterable[dict[str, Any]], task_ids: Iterable[str] = ()) -> dict[str, Any]:
+def diversity_report(rows: Iterable[dict[str, Any]], task_ids: Iterable[str] = (),
+                     sampled_from: Iterable[tuple[str, str]] | None = None) -> dict[str, Any]:
     tasks: dict[str, dict[str, Any]] = {t: {"passing": 0, "codes": set(), "descriptions": set()} for t in task_ids}
     for row in rows:
         meta = row.get("meta") or {}
@@ -51,13 +56,19 @@ def diversity_report(rows: Iterable[dict[str, Any]], task_ids: Iterable[str] = (
             entry["passing"] += 1
             entry["codes"].add(tuple(code_tokens(code)))
     n = len(tasks)
+    sampled: dict[str, set[str]] = {t: set() for t in tasks}
+    for task, text in sampled_from or ():
+        if isinstance(text, str) and text.strip():
+            sampled.setdefault(str(task), set()).add(_norm_text(text))
     solved = sum(1 for e in tasks.values() if e["passing"])
     distinct = sum(len(e["codes"]) for e in tasks.values())
+    extra = ({"sampled_descriptions_per_task": round(sum(map(len, sampled.values())) / n, 4) if n else 0.0}
+             if sampled_from is not None else {})
     return {"tasks": n, "solved_tasks": solved, "coverage": round(solved / n, 4) if n else 0.0,
             "passing_codes": sum(e["passing"] for e in tasks.values()), "distinct_codes": distinct,
             "distinct_codes_per_task": round(distinct / n, 4) if n else 0.0,
             "distinct_descriptions_per_task":
-                round(sum(len(e["descriptions"]) for e in tasks.values()) / n, 4) if n else 0.0,
+                round(sum(len(e["descriptions"]) for e in tasks.values()) / n, 4) if n else 0.0, **extra,
             "per_task": {t: {"passing_codes": e["passing"], "distinct_codes": len(e["codes"]),
                              "distinct_descriptions": len(e["descriptions"])} for t, e in sorted(tasks.items())}}
 

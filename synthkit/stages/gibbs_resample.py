@@ -291,7 +291,8 @@ class GibbsResample(WholeStage):
             trace += steps
         _write_jsonl(self.ctx.stage_dir / "trace.jsonl", trace)
         self.diversity = {"stage": self.name, "pool": self.config.pool, "steps": self.config.steps,
-                          "k": self.config.k, **diversity_report(kept, [task_id(t) for t in tasks])}
+                          "k": self.config.k, **diversity_report(kept, [task_id(t) for t in tasks],
+                                             sampled_from=[(t["task_id"], t["description"]) for t in trace])}
         rundir.write_json(self.ctx.stage_dir / "diversity.json", self.diversity)
         log.info("gibbs_resample: %s", {k: v for k, v in self.diversity.items() if k != "per_task"})
         return kept, rejected

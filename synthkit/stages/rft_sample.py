@@ -135,8 +135,11 @@ class RftSample(Stage):
         if not (stage_dir / rundir.DATA).is_dir():
             return
         rows = list(rundir.iter_rows(stage_dir / rundir.DATA))
-        tasks = {task_id(r) for r in rows} | {task_id(r) for r in rundir.iter_rows(stage_dir / rundir.REJECTED)}
+        dropped = list(rundir.iter_rows(stage_dir / rundir.REJECTED))
+        sampled = [(task_id(r), r["meta"].get("description")) for r in rows + dropped
+                   if (r.get("meta") or {}).get("origin") == "sample"]
+        tasks = {task_id(r) for r in rows} | {task_id(r) for r in dropped}
         self.diversity = {"stage": self.name, "n": self.config.samples, "describe": self.config.describe,
-                          **diversity_report(rows, sorted(tasks))}
+                          **diversity_report(rows, sorted(tasks), sampled_from=sampled)}
         rundir.write_json(stage_dir / "diversity.json", self.diversity)
         log.info("rft_sample: %s", {k: v for k, v in self.diversity.items() if k != "per_task"})
