@@ -147,7 +147,8 @@ def _training_data(pipe: Pipeline, it: IterationsConfig, r: int, final: "dataset
 def _train_round(it: IterationsConfig, round_dir: Path, data_dir: Path, base: str, fp: str) -> list[str]:
     from synthkit.llm.lora import merge_or_load
     from synthkit.train.config import parse_train_config
-    from synthkit.train.trainer import resumable, train
+    from synthkit.train.resume import resumable
+    from synthkit.train.trainer import train
 
     marker = round_dir / "train" / "_SUCCESS"
     done = _done(marker, fp)

@@ -23,6 +23,7 @@ leave ``lora`` out (or ``lora: null``) for full fine-tuning.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import warnings
 from pathlib import Path
@@ -215,13 +216,13 @@ def parse_train_config(raw: dict[str, Any], overrides: list[str] | tuple[str, ..
     from synthkit.core.config import apply_override, format_validation_error
 
     prefix = f"{where}." if where else ""
+    raw = copy.deepcopy(raw)  # overrides edit nested mappings in place; the caller's stay as they were
     try:  # old names first, so an override by either name replaces the file's value
         raw = _renamed(raw, RENAMED, prefix)
         if isinstance(raw.get("lora"), dict):
-            raw = {**raw, "lora": _renamed(raw["lora"], LORA_RENAMED, prefix + "lora.")}
+            raw["lora"] = _renamed(raw["lora"], LORA_RENAMED, prefix + "lora.")
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    raw = dict(raw)
     for o in overrides:
         apply_override(raw, _rename_override(o, prefix))
     try:

@@ -13,29 +13,17 @@ at each checkpoint.
 Checkpoints are written every ``save_steps`` optimizer steps (and at the end),
 or at each epoch's end, with the optimizer, scheduler and RNG state and a
 ``synthkit_checkpoint.json`` (synthkit/train/checkpoints.py) holding the run's
-fingerprint: a hash of the config (all but ``output_dir``, ``resume``,
-``report_to`` and ``logging_steps``) and of the data (datasets' own fingerprint
-of the loaded dataset, or the caller's ``data_fingerprint``).
-
-Resume. When ``output_dir`` already holds checkpoints:
-
-- ``overwrite`` (``--overwrite``): they are deleted and the run starts over.
-- ``resume: auto`` (default) and they were written under this fingerprint:
-  training continues from the last complete one (weights, optimizer, scheduler,
-  step, RNG state, an IB-FT bottleneck; transformers' ``resume_from_checkpoint``,
-  which also skips the batches already seen). Incomplete checkpoint folders a
-  kill left behind are deleted first. A run that had finished trains no more.
-- otherwise (another config or data, another writer, or ``resume: never``): a
-  ConfigError says so, so one run's checkpoints are never mixed with another's.
+fingerprint. When ``output_dir`` already holds checkpoints, synthkit/train/resume.py
+decides: the same run continues from its last complete one (transformers'
+``resume_from_checkpoint``: weights, optimizer, scheduler, step, RNG state and
+the position in the data, plus the IB-FT bottleneck, reloaded here), another
+run's are an error unless ``overwrite`` deletes them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,15 +34,11 @@ from transformers import TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
 from synthkit.errors import ConfigError
-from synthkit.train.checkpoints import (CheckpointInfo, checkpoint_dirs, list_checkpoints, read_fingerprint, step_of,
-                                        write_meta)
+from synthkit.train.checkpoints import CheckpointInfo, list_checkpoints, write_meta
 from synthkit.train.config import IBSpec, TrainConfig, check_sft
+from synthkit.train.resume import CONFIG_FILE, finished, resume_point, run_fingerprint
 
 log = logging.getLogger(__name__)
-
-CONFIG_FILE = "synthkit_train.yaml"  # the config as trained, at the root of output_dir
-_NOT_FINGERPRINTED = {"output_dir", "resume", "report_to", "logging_steps"}  # where and how it is watched, not what
-
 
 @dataclass
 class TrainResult:
@@ -232,13 +216,6 @@ def peft_config(cfg: TrainConfig) -> Any:
                       target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM")
 
 
-def run_fingerprint(cfg: TrainConfig, data: str) -> str:
-    """What a run's checkpoints are written under: its config and its data."""
-    what = {k: v for k, v in cfg.model_dump().items() if k not in _NOT_FINGERPRINTED}
-    return hashlib.sha256(json.dumps({"config": what, "data": data}, sort_keys=True, default=str).encode()
-                          ).hexdigest()[:16]
-
-
 def build_trainer(cfg: TrainConfig, source: Any = None, fingerprint: str = "",
                   **sft_overrides: Any) -> tuple[SynthkitSFTTrainer, CheckpointMeta]:
     """The configured trainer (dataset loaded, split and tokenised), not yet trained.
@@ -266,76 +243,6 @@ def build_trainer(cfg: TrainConfig, source: Any = None, fingerprint: str = "",
     return trainer, meta
 
 
-def _recorded_diff(out: Path, cfg: TrainConfig) -> list[str] | None:
-    """The fingerprinted keys in which ``out``'s recorded config differs from
-    ``cfg`` (dotted paths); None when ``out`` has no readable record."""
-    try:
-        old = yaml.safe_load((out / CONFIG_FILE).read_text())
-    except (OSError, yaml.YAMLError):
-        return None
-
-    def flat(d: Any, prefix: str = "") -> dict[str, Any]:
-        if not isinstance(d, dict):
-            return {prefix[:-1]: d}
-        return {k: v for key, val in d.items() for k, v in flat(val, f"{prefix}{key}.").items()}
-
-    a, b = flat(old), flat(cfg.model_dump())
-    return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k) and k.split(".")[0] not in _NOT_FINGERPRINTED)
-
-
-def resume_point(cfg: TrainConfig, fingerprint: str, overwrite: bool = False) -> Path | None:
-    """The checkpoint to resume from (None: start fresh), after deleting what
-    must go (see the module docstring). Raises ConfigError for another run's."""
-    out = Path(cfg.output_dir)
-    old = checkpoint_dirs(out)
-    if not old:
-        return None
-    if overwrite:
-        log.info("deleting %d checkpoint(s) in %s (overwrite)", len(old), out)
-        for d in old:
-            shutil.rmtree(d)
-        return None
-    written = {d: read_fingerprint(d) for d in old}      # None: incomplete
-    mine = [d for d in old if written[d] == fingerprint]
-    partial = [d for d in old if written[d] is None]
-    diff = _recorded_diff(out, cfg)
-    # Only incomplete folders: nothing to resume, and they are this config's if the recorded config says so.
-    ours = len(mine) + len(partial) == len(old) and bool(mine or diff == [])
-    if cfg.resume == "auto" and ours:
-        last = mine[-1] if mine else None
-        for d in old:
-            if d in partial or step_of(d) > step_of(last):
-                log.info("deleting %s: incomplete (a kill interrupted its save)", d)
-                shutil.rmtree(d)
-        log.info("resuming from %s", last or "the start: no complete checkpoint")
-        return last
-    if cfg.resume == "never":
-        why = "resume is `never`"
-    elif diff is None:
-        why = "not written by `synthkit train`, or written before it recorded its config"
-    else:
-        why = f"config differs in: {', '.join(diff)}" if diff else "same config, different data"
-    raise ConfigError(f"output_dir: {out} already holds {len(old)} checkpoint(s) of another run "
-                      f"({old[0].name}, ...; {why}). Choose another output_dir, or pass --overwrite "
-                      "to delete them and start over")
-
-
-def resumable(cfg: TrainConfig, data_fingerprint: str) -> bool:
-    """Whether ``train(cfg, data_fingerprint=...)`` would resume: ``output_dir``
-    holds a complete checkpoint of this config and data, and resume is auto."""
-    fingerprint = run_fingerprint(cfg, data_fingerprint)
-    return cfg.resume == "auto" and any(read_fingerprint(d) == fingerprint for d in checkpoint_dirs(cfg.output_dir))
-
-
-def _finished(ckpt: Path) -> bool:
-    """Whether ``ckpt`` is the last checkpoint of its run (trainer_state: global_step reached max_steps)."""
-    try:
-        state = json.loads((ckpt / "trainer_state.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return 0 < int(state.get("max_steps") or 0) <= int(state.get("global_step") or 0)
-
-
 def train(cfg: TrainConfig, overwrite: bool = False, data_fingerprint: str | None = None) -> TrainResult:
     """Fine-tune ``cfg.model`` on ``cfg.dataset``, or resume the run a kill
     interrupted; returns the run's checkpoints. ``overwrite`` deletes earlier
@@ -348,11 +255,11 @@ def train(cfg: TrainConfig, overwrite: bool = False, data_fingerprint: str | Non
     fingerprint = run_fingerprint(cfg, data_fingerprint or source._fingerprint)
     start = resume_point(cfg, fingerprint, overwrite)
     out = Path(cfg.output_dir)
-    if start is not None and _finished(start):
+    if start is not None and finished(start):
         # transformers would train one more step past max_steps when resumed from the final checkpoint
         log.info("%s: this run already finished; nothing left to train", start)
         return TrainResult(output_dir=out, checkpoints=list_checkpoints(out), metrics={})
-    trainer, meta = build_trainer(cfg, source, fingerprint)
+    trainer, _ = build_trainer(cfg, source, fingerprint)
     out.mkdir(parents=True, exist_ok=True)
     if start is None:
         (out / CONFIG_FILE).write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from synthkit.errors import DataError
-from synthkit.train.data import check_messages, load_messages, load_source, prepare_dataset, split_by_task, tokenize_chat
+from synthkit.train.data import (check_messages, load_messages, load_source, prepare_dataset, split_by_task,
+                                 tokenize_chat)
 
 
 def labelled_text(tok, enc) -> str:
@@ -102,7 +103,7 @@ def test_split_by_task_keeps_each_task_on_one_side(tmp_path, save_rows, make_cha
     assert train.column_names == held.column_names == ["messages"]
     assert len(train) + len(held) == 30 and len(held) == 6          # 2 of 10 tasks, 3 rows each
     assert not set(_first_user(train)) & set(_first_user(held))      # no task on both sides
-    again, held2 = split_by_task(ds.shuffle(seed=3), 0.2, seed=0)
+    _, held2 = split_by_task(ds.shuffle(seed=3), 0.2, seed=0)
     assert sorted(_first_user(held2)) == sorted(_first_user(held))   # row order does not matter; the seed does
     assert split_by_task(ds, 0.0, seed=0)[1] is None
 

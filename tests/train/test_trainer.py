@@ -154,7 +154,7 @@ def test_same_config_resumes_another_needs_overwrite(tiny_model_dir, chat_datase
     mtime = (first.checkpoints[-1].path / META).stat().st_mtime_ns
     again = train(cfg)                                            # finished: resumes at step 2, trains nothing more
     assert again.checkpoints == first.checkpoints and (first.checkpoints[-1].path / META).stat().st_mtime_ns == mtime
-    with pytest.raises(ConfigError, match=r"another run .*config differs in: learning_rate, lora.r\b.*--overwrite"):
+    with pytest.raises(ConfigError, match=r"another run: its config differs in: learning_rate, lora.r\b.*--overwrite"):
         train(config(tiny_model_dir, chat_dataset, out, max_steps=2, save_steps=1, learning_rate=5e-4,
                      lora={"r": 2, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]}))
     with pytest.raises(ConfigError, match="resume is `never`"):
