@@ -72,7 +72,7 @@ from pydantic import Field, model_validator
 from synthkit.core import rundir
 from synthkit.core.record import Rejected, Row, child
 from synthkit.core.registry import register_stage
-from synthkit.core.sampling import SamplingConfig, derive_seed, CheckpointSampler
+from synthkit.core.sampling import CheckpointSampler, SamplingConfig, derive_seed
 from synthkit.core.stage import WholeStage, read_template
 from synthkit.llm.base import SamplingParams
 

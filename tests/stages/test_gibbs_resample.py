@@ -195,7 +195,9 @@ def test_step_seeds_differ_so_a_fallback_step_does_not_replay_the_cached_answer(
 
 
 def test_resume_reads_finished_steps_and_loads_the_model_once_for_the_rest(tmp_path):
-    script = lambda step, entry, k: good(entry, 10 * step + k) if k else bad(entry)  # noqa: E731
+    def script(step, entry, k):
+        return good(entry, 10 * step + k) if k else bad(entry)
+
     whole = Scripted(script)
     full, _ = run(make(tmp_path / "whole", whole, steps=4, k=2), [task(0), task(1)])
     # a run killed after step 2: its step files exist, the rest do not
