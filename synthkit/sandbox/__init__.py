@@ -122,7 +122,23 @@ its output). ``timeout_s`` is per process: the program plus all its asserts,
 or one io case.
 """
 
-from synthkit.sandbox.pool import Sandbox
-from synthkit.sandbox.program import STATUSES, Program, Result
+from typing import TYPE_CHECKING
 
-__all__ = ["Sandbox", "Program", "Result", "STATUSES"]
+__all__ = ["STATUSES", "Program", "Result", "Sandbox"]
+_HOMES = {"Sandbox": "synthkit.sandbox.pool", "Program": "synthkit.sandbox.program",
+          "Result": "synthkit.sandbox.program", "STATUSES": "synthkit.sandbox.program"}
+
+if TYPE_CHECKING:
+    from synthkit.sandbox.pool import Sandbox
+    from synthkit.sandbox.program import STATUSES, Program, Result
+
+
+def __getattr__(name: str):
+    """The names above load on first use: a worker imports ``synthkit.sandbox._worker``
+    and must not load the host side (threading, logging, subprocess: every module
+    it holds costs each fork, and some run code after every fork)."""
+    if name in _HOMES:
+        import importlib
+
+        return getattr(importlib.import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'synthkit.sandbox' has no attribute {name!r}")

@@ -42,6 +42,15 @@ def enter_run(cfg: dict, limits: dict, workdir: str) -> None:
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
+    if not cfg.get("env_ready"):
+        set_env(workdir)
+
+
+def set_env(workdir: str) -> None:
+    """The run's whole environment. Under full isolation the working directory
+    never changes, so the worker sets it once for all its runs (``env_ready``):
+    rewriting ``os.environ`` is Python-level work, and every page a run
+    touches is a copy-on-write fault."""
     os.environ.clear()
     os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir,
                        "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8"})

@@ -18,9 +18,18 @@ class WireTimeout(Exception):
     """No complete message arrived before the deadline."""
 
 
-def send(fd: int, obj: object) -> None:
+def encode(obj: object) -> bytes:
+    """One message as it goes over the pipe (header included)."""
     data = json.dumps(obj, ensure_ascii=False).encode("utf-8", "surrogatepass")
-    view = memoryview(_HEADER.pack(len(data)) + data)
+    return _HEADER.pack(len(data)) + data
+
+
+def send(fd: int, obj: object) -> None:
+    send_bytes(fd, encode(obj))
+
+
+def send_bytes(fd: int, message: bytes) -> None:
+    view = memoryview(message)
     while view:
         view = view[os.write(fd, view):]
 

@@ -17,20 +17,19 @@ program code itself and never sees expected outputs (the host compares them).
 from __future__ import annotations
 
 import _blake2
+import gc
 import hmac
 import importlib
 import json
 import os
 import select
-import shutil
 import signal
 import sys
-import tempfile
 import time
 
-from synthkit.sandbox import _child, _wire
+from synthkit.sandbox import _child, _confine, _wire
 
-HARNESS_MODULES = ("ast", "json", "traceback", "threading", "fcntl", "resource", "types")
+HARNESS_MODULES = ("ast", "json", "traceback", "_thread", "fcntl", "resource", "types")
 RAW_MEMORY = ("_ctypes", "_cffi_backend")  # loaded here, any program could reach raw memory
 
 
@@ -47,6 +46,11 @@ def main(cfg_json: str) -> None:
             failed.append(f"{name}: {e}")
     leaked = [m for m in RAW_MEMORY if m in sys.modules]
     snapshot = _child.snapshot_modules(list(cfg.get("preload", [])))
+    if cfg["isolation"] == "full":
+        _confine.set_env(cfg["workdir"])
+        cfg["env_ready"] = True
+    gc.collect()
+    gc.freeze()  # a collection in a run (or here) never walks, so never copies, what is shared
     if cfg.get("ctl"):
         answer = _finish_view(cfg.pop("ctl"))
         if answer:
@@ -87,19 +91,32 @@ def serve(job: dict, cfg: dict, snapshot: tuple) -> dict:
                 break  # a program that timed out once would likely time out on every case
         return {"cases": cases, "retire": any(c.get("retire") for c in cases)}
     res = run_process("assert", job, cfg, "", snapshot)
+    if "marks" in res:  # the child's own (diagnostic) timing lines
+        res["marks"].update((t.split()[1], float(t.split()[2])) for t in res["report"].splitlines()
+                            if t.startswith("T ") and len(t.split()) == 3)
     res.update(judge(res.pop("report"), res.pop("key"), int(job["n_tests"]), res))
+    if "marks" in res:
+        res["marks"]["judged"] = time.monotonic()
     return res
 
 
 def run_process(kind: str, job: dict, cfg: dict, stdin_text: str, snapshot: tuple) -> dict:
-    """Fork one child, supervise it to the end, return its raw outcome."""
+    """Fork one child, supervise it to the end, return its raw outcome. With
+    ``job["profile"]`` (bench/sandbox.py) it also says when each step ended."""
+    marks = {"received": time.monotonic()} if job.get("profile") else None
     full = cfg["isolation"] == "full"
     limits = job["limits"]
-    stdin_fd = os.memfd_create("stdin", os.MFD_CLOEXEC)
-    _write_all(stdin_fd, stdin_text.encode("utf-8", "surrogateescape"))
-    os.lseek(stdin_fd, 0, os.SEEK_SET)
+    if stdin_text:
+        stdin_fd = os.memfd_create("stdin", os.MFD_CLOEXEC)
+        _write_all(stdin_fd, stdin_text.encode("utf-8", "surrogateescape"))
+        os.lseek(stdin_fd, 0, os.SEEK_SET)
+    else:  # no input (assert mode, an empty io case): /dev/null, opened once
+        stdin_fd = _devnull()
     pipes = [os.pipe() for _ in range(4 if kind == "assert" else 3)]
     uid = cfg.get("uid")
+    if not full:
+        import tempfile  # basic isolation only: a fresh directory per run
+
     workdir = cfg["workdir"] if full else tempfile.mkdtemp(prefix="synthkit-run-")
     if not full and uid is not None:
         os.chown(workdir, uid, uid)
@@ -111,7 +128,10 @@ def run_process(kind: str, job: dict, cfg: dict, stdin_text: str, snapshot: tupl
             _child.main(kind, job, cfg, workdir, child_fds, snapshot)
         finally:
             os._exit(_child.EXIT_SETUP)
-    os.close(stdin_fd)
+    if marks is not None:
+        marks["forked"] = time.monotonic()
+    if stdin_text:
+        os.close(stdin_fd)
     for i, (r, w) in enumerate(pipes):
         os.close(r if i == 3 else w)
     key = b""
@@ -125,7 +145,7 @@ def run_process(kind: str, job: dict, cfg: dict, stdin_text: str, snapshot: tupl
             os.close(pipes[3][1])
     clean = False
     try:
-        out = _supervise(pid, [r for r, _ in pipes[:3]], start, limits, full)
+        out = _supervise(pid, [r for r, _ in pipes[:3]], start, limits, full, marks)
     finally:
         if full:
             clean = _empty(workdir, 0o700, int(uid) if uid is not None else None)
@@ -133,16 +153,22 @@ def run_process(kind: str, job: dict, cfg: dict, stdin_text: str, snapshot: tupl
         else:
             if uid is not None:
                 _kill_uid(int(uid))
-            _empty(workdir, None, None)
-            shutil.rmtree(workdir, ignore_errors=True)
+            _empty(workdir, None, None, tmpfs=False)
+            try:
+                os.rmdir(workdir)
+            except OSError:
+                pass
             clean = True  # a fresh directory per run
     out["key"] = key.hex()
+    if marks is not None:
+        marks["cleaned"] = time.monotonic()
+        out["marks"] = marks
     if not clean:
         out["retire"] = True  # the next run must not see what this one left
     return out
 
 
-def _supervise(pid: int, fds: list[int], start: float, limits: dict, full: bool) -> dict:
+def _supervise(pid: int, fds: list[int], start: float, limits: dict, full: bool, marks: dict | None) -> dict:
     """Read stdout, stderr and report until the child exits or the deadline passes."""
     cap = int(limits["max_output_bytes"])
     bufs = {fd: bytearray() for fd in fds}
@@ -164,8 +190,12 @@ def _supervise(pid: int, fds: list[int], start: float, limits: dict, full: bool)
     _, status, usage = os.wait4(pid, 0)
     duration = time.monotonic() - start
     os.close(pidfd)
+    if marks is not None:
+        marks["reaped"] = time.monotonic()
     if full:
         _sweep()
+    if marks is not None:
+        marks["swept"] = time.monotonic()
     for fd in fds:  # writers are gone (full isolation), or we stop at what is there (basic)
         os.set_blocking(fd, False)
         try:
@@ -234,11 +264,28 @@ def _kill_uid(uid: int) -> None:
     os.waitpid(pid, 0)
 
 
-def _empty(path: str, mode: int | None, owner: int | None) -> bool:
+_DEVNULL: list[int] = []
+_CLEAN: dict[str, tuple] = {}  # path -> (size, mode, uid) of the directory when last found empty
+
+
+def _devnull() -> int:
+    if not _DEVNULL:
+        _DEVNULL.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+    return _DEVNULL[0]
+
+
+def _empty(path: str, mode: int | None, owner: int | None, tmpfs: bool = True) -> bool:
     """Remove what a run left in a directory of ours, symlinks not followed and
     directories the run locked (mode 000) unlocked first, without recursion (a
     run may nest thousands deep). Then give the directory back its ``owner``
-    and ``mode`` (when not None). True when it is empty again."""
+    and ``mode`` (when not None). True when it is empty again.
+
+    Most runs leave nothing: a directory whose size (tmpfs counts its entries
+    in it), mode and owner are what they were when last found empty is left
+    alone, for the price of one ``lstat`` (``tmpfs`` False: no such shortcut)."""
+    st = os.lstat(path)
+    if tmpfs and _CLEAN.get(path) == (st.st_size, st.st_mode, st.st_uid):
+        return True
     stack, dirs = [path], []
     while stack:
         top = stack.pop()
@@ -274,7 +321,12 @@ def _empty(path: str, mode: int | None, owner: int | None) -> bool:
                 os.chown(path, owner, owner)
             if mode is not None:
                 os.chmod(path, mode)
-        return not os.listdir(path)
+        if os.listdir(path):
+            return False
+        if tmpfs:
+            st = os.lstat(path)
+            _CLEAN[path] = (st.st_size, st.st_mode, st.st_uid)
+        return True
     except OSError:
         return False
 

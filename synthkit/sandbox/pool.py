@@ -3,9 +3,11 @@
 ``run(programs) -> results`` is thread-safe and returns results in input
 order; ``workers`` programs run at the same time. Each worker is a separate
 Python process started with a scrubbed environment (``_worker``), serving one
-program at a time; a thread of this process talks to it. A worker that dies or
-stops answering is killed (with every process of its runs) and restarted; the
-program it was running gets status ``killed``. The next programs run as usual.
+program at a time; a thread of this process talks to it, keeping the next job
+already in the worker's pipe (``PIPELINE``) so the worker never waits for it.
+A worker that dies or stops answering is killed (with every process of its
+runs) and restarted; the program it was running gets status ``killed``, the
+ones queued behind it go to its replacement. The next programs run as usual.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import math
 import os
 import queue
+from collections import deque
 import signal
 import subprocess
 import sys
@@ -38,6 +41,8 @@ _ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWR
 BACKENDS = ("root", "userns", "bwrap")  # full-isolation mechanisms, tried in this order (see _isolate)
 START_TIMEOUT_S = 60.0      # a worker must say "ready" within this
 SLACK_S = 10.0              # extra time the host grants a worker beyond the run's own limits
+PIPELINE = 2                # jobs in a worker's pipe at once: it starts the next as it answers
+PIPE_SAFE_BYTES = 32 << 10  # a bigger job waits for an idle worker: a pipe holds 64 KiB
 DEFAULT_PRELOAD = ("collections", "itertools", "functools", "heapq", "bisect", "math", "cmath", "re",
                    "string", "random", "statistics", "typing", "dataclasses", "fractions", "decimal",
                    "operator", "copy", "json", "datetime", "array", "enum", "textwrap", "hashlib")
@@ -45,12 +50,13 @@ DEFAULT_PRELOAD = ("collections", "itertools", "functools", "heapq", "bisect", "
 
 @dataclass
 class _Slot:
-    """One queued program: its job, and where its result goes."""
+    """One queued program: its job (and its encoded message), and where its result goes."""
 
     job: dict | None
     expected: list[str] | None
     result: Result | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    message: bytes = b""
 
 
 class _Worker:
@@ -83,8 +89,19 @@ class _Worker:
 
     def ask(self, job: dict, deadline: float) -> dict | None:
         """The worker's reply, or None if it died or missed the deadline."""
+        return self.reply(deadline) if self.send(_wire.encode(job)) else None
+
+    def send(self, message: bytes) -> bool:
         try:
-            _wire.send(self.proc.stdin.fileno(), job)
+            _wire.send_bytes(self.proc.stdin.fileno(), message)
+            return True
+        except OSError as e:
+            log.warning("sandbox worker %d failed (%s); restarting it", self.proc.pid, e)
+            return False
+
+    def reply(self, deadline: float) -> dict | None:
+        """The answer to the oldest job sent, or None if it died or missed the deadline."""
+        try:
             return _wire.recv(self.proc.stdout.fileno(), deadline)  # type: ignore[return-value]
         except (OSError, _wire.WireTimeout, ValueError) as e:
             log.warning("sandbox worker %d failed (%s); restarting it", self.proc.pid, e)
@@ -172,7 +189,7 @@ class Sandbox:
         slots = []
         for program in programs:
             job, expected, early = prepare(program, self.limits)
-            slot = _Slot(job, expected, early)
+            slot = _Slot(job, expected, early, message=_wire.encode(job) if job is not None else b"")
             if early is not None:
                 slot.done.set()
             slots.append(slot)
@@ -206,31 +223,56 @@ class Sandbox:
 
     # --- internals ----------------------------------------------------------------------------
     def _serve(self, i: int) -> None:
+        """Feed worker ``i``: up to ``PIPELINE`` jobs in its pipe, answered in order."""
+        sent: deque = deque()   # jobs in the worker's pipe; the oldest is the one running
+        waiting, stop, since = None, False, 0.0
         while True:
-            slot = self._queue.get()
-            if slot is None:
-                return
+            if waiting is None and not stop and len(sent) < PIPELINE:
+                try:
+                    waiting = self._queue.get(block=not sent)
+                    stop = waiting is None  # the shutdown marker
+                except queue.Empty:
+                    pass
+            if waiting is not None and (not sent or len(waiting.message) <= PIPE_SAFE_BYTES):
+                if not sent:
+                    since = time.monotonic()
+                if self._pool[i].send(waiting.message):
+                    sent.append(waiting)
+                    waiting = None
+                    continue
+                sent.append(waiting)  # the worker is gone: this one is reported with the oldest
+                waiting = None
+            if not sent:
+                if stop:
+                    return
+                continue
+            slot = sent.popleft()
             job = slot.job
             n_runs = len(job["inputs"]) if job["mode"] == "io" else 1
-            deadline = time.monotonic() + n_runs * (self.timeout_s + 1.0) + SLACK_S
-            reply = self._pool[i].ask(job, deadline)
-            try:
-                if reply is None:
-                    slot.result = Result("killed", False, 0.0, 0, n_runs if job["mode"] == "io" else
-                                         int(job["n_tests"]), 0.0, detail="the sandbox worker died; restarted")
-                    self._restart(i)
-                else:
-                    if job["mode"] == "io":
-                        slot.result = finish_io(reply["cases"], slot.expected or [])
-                    else:
-                        slot.result = finish_assert(reply)
-                    if reply.get("retire"):  # it could not clean up after the run: a fresh one
-                        self._restart(i)
-            except Exception as e:  # never leave a caller waiting forever
-                log.exception("sandbox: could not finish a result")
-                slot.result = Result("error", False, 0.0, 0, 0, 0.0, detail=f"sandbox error: {e}")
-            finally:
-                slot.done.set()
+            reply = self._pool[i].reply(since + n_runs * (self.timeout_s + 1.0) + SLACK_S)
+            if reply is None or reply.get("retire"):  # dead, or unable to clean up: a fresh one
+                self._restart(i)
+                for queued in sent:  # they never ran: the replacement gets them
+                    if not self._pool[i].send(queued.message):
+                        break
+            since = time.monotonic()
+            self._finish(slot, reply, n_runs)
+
+    def _finish(self, slot: _Slot, reply: dict | None, n_runs: int) -> None:
+        job = slot.job
+        try:
+            if reply is None:
+                slot.result = Result("killed", False, 0.0, 0, n_runs if job["mode"] == "io" else
+                                     int(job["n_tests"]), 0.0, detail="the sandbox worker died; restarted")
+            elif job["mode"] == "io":
+                slot.result = finish_io(reply["cases"], slot.expected or [])
+            else:
+                slot.result = finish_assert(reply)
+        except Exception as e:  # never leave a caller waiting forever
+            log.exception("sandbox: could not finish a result")
+            slot.result = Result("error", False, 0.0, 0, 0, 0.0, detail=f"sandbox error: {e}")
+        finally:
+            slot.done.set()
 
     def _restart(self, i: int) -> None:
         self._pool[i].kill()

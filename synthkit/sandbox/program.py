@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from synthkit.sandbox.units import count_tests
+from synthkit.sandbox.units import unit_sources
 
 STATUSES = ("passed", "failed", "error", "timeout", "memory", "killed")
 _SEVERITY = {s: i for i, s in enumerate(("passed", "failed", "error", "killed", "memory", "timeout"))}
@@ -81,11 +81,11 @@ def prepare(program: Program, limits: dict) -> tuple[dict | None, list[str] | No
     if not isinstance(program.tests, str) or not program.tests.strip():
         return None, None, error_result("no tests: give tests (an assert block) or io_tests")
     try:
-        n = count_tests(program.tests, program.entry_point or "")
+        units = unit_sources(program.tests, program.entry_point or "")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
         return None, None, error_result(f"the tests do not parse: {type(e).__name__}: {e}")
-    job = {"mode": "assert", "code": program.code, "tests": program.tests,
-           "entry_point": program.entry_point or "", "n_tests": n, "limits": limits}
+    job = {"mode": "assert", "code": program.code, "units": units, "entry_point": program.entry_point or "",
+           "n_tests": sum(1 for _, is_test, _ in units if is_test), "limits": limits}
     return job, None, None
 
 

@@ -18,8 +18,9 @@ A block that mentions ``candidate`` without defining it gets
 
 The harness appends ``__synthkit_pass__("synthkit.pass")`` to each test's
 compiled code; see ``synthkit.sandbox`` for why that proves the test ran.
-Host and child both call ``split_tests``: it is deterministic, so they agree
-on the number of tests without the child telling the host.
+The host splits (``unit_sources``: each unit as source, ``ast.unparse``) and
+counts; the child only compiles those sources (``compile_sources``), so the
+run pays no Python-level AST work.
 """
 
 from __future__ import annotations
@@ -57,21 +58,56 @@ def count_tests(source: str, entry_point: str = "") -> int:
     return sum(u.is_test for u in split_tests(source, entry_point))
 
 
-def compile_units(units: list[Unit]) -> list[tuple[object, bool, int]]:
-    """(code object, is_test, first line) per unit; tests end with the pass call."""
+def unit_sources(source: str, entry_point: str = "") -> list[list]:
+    """``[source, is_test, first line]`` per unit (JSON-ready, for the child).
+
+    A statement that has its lines to itself is sliced out of ``source`` as
+    written (a hoisted ``check`` body line loses its indent); any other (one
+    sharing a line, a multi-line one inside ``check``, the ``candidate``
+    assignment the harness adds) goes through ``ast.unparse``, which is exact
+    but costs about 0.2 ms a statement."""
+    units = split_tests(source, entry_point)
+    stmts = [s for u in units for s in u.stmts if not getattr(s, "synthetic", False)]
+    spans = sorted((_first_line(s), s.end_lineno or s.lineno, id(s)) for s in stmts)
+    alone = {key for i, (first, last, key) in enumerate(spans)
+             if (i == 0 or spans[i - 1][1] < first) and (i + 1 == len(spans) or spans[i + 1][0] > last)}
+    lines = None if any(c in source for c in _ODD_BREAKS) else source.split("\n")
+    return [["".join(_text(s, lines, alone) for s in u.stmts), u.is_test, u.stmts[0].lineno] for u in units]
+
+
+_ODD_BREAKS = "\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"  # str.splitlines and the parser disagree on these
+
+
+def _first_line(stmt: ast.stmt) -> int:
+    return min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", [])])
+
+
+def _text(stmt: ast.stmt, lines: list[str] | None, alone: set) -> str:
+    """The statement's own source, sliced out when that is exact, else unparsed."""
+    first, last = _first_line(stmt), stmt.end_lineno or stmt.lineno
+    if lines is not None and id(stmt) in alone and (stmt.col_offset == 0 or first == last):
+        text = "\n".join(lines[first - 1:last])
+        if stmt.col_offset == 0 or text[:stmt.col_offset].isspace():
+            return text[stmt.col_offset:] + "\n"
+    return ast.unparse(stmt) + "\n"
+
+
+def compile_sources(units: list) -> list[tuple[object, bool, int]]:
+    """(code object, is_test, first line) per ``unit_sources`` entry; each test
+    ends with the pass call, a statement of its own after the unit's last one."""
     out = []
-    for unit in units:
-        stmts = list(unit.stmts)
-        if unit.is_test:
-            pos = {"lineno": getattr(stmts[-1], "end_lineno", None) or stmts[-1].lineno, "col_offset": 0}
-            pos.update(end_lineno=pos["lineno"], end_col_offset=0)
-            call = ast.Call(ast.Name(PASS_NAME, ast.Load(), **pos), [ast.Constant(PASS_EVENT, **pos)], [], **pos)
-            stmts.append(ast.Expr(call, **pos))
-        module = ast.fix_missing_locations(ast.Module(stmts, type_ignores=[]))
+    for source, is_test, line in units:
+        if is_test:
+            source = f"{source}\n{PASS_NAME}({PASS_EVENT!r})\n"
         # optimize=0: asserts are compiled in even if the interpreter runs with -O
-        code = compile(module, "<tests>", "exec", dont_inherit=True, optimize=0)
-        out.append((code, unit.is_test, unit.stmts[0].lineno))
+        out.append((compile(source, "<tests>", "exec", dont_inherit=True, optimize=0), bool(is_test), int(line)))
     return out
+
+
+def compile_units(units: list[Unit]) -> list[tuple[object, bool, int]]:
+    """``compile_sources`` for units from ``split_tests``."""
+    return compile_sources([[ast.unparse(ast.Module(u.stmts, type_ignores=[])), u.is_test, u.stmts[0].lineno]
+                            for u in units])
 
 
 def _hoist_check(body: list[ast.stmt], entry_point: str) -> list[ast.stmt] | None:
@@ -102,7 +138,9 @@ def _is_call_of(stmt: ast.stmt, name: str) -> bool:
 
 def _assign(name: str, value: str, lineno: int = 1) -> ast.stmt:
     pos = {"lineno": lineno, "end_lineno": lineno, "col_offset": 0, "end_col_offset": 0}
-    return ast.Assign([ast.Name(name, ast.Store(), **pos)], ast.Name(value, ast.Load(), **pos), **pos)
+    node = ast.Assign([ast.Name(name, ast.Store(), **pos)], ast.Name(value, ast.Load(), **pos), **pos)
+    node.synthetic = True  # not in the source: unit_sources unparses it
+    return node
 
 
 def _children(node: ast.AST):

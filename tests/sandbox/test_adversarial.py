@@ -89,6 +89,40 @@ def test_patching_the_harness_is_not_a_pass(sandbox):
     assert r.tests_passed == 0 and not r.passed
 
 
+def test_patching_what_the_harness_uses_after_the_program_is_not_a_pass(sandbox):
+    child = "import sys, math, builtins\nm = sys.modules['synthkit.sandbox._child']\n"
+    # the hook calls only what it bound before the program ran: a patched write that reads
+    # the key off the hook's frame and forges every pass line is never called
+    steal = ("def spy(fd, data):\n    f = sys._getframe(1)\n"
+             "    while f is not None and 'state' not in f.f_locals:\n        f = f.f_back\n"
+             "    import _blake2, os\n    key = f.f_locals['state'][0]\n    for i in range(2):\n"
+             "        tag = _blake2.blake2b(b'P%d' % i, key=key, digest_size=16).hexdigest().encode()\n"
+             "        os.write(3, b'P %d %s\\n' % (i, tag))\n    os.write(3, b'D\\n')\n    os._exit(0)\n"
+             "m._write = spy\nm._exit = lambda *a: None\nsys.settrace(lambda *a: None)\n")
+    deny = "m._DENY = frozenset()\nimport gc\ngc.get_objects()\n"  # the deny list too
+    code = "m._restore.__code__ = (lambda *a: None).__code__\nmath.isclose = lambda *a, **k: True\n"
+    fake_dict = ("builtins.dict = type('D', (), {'update': staticmethod(lambda *a: None)})\n"
+                 "math.isclose = lambda *a, **k: True\n")
+    uses_math = "import math\nassert math.isclose(add(1, 2), 3)\nassert add(2, 2) == 4\n"
+    results = assert_not_passed(sandbox, *[WRONG + child + p for p in (steal, deny, code, fake_dict)],
+                                tests=uses_math)
+    assert [r.status for r in results[:3]] == ["error"] * 3 and "__code__" in results[2].detail
+
+
+def test_patched_modules_are_restored_for_every_way_the_tests_reach_them(sandbox):
+    # restored are builtins, the modules the test code names (its imports, or the
+    # program's globals it uses), what those use, and all of them for dynamic access
+    patch = "import math, fractions\nmath.isclose = lambda *a, **k: True\nfractions.Fraction = lambda *a: 3\n"
+    tests = ["import math\nassert math.isclose(add(1, 2), 3)\n",             # imported by the tests
+             "assert math.isclose(add(1, 2), 3)\n",                            # the program's global
+             "import statistics\nassert statistics.mean([add(1, 2)]) == statistics.mean([3])\n",
+             "assert getattr(__import__('ma' + 'th'), 'isclose')(add(1, 2), 3)\n"]
+    for t in tests:
+        assert_not_passed(sandbox, WRONG + patch, tests=t)
+    alias = "import math as m\nm.isclose = lambda *a, **k: True\nmath = m\n"
+    assert_not_passed(sandbox, WRONG + alias, tests="assert math.isclose(add(1, 2), 3)\n")
+
+
 def test_the_hook_and_key_are_out_of_reach(sandbox):
     probes = {"gc": "import gc\ngc.get_objects()\n",
               "frames": "import sys\nsys._current_frames()\n",
@@ -257,9 +291,11 @@ def test_killing_the_worker_does_not_take_the_pool_down():
         namespace = pid_namespace(worker)
         killer = threading.Timer(0.5, os.kill, (worker, 9))  # a crash of the worker itself
         killer.start()
-        r = run1(sb, "import time\ntime.sleep(3)\n", "assert True\n")
+        # the two behind it were already in the dead worker's pipe: its replacement runs them
+        right = Program(code=WRONG.replace("- b", "+ b"), tests=TESTS)
+        r, *after = sb.run([Program(code="import time\ntime.sleep(3)\n", tests="assert True\n"), right, right])
         killer.join()
-        assert r.status == "killed" and "worker died" in r.detail
+        assert r.status == "killed" and "worker died" in r.detail and all(a.passed for a in after)
         assert sb._pool[0].proc.pid != launcher
         assert run1(sb, WRONG.replace("- b", "+ b"), TESTS).passed
     # the dead worker took its run along (PID 1 of their namespace); reaping is asynchronous

