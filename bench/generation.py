@@ -51,7 +51,7 @@ def pipeline_side(cfg: LLMConfig, prompts: list[str], max_tokens: int, work: Pat
               {"stage": "generate", "template": "{instruction}", "system": SYSTEM, "temperature": 0.0,
                "max_tokens": max_tokens, "shard_size": len(prompts)}]
     t0 = time.perf_counter()
-    pipe = Pipeline(stages, name="bench", llm=cfg.model_dump(), workdir=work / f"runs{time.time_ns()}")
+    pipe = Pipeline(stages, name="bench", llm=cfg.model_dump(exclude_unset=True), workdir=work / f"runs{time.time_ns()}")
     pipe.run()
     wall = time.perf_counter() - t0
     stats = json.loads((pipe.run_dir / "01_generate" / "stats.json").read_text())

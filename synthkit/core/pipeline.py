@@ -154,8 +154,7 @@ class Pipeline:
                    "seconds": round(time.perf_counter() - started, 3), "stages": report}
         rundir.write_json(run_dir / "report.json", summary)
         for stage in stages:  # a stage that publishes the run (save) gets its final report
-            if hasattr(stage, "finish_run"):
-                stage.finish_run(summary)
+            stage.finish_run(summary)
         return final
 
     def _run_one(self, stage: Stage, sdir: rundir.StageDir, input_dir: Path | None, executor: Any) -> None:
@@ -168,7 +167,7 @@ class Pipeline:
         finally:
             stage.teardown()
         _check_unique_ids(sdir.data, stage.name)
-        stats = {"stage": stage.name, "index": stage.ctx.index, **funnel.to_dict(),
+        stats = {**stage.extra_stats(), "stage": stage.name, "index": stage.ctx.index, **funnel.to_dict(),
                  "wall_seconds_last_run": round(time.perf_counter() - started, 3),
                  "tokens_per_s": round(funnel.tokens_generated / funnel.seconds, 2) if funnel.seconds else 0.0}
         sdir.finish(stats)

@@ -177,6 +177,16 @@ class Stage:
         every stage before the first one runs, so a mistake fails in seconds, not an
         hour in. Default: nothing to check."""
 
+    def extra_stats(self) -> dict[str, Any]:
+        """Recorded in ``stats.json`` beside the funnel after the stage ran (the
+        sandbox's isolation level, a diversity report); the data card shows them.
+        Default: nothing. Funnel keys (rows_in, kept, dropped, ...) cannot be overridden."""
+        return {}
+
+    def finish_run(self, report: dict[str, Any]) -> None:
+        """Called once the whole run finished, with its ``report.json`` (``save``
+        publishes the dataset's card with it). Default: nothing."""
+
     def fingerprint_extra(self) -> dict[str, Any]:
         """Anything beyond the config that changes this stage's output (default: nothing)."""
         return {}

@@ -62,7 +62,7 @@ class VerifyTests(Stage):
                                     preload=tuple(cfg.preload), isolation=cfg.isolation)
             self._isolation = {"isolation": self._sandbox.isolation, "via": self._sandbox.via}
 
-    def run_stats(self) -> dict[str, Any]:
+    def extra_stats(self) -> dict[str, Any]:
         """Recorded in ``stats.json`` beside the funnel: the sandbox's isolation."""
         return {"sandbox": dict(self._isolation)} if self._isolation else {}
 
