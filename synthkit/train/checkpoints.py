@@ -10,7 +10,7 @@ Each checkpoint is ``<output_dir>/checkpoint-<step>/`` as transformers writes it
      "last_lr": 1.5e-4,   # learning rate of the last step before this checkpoint
      "n_steps": 20,       # optimizer steps since the previous checkpoint
      "eval_loss": 1.23,   # with eval_fraction > 0: the held-out loss at this step (else absent)
-     "fingerprint": "…",  # the run's config and data (synthkit/train/trainer.py: run_fingerprint)
+     "fingerprint": "…",  # the run's config and data (synthkit/train/resume.py: run_fingerprint)
      "trainable": ["base_model.model....lora_A.default.weight", ...]}  # optimizer order
 
 ``synthkit_checkpoint.json`` is written last, atomically: a checkpoint folder
