@@ -25,9 +25,10 @@ their upstream. So a changed ``train`` block, or changed data for a round,
 reruns that round's training and everything after it; an unchanged rerun
 skips everything.
 
-Resume: a killed round continues at the stage or shard where it stopped. A
-training killed midway restarts from its start (its partial checkpoints are
-discarded), since the optimizer state at an arbitrary kill is not consistent.
+Resume: a killed round continues at the stage or shard where it stopped, and
+a training killed midway resumes from its last complete checkpoint (weights,
+optimizer, scheduler, RNG; see ``synthkit.train.resume``) as long as the
+round's fingerprint is unchanged; a round whose inputs changed trains anew.
 """
 
 from __future__ import annotations
