@@ -115,7 +115,7 @@ class _Worker:
         return [fn(self.source.table(i, columns), offsets[i]) for i in files]
 
     def unload(self) -> None:
-        stage, self.stage = getattr(self, "stage", None), None
+        stage, self.stage, self.source = getattr(self, "stage", None), None, None
         if stage is not None:
             try:
                 if self.pass_name is not None:
@@ -163,10 +163,6 @@ class RayExecutor:
         self._merge = merge_writers
         self._cache_dirs = {s.ctx.cache_dir for s in self.stages if s.ctx.cache_dir is not None}
         self._merge_caches()  # writer files a killed run left behind
-        for stage in self.stages:
-            check = getattr(stage, "check_ray", None)
-            if check is not None:
-                check()
 
     # --- resources ----------------------------------------------------------------------
     def _resources(self) -> dict[str, float]:
@@ -252,7 +248,7 @@ class RayExecutor:
                     self._pool.remove(actor)
                     replacement = self._spawn(shape)
                     self._pool.append(replacement)
-                    replacement.load.remote(*load)  # runs before the next call: an actor keeps call order
+                    self._wait_started(stage, shape, [replacement.load.remote(*load)])
                     idle.append(replacement)
                     if task.done():
                         log.warning("ray: a worker died after finishing %s; kept", task.label)
