@@ -24,8 +24,8 @@ What runs where:
   shard. Other whole-dataset stages (``load_seeds``, ``save``, plugins) run on
   the driver, as under ``local``.
 - **Shared state.** Workers read and write the run folder directly, so it must
-  be one path that every node sees (NFS, a mounted bucket; on one machine any
-  folder). Each actor checks this when it starts and fails with the path if
+  be one path that every node sees (NFS, a cluster filesystem; on one machine
+  any folder). Each actor checks this when it starts and fails with the path if
   not. The LLM cache is written per worker and merged by the driver between
   stages (``synthkit.llm.cache``). Per-unit counters (rows, drops, tokens,
   seconds) are files beside the shards; the runner sums them, as under local.
@@ -94,7 +94,7 @@ class _Worker:
         self.unload()
         if not Path(ctx.stage_dir).parent.is_dir():
             raise ConfigError(f"worker on {socket.gethostname()} cannot see the run folder {Path(ctx.stage_dir).parent}; "
-                              "with executor: ray the workdir must be a path every node shares (NFS, a mounted bucket)")
+                              "with executor: ray the workdir must be a path every node shares (NFS, a cluster filesystem)")
         self.stage, self.source, self.run_unit = cls(config, ctx), source, run_unit
         self.stage.setup()
         return socket.gethostname()
