@@ -22,6 +22,19 @@ copies differing only in case and spacing, shuffled. Prints, in one run:
    a fresh child process (1 worker, then one per core).
 3. recall and precision of the clusters against brute-force exact Jaccard
    (>= threshold) on a ``--sample``-row corpus built the same way.
+4. near copies as a synthesizer makes them (one name renamed throughout and a
+   comment line added: ``corpus.near_copy``), ``--near-copies`` of them hidden
+   among ``--near-rows`` distinct stdlib functions: the share found (recall),
+   the share of the other rows removed, and of those the rows whose
+   ``token_similarity`` to the row kept instead is below 0.6 (false
+   positives), with ``normalize: auto`` (the default: code rows compared as
+   code) and ``normalize: text``. And the signature throughput of ``auto``.
+
+Sections 2 and 3 run with ``normalize: text`` as well as the default
+``auto``: the corpus's "distinct" variants differ only in their names, so as
+code they are exact duplicates of their originals, and its upper-cased copies
+do not parse, so ``auto`` compares them as text with originals compared as
+code. Section 1 is ``text`` (datasketch is given the same word shingles).
 
 With ``--executor ray`` it prints, instead, the dedup throughput of the same
 corpus under both executors, at 1 and 2 workers, each in a fresh child process:
@@ -177,7 +190,7 @@ def quality(texts: list[str], workdir: Path) -> dict[str, dict[str, float]]:
     return out
 
 
-def child(path: str, workers: int, trace: bool) -> None:
+def child(path: str, workers: int, trace: bool, normalize: str = "auto") -> None:
     """Runs in a fresh process: peak RSS is the dedup's (plus imports and the mapped data).
     With ``trace``, tracemalloc measures the peak of Python + numpy heap allocations
     during the dedup alone (memory-mapped files and Arrow buffers are not counted)."""
@@ -192,7 +205,7 @@ def child(path: str, workers: int, trace: bool) -> None:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cpu0 = time.process_time()
     with tempfile.TemporaryDirectory() as d:
-        stage = S(S.Config(stage="dedup_minhash", workers=workers),
+        stage = S(S.Config(stage="dedup_minhash", workers=workers, normalize=normalize),
                   StageContext(index=0, seed=0, stage_dir=Path(d), base_dir=Path(d)))
         if trace:
             tracemalloc.start()
@@ -270,14 +283,15 @@ def executors(texts: list[str], workdir: Path, repeats: int) -> None:
               f"driver peak RSS {out['rss_peak_mb']:.0f} MB)")
 
 
-def end_to_end(texts: list[str], workdir: Path, workers: int, trace: bool = False) -> dict:
+def end_to_end(texts: list[str], workdir: Path, workers: int, trace: bool = False, normalize: str = "auto") -> dict:
     path = workdir / f"corpus{len(texts)}.parquet"
     if not path.exists():
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         pq.write_table(pa.table({"id": [f"r{i}" for i in range(len(texts))], "code": texts}), path)
-    cmd = [sys.executable, __file__, "--child", str(path), "--workers", str(workers)] + (["--trace"] if trace else [])
+    cmd = [sys.executable, __file__, "--child", str(path), "--workers", str(workers), "--normalize", normalize] + (
+        ["--trace"] if trace else [])
     out = subprocess.run(cmd,
                          check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -293,13 +307,16 @@ def main() -> None:
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--normalize", default="auto", help=argparse.SUPPRESS)
+    ap.add_argument("--near-rows", type=int, default=20_000, help="distinct functions around the near copies")
+    ap.add_argument("--near-copies", type=int, default=1_000, help="planted near copies (rename + comment)")
     ap.add_argument("--executor", choices=["local", "ray"], default="local",
                     help="ray: only the end-to-end dedup, local executor next to the Ray executor, 1 and 2 workers")
     ap.add_argument("--repeats", type=int, default=2, help="--executor ray: dedups per Ray instance (cold, then warm)")
     ap.add_argument("--ray-child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        return child(args.child, args.workers, args.trace)
+        return child(args.child, args.workers, args.trace, args.normalize)
     if args.ray_child:
         return ray_child(args.ray_child, args.workers, args.repeats)
 
@@ -329,26 +346,60 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as d:
         print(f"\n2. end-to-end dedup_minhash on {len(corpus)} rows (fresh process, Dataset from parquet)")
-        for w in sorted({1, os.cpu_count() or 1}):
-            e = end_to_end(corpus, Path(d), w)
-            s = e["stats"]
-            print(f"   workers={w}: {e['seconds']:.1f} s wall ({len(corpus) / e['seconds']:.0f} rows/s), "
-                  f"{e['cpu_s']:.1f} s CPU in the main process, peak RSS {e['rss_peak_mb']:.0f} MB "
-                  f"(before dedup {e['rss_before_mb']:.0f} MB); removed {s['removed']} "
-                  f"(exact {s['exact_removed']}, near {s['near_removed']}); passes: sign {s['sign_s']} s, "
-                  f"exact {s.get('exact_s')} s, lsh {s['lsh_s']} s")
-        print("   memory growth (tracemalloc peak of Python + numpy heap during process_all, 1 worker):")
+        for normalize in ("text", "auto"):
+            for w in sorted({1, os.cpu_count() or 1}):
+                e = end_to_end(corpus, Path(d), w, normalize=normalize)
+                s = e["stats"]
+                print(f"   normalize={normalize} workers={w}: {e['seconds']:.1f} s wall "
+                      f"({len(corpus) / e['seconds']:.0f} rows/s), {e['cpu_s']:.1f} s CPU in the main process, "
+                      f"peak RSS {e['rss_peak_mb']:.0f} MB (before dedup {e['rss_before_mb']:.0f} MB); removed "
+                      f"{s['removed']} (exact {s['exact_removed']}, near {s['near_removed']}; {s.get('code_rows', 0)} "
+                      f"rows compared as code); passes: sign {s['sign_s']} s, exact {s.get('exact_s')} s, "
+                      f"lsh {s['lsh_s']} s")
+        print("   memory growth (tracemalloc peak of Python + numpy heap during process_all, 1 worker, text):")
         for n in (len(corpus) // 4, len(corpus)):
-            e = end_to_end(corpus[:n], Path(d), 1, trace=True)
+            e = end_to_end(corpus[:n], Path(d), 1, trace=True, normalize="text")
             print(f"     rows={n}: heap peak {e['heap_peak_mb']:.0f} MB, {e['stats']['removed']} rows rejected "
                   f"(the rejected rows are returned as a list)")
         sample = build_corpus(args.sample, 1, pool)
         q = quality(sample, Path(d))
         print(f"\n3. clusters vs brute-force exact Jaccard >= {THRESHOLD} on {len(sample)} rows "
-              f"({q['truth_pairs']['n']} true pairs)")
+              f"({q['truth_pairs']['n']} true pairs; word shingles, normalize: text)")
         for k, extra in QUALITY_SETTINGS.items():
             print(f"   {k:14s} recall {q[k]['recall']:.3f}  precision {q[k]['precision']:.3f}  "
                   f"({q[k]['pairs']} pairs in clusters; bands x rows {q[k]['bands']}; {extra or 'defaults'})")
+        near_copies(pool[:args.near_rows], args.near_copies, Path(d))
+
+
+def near_copies(functions: list[str], n: int, workdir: Path) -> None:
+    """Section 4: rename + comment near copies among real functions, auto against text."""
+    from synthkit.dedup.corpus import plant_near_copies, token_similarity
+    from synthkit.dedup.minhash import MinHasher, ShingleSpec
+    from synthkit.dedup.near_dedup import DedupSettings, find_duplicates
+
+    rows, pairs = plant_near_copies(functions, n, seed=0)
+    print(f"\n4. {n} near copies (one name renamed throughout, one comment line) among {len(functions)} "
+          f"stdlib functions, threshold {THRESHOLD}, defaults otherwise")
+    for normalize, verify in (("auto", False), ("auto", True), ("text", False)):
+        t = time.perf_counter()
+        res = find_duplicates([{"code": c} for c in rows],
+                              DedupSettings(spec=ShingleSpec(normalize=normalize), verify=verify),
+                              workdir / f"near-{normalize}-{verify}")
+        seconds = time.perf_counter() - t
+        found = sum(res.cluster[i] == res.cluster[j] for i, j in pairs) / len(pairs)
+        removed = [k for k in range(len(functions)) if res.rep[k] != k]
+        unlike = [k for k in removed if token_similarity(rows[k], rows[res.rep[k]]) < 0.6]
+        print(f"   normalize={normalize:4s}{' verify' if verify else '       '}: recall {found:.3f}; other rows removed {len(removed)} "
+              f"({len(removed) / len(functions):.3%}), of them unlike the row kept (token similarity < 0.6) "
+              f"{len(unlike)} ({len(unlike) / len(functions):.3%} of the rows); {res.stats.get('code_rows', 0)} "
+              f"rows compared as code; {seconds:.1f} s")
+    auto = MinHasher(NUM_PERM, 1, "fast", ShingleSpec(normalize="auto"))
+    auto.signatures(rows[:256])
+    rate_auto = rate(len(rows), lambda: [auto.signatures(rows[i:i + 2048]) for i in range(0, len(rows), 2048)])
+    text = MinHasher(NUM_PERM, 1, "fast")
+    rate_text = rate(len(rows), lambda: [text.signatures(rows[i:i + 2048]) for i in range(0, len(rows), 2048)])
+    print(f"   signatures, one core (rows per CPU-second, best of 3): auto {rate_auto:.0f}, text {rate_text:.0f} "
+          f"(auto parses every row and builds its code view: {rate_text / rate_auto:.1f}x the cost)")
 
 
 if __name__ == "__main__":

@@ -2,16 +2,17 @@
 
 Modules:
 
-- ``normalize``, ``shingles``: batch normalisation and numpy shingle hashing.
+- ``normalize``, ``shingles``: batch normalisation (text, or code via
+  ``codenorm.code_text``, per row) and numpy shingle hashing.
 - ``minhash``: ``MinHasher`` (fast mode; datasketch-identical compat modes).
 - ``lsh``: band/row choice (weighted FP+FN integral), band keys, grouping.
 - ``unionfind``: vectorised union-find (roots = lowest row index).
 - ``signing``, ``near_dedup``: the disk-backed dedup driver behind the
   ``dedup_minhash`` stage.
-- ``codenorm``, ``benchmarks``, ``contamination``: the detectors behind the
-  ``decontaminate`` stage.
-- ``corpus``: real stdlib code and disguises (rename, reformat, comment) for
-  tests and benchmarks.
+- ``codenorm``, ``benchmarks``, ``contamination``: the code normaliser (shared
+  with dedup) and the detectors behind the ``decontaminate`` stage.
+- ``corpus``: real stdlib code, disguises (rename, reformat, comment) and near
+  copies (one name renamed, one comment line) for tests and benchmarks.
 
 How memory grows with the dataset in ``dedup_minhash`` (n rows, b bands of r
 rows): the text is read in record batches of ``batch_rows`` (RAM per batch,

@@ -18,12 +18,20 @@ Disguises, applied to a benchmark solution to plant contamination:
 - ``add_comments``: a comment line above every other statement and a trailing
   comment on the others.
 
+Near copies, as a synthesizer makes them from the same seed twice:
+``near_copy`` renames one bound name throughout (``rename_one``) and adds one
+comment line (``add_comment_line``); both keep the code parsing.
+``plant_near_copies`` hides such copies among real functions, and
+``token_similarity`` (difflib's ratio over the tokens with names kept) is the
+yardstick for "is a removed row really like the row kept instead".
+
 Nothing here executes the code it handles.
 """
 
 from __future__ import annotations
 
 import ast
+import difflib
 import io
 import logging
 import random
@@ -141,3 +149,82 @@ def add_comments(code: str, seed: int = 0) -> str:
         if quotes % 2 == 1:
             in_string = not in_string
     return "\n".join(out) + "\n"
+
+
+def rename_one(code: str, seed: int = 0) -> str | None:
+    """One bound name (chosen by ``seed``) renamed everywhere it is a name;
+    None when the code binds none or does not parse."""
+    try:
+        names = bound_names(code)
+    except SyntaxError:
+        return None
+    if not names:
+        return None
+    rng = random.Random(seed)
+    old = rng.choice(names)
+    new = rng.choice([f"{old}_value", f"new_{old}", f"item{rng.randrange(100)}", "result_x"])
+    edits, prev = [], None
+    for tok in tokenize.generate_tokens(io.StringIO(code).readline):
+        if tok.type == tokenize.NAME and tok.string == old and prev != ".":
+            edits.append((tok.start[0], tok.start[1], tok.end[1]))
+        if tok.type not in (tokenize.NL, tokenize.COMMENT):
+            prev = tok.string
+    lines = code.splitlines(keepends=True)
+    for row, start, end in reversed(edits):
+        lines[row - 1] = lines[row - 1][:start] + new + lines[row - 1][end:]
+    return "".join(lines)
+
+
+def add_comment_line(code: str, seed: int = 0) -> str:
+    """One comment line inserted before a line that starts outside any string
+    (so the code still parses), indented like that line."""
+    starts = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(code).readline):
+            if tok.type in (tokenize.NEWLINE, tokenize.NL):
+                starts.append(tok.end[0] + 1)
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    lines = code.splitlines(keepends=True)
+    starts = [s for s in starts if 2 <= s <= len(lines)] or [len(lines) + 1]
+    rng = random.Random(seed)
+    at = rng.choice(starts)
+    nxt = lines[at - 1] if at <= len(lines) else ""
+    indent = nxt[:len(nxt) - len(nxt.lstrip())] if nxt.strip() else ""
+    return "".join(lines[:at - 1]) + f"{indent}# {rng.choice(_COMMENTS)}\n" + "".join(lines[at - 1:])
+
+
+def near_copy(code: str, seed: int = 0) -> str | None:
+    """``rename_one`` then ``add_comment_line``; None when nothing can be renamed."""
+    renamed = rename_one(code, seed)
+    return None if renamed is None else add_comment_line(renamed, seed)
+
+
+def plant_near_copies(functions: Sequence[str], n: int, seed: int = 0) -> tuple[list[str], list[tuple[int, int]]]:
+    """``functions`` followed by ``n`` near copies of random ones: (rows, [(original, copy) positions])."""
+    rng = random.Random(seed)
+    rows, pairs = list(functions), []
+    while len(pairs) < n:
+        i = rng.randrange(len(functions))
+        copy = near_copy(functions[i], rng.randrange(1 << 30))
+        if copy is not None:
+            pairs.append((i, len(rows)))
+            rows.append(copy)
+    return rows, pairs
+
+
+def _raw_tokens(code: str) -> list[str]:
+    out = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(code).readline):
+            if tok.type not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
+                                tokenize.ENDMARKER):
+                out.append(tok.string)
+    except (tokenize.TokenError, SyntaxError):
+        return code.split()
+    return out
+
+
+def token_similarity(a: str, b: str) -> float:
+    """difflib's ratio between the two codes' tokens (names kept; comments and layout dropped)."""
+    return difflib.SequenceMatcher(None, _raw_tokens(a), _raw_tokens(b), autojunk=False).ratio()

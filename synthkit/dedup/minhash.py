@@ -37,7 +37,7 @@ from typing import Sequence
 
 import numpy as np
 
-from synthkit.dedup.normalize import normalize_batch
+from synthkit.dedup.normalize import NORMALIZE, normalize_rows
 from synthkit.dedup.shingles import PolyHasher, Shingles, fmix32, sha1_hash32, shingle_batch
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ class ShingleSpec:
     kind: str = "word"            # "word" | "char"
     lowercase: bool = True
     punctuation: str = "drop"     # "drop" | "split" | "keep", see normalize.py
+    normalize: str = "text"       # "text" | "code" | "auto": which rows take the code view, see normalize.py
 
 
 def permutations(num_perm: int, seed: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
@@ -85,6 +86,8 @@ class MinHasher:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if num_perm < 1:
             raise ValueError(f"num_perm must be >= 1, got {num_perm}")
+        if spec.normalize not in NORMALIZE:
+            raise ValueError(f"normalize must be one of {NORMALIZE}, got {spec.normalize!r}")
         self.seed, self.mode, self.spec = seed, mode, spec
         self.a, self.b = permutations(num_perm, seed, mode)
         if use_perm is not None:
@@ -93,13 +96,15 @@ class MinHasher:
             self.a, self.b = self.a[:use_perm].copy(), self.b[:use_perm].copy()
         self.num_perm = int(self.a.size)
         self.poly = PolyHasher()
+        self.code_rows = 0  # of the last shingles() batch, how many took the code view
 
     # --- shingles -------------------------------------------------------------------
     def shingles(self, texts: Sequence[str]) -> Shingles:
         # The compat modes hash shingle text, and char shingles include the
         # spaces: both need single spaces. Token-hashed word shingles do not.
         collapse = self.mode != "fast" or self.spec.kind == "char"
-        joined = normalize_batch(texts, self.spec.lowercase, self.spec.punctuation, collapse)
+        joined, self.code_rows = normalize_rows(texts, self.spec.lowercase, self.spec.punctuation, collapse,
+                                                self.spec.normalize)
         return shingle_batch(joined, len(texts), self.spec.ngram, self.spec.kind)
 
     def shingle_hashes(self, sh: Shingles, tok_hashes: np.ndarray | None = None) -> np.ndarray:

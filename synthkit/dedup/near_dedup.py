@@ -146,6 +146,7 @@ def find_duplicates(data: Any, settings: DedupSettings, workdir: Path) -> DedupR
     if store.n != n:
         raise DataError(f"read {store.n} rows but the dataset has {n}")
     stats: dict[str, Any] = {"rows": n, "bands": bands, "rows_per_band": rows, "workers": workers,
+                             "normalize": settings.spec.normalize, "code_rows": store.code_rows,
                              "sign_s": round(time.perf_counter() - t0, 3)}
     uf = UnionFind(n, Path(workdir) / "parent.npy")
     ntok = store.ntok()

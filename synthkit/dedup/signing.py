@@ -57,6 +57,7 @@ class BatchOut:
     sig: np.ndarray         # uint32 [n, use_perm]
     sets: np.ndarray | None = None       # uint64, rows' distinct shingle hashes, concatenated
     set_counts: np.ndarray | None = None  # int64 [n]
+    code_rows: int = 0                    # rows shingled on the code view (see normalize.normalize_rows)
 
 
 _HASHERS: dict[SignJob, MinHasher] = {}
@@ -76,7 +77,7 @@ def sign_batch(job: SignJob, texts: list[str]) -> BatchOut:
     rowhash = mh.poly.row_hashes(sh, tok)
     poly_sh = mh.poly.hash_shingles(sh, tok)
     hashes = poly_sh if mh.mode == "fast" else mh.shingle_hashes(sh)
-    out = BatchOut(rowhash, sh.tok_count.copy(), mh.signatures_from(hashes, sh.counts))
+    out = BatchOut(rowhash, sh.tok_count.copy(), mh.signatures_from(hashes, sh.counts), code_rows=mh.code_rows)
     if job.keep_sets:
         rows = np.repeat(np.arange(sh.n_rows), sh.counts)
         order = np.lexsort((poly_sh, rows))
@@ -104,6 +105,7 @@ class SignatureStore:
         self._sets = open(self.root / "sets.u64", "wb") if keep_sets else None
         self._set_counts = open(self.root / "sets_count.i64", "wb") if keep_sets else None
         self.n = 0
+        self.code_rows = 0
 
     def append(self, out: BatchOut) -> None:
         self._rowhash.write(out.rowhash.astype("<u8").tobytes())
@@ -114,6 +116,7 @@ class SignatureStore:
             self._sets.write(out.sets.astype("<u8").tobytes())
             self._set_counts.write(out.set_counts.astype("<i8").tobytes())
         self.n += out.rowhash.size
+        self.code_rows += out.code_rows
 
     def close(self) -> None:
         for f in [*self._band_files, self._ntok, self._rowhash, self._sets, self._set_counts]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from synthkit.dedup.codenorm import PLACEHOLDER, code_tokens, text_tokens
+import ast
+
+from synthkit.dedup.codenorm import PLACEHOLDER, code_text, code_tokens, literal_token, parses_as_python, text_tokens
 from synthkit.dedup.corpus import add_comments, rename_identifiers, reformat
 
 SRC = '''import math
@@ -35,16 +37,36 @@ def test_renaming_comments_and_layout_do_not_change_tokens():
     assert code_tokens(reformat(SRC)) == want     # ast.unparse: new spacing, blank lines, no comments
 
 
-def test_strings_that_are_not_docstrings_stay():
+def test_strings_that_are_not_docstrings_stay_by_value():
     toks = code_tokens('x = "keep me"\n"drop me"\nprint("also kept")\n')
-    assert '"keep me"' in toks and '"also kept"' in toks and '"drop me"' not in toks
+    assert "'keep me'" in toks and "'also kept'" in toks and "'drop me'" not in toks
+
+
+def test_quotes_and_parentheses_from_reformatting_do_not_matter():
+    src = 'def f(n):\n    a, b = 0, 1\n    s = "x" + r"y\\z" + """w"""\n    return (a + b) * len(s)\n'
+    assert "(" not in code_tokens(src) and ")" not in code_tokens(src)
+    unparsed = ast.unparse(ast.parse(src))   # a, b = (0, 1); single quotes; no needless parentheses
+    assert unparsed != src and code_tokens(unparsed) == code_tokens(src)
+    assert code_tokens(rename_identifiers(reformat(src), seed=2)) == code_tokens(src)
+    assert literal_token("'a\\'b'") == literal_token('"a\'b"') == repr("a'b")
+    assert literal_token('f"{x}"') == 'f"{x}"'  # not a plain literal: as written
+
+
+def test_the_fast_twin_agrees_on_real_code(stdlib_code):
+    """code_text (regular expressions, for dedup) == code_tokens (tokenize) on real functions,
+    but for strings it takes for docstrings (alone on their lines after a statement's end)."""
+    sample = [c for c in stdlib_code[:1500] if parses_as_python(c)]
+    same = sum(code_text(c) == " ".join(t.replace(" ", "\x01") for t in code_tokens(c)) for c in sample)
+    assert same / len(sample) >= 0.97, same / len(sample)
+    assert code_text(SRC) == " ".join(code_tokens(SRC))
+    assert parses_as_python(SRC) and not parses_as_python("it's prose") and not parses_as_python("x\x00")
 
 
 def test_broken_code_falls_back_without_raising():
     truncated = SRC[: SRC.index("items.append")] + "items.append(math.sqrt(tot"
     toks = code_tokens(truncated)
-    assert toks[:8] == code_tokens(SRC)[:8] and toks[-3:] == ["sqrt", "(", PLACEHOLDER]
-    assert code_tokens("    def f(x):\n  return x\n  '''doc") == ["def", "ID", "(", "ID", ")", ":", "return", "ID"]
+    assert toks[:8] == code_tokens(SRC)[:8] and toks[-3:] == [".", "sqrt", PLACEHOLDER]
+    assert code_tokens("    def f(x):\n  return x\n  '''doc") == ["def", "ID", "ID", ":", "return", "ID"]
     assert code_tokens("it's prose, with 'quotes") != []
     assert code_tokens("") == []
 

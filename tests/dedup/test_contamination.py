@@ -22,8 +22,9 @@ DISGUISES = {
     "renamed": rename_identifiers,
     "reformatted": lambda code, seed: reformat(code),
     "commented": add_comments,
+    "renamed+unparsed": lambda code, seed: rename_identifiers(reformat(code), seed),
 }
-GOALS = {"verbatim": 1.0, "renamed": 1.0}     # asserted; the others are reported
+GOALS = {"verbatim": 1.0, "renamed": 1.0, "renamed+unparsed": 1.0}     # asserted; the others are reported
 MAX_FALSE_POSITIVE_RATE = 0.01
 
 
@@ -93,3 +94,31 @@ def test_each_detector_alone(items, stdlib_code):
 def test_unknown_detector_is_refused():
     with pytest.raises(ValueError, match="unknown detectors \\['exact'\\]; available: substring, ngram, minhash"):
         DetectSettings(detectors=["ngram", "exact"])
+
+
+def test_renamed_and_unparsed_solutions_without_docstrings(detector, items, stdlib_code):
+    """The code view alone: prompt docstrings stripped, then ast.unparse (new quotes,
+    parentheses) and every name renamed. Every copy of at least ``ngram_code``
+    normalised tokens is found; shorter ones (``return x + 1``) are ordinary code."""
+    import ast
+
+    from synthkit.dedup.codenorm import code_tokens
+
+    def strip_docstrings(code: str) -> str:
+        tree = ast.parse(code)
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                    and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+        return ast.unparse(tree)
+
+    rng = random.Random(1)
+    copies = [rename_identifiers(strip_docstrings(it.programs[0]), k) for k, it in enumerate(items)]
+    rows = [stdlib_code[rng.randrange(2000)] + "\n\n" + c + "\n\n" + stdlib_code[rng.randrange(2000)] for c in copies]
+    found = detector.check({"code": rows})
+    long_enough = [len(code_tokens(c)) >= DetectSettings().ngram_code for c in copies]
+    hits = [hits_item(ms, it) for ms, it in zip(found, items)]
+    print(f"\n[decontaminate] renamed+unparsed, no docstring: recall {sum(hits) / len(items):.3f}; "
+          f"{sum(long_enough)} copies of >= 24 tokens, all found: {all(h for h, ok in zip(hits, long_enough) if ok)}")
+    assert all(h for h, ok in zip(hits, long_enough) if ok) and sum(long_enough) > 150

@@ -10,7 +10,7 @@ import pytest
 
 from synthkit.core.registry import STAGES
 from synthkit.core.stage import StageContext
-from synthkit.dedup.corpus import stdlib_functions
+from synthkit.dedup.corpus import rename_identifiers, stdlib_functions
 from synthkit.stages.dedup_minhash import DedupMinhash as S
 
 
@@ -23,7 +23,8 @@ def make(tmp_path, **cfg) -> S:
 def rows():
     code = stdlib_functions(120, modules=("textwrap", "heapq", "shutil", "difflib"))
     out = [{"id": f"r{i}", "instruction": f"task {i}", "code": c} for i, c in enumerate(code)]
-    out.append({"id": "copy_of_r3", "instruction": "x", "code": code[3].upper()})          # exact after normalising
+    renamed = rename_identifiers(code[3], seed=1)  # every name renamed, a comment added: exact as code
+    out.append({"id": "copy_of_r3", "instruction": "x", "code": "# from the seed\n" + renamed})
     out.append({"id": "near_r7", "instruction": "y", "code": code[7] + "\n    return None  # more\n"})
     out.append({"id": "copy_of_r3_again", "instruction": "z", "code": code[3]})
     return out
@@ -45,7 +46,23 @@ def test_removes_duplicates_and_explains(rows, tmp_path):
     assert n.reason == "near_duplicate" and n.row["dup_of"] == "r7" and n.row["code"] == rows[-2]["code"]
     stats = json.loads((tmp_path / "dedup.json").read_text())
     assert stats["bands"] * stats["rows_per_band"] <= 256 and stats["removed"] == len(rejected)
+    assert stats["normalize"] == "auto" and stats["code_rows"] == len(rows)  # stdlib code parses
     assert not (tmp_path / "minhash").exists()         # signatures are temporary by default
+
+
+def test_normalize_picks_the_view_per_row(rows, tmp_path):
+    """auto: code rows compare as code (renames and comments do not matter), prose as text."""
+    prose = [{"id": "p1", "code": "It's a lovely day in the park, isn't it? Let us walk."},
+             {"id": "p2", "code": "IT'S A LOVELY DAY IN THE PARK, ISN'T IT? LET US WALK."}]
+    kept, rejected = make(tmp_path, normalize="text").process_all(datasets.Dataset.from_list(rows + prose))
+    assert "copy_of_r3" not in {r.row["id"] for r in rejected}   # as text, every name renamed: not similar
+    assert "p2" in {r.row["id"] for r in rejected}
+    kept, rejected = make(tmp_path).process_all(datasets.Dataset.from_list(rows + prose))
+    gone = {r.row["id"]: r.reason for r in rejected}
+    assert gone["copy_of_r3"] == "exact_duplicate" and gone["p2"] == "exact_duplicate"
+    assert json.loads((tmp_path / "dedup.json").read_text())["code_rows"] == len(rows)
+    with pytest.raises(pydantic.ValidationError):
+        S.Config(stage="dedup_minhash", normalize="python")
 
 
 def test_columns_and_no_ids(tmp_path):
