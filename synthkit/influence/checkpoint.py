@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ class LoraModel:
     names: list[str]                 # trainable parameters, optimizer order
     shapes: list[tuple[int, ...]]
     path: Path
+    keeps_logits: bool = False       # the model's forward takes ``logits_to_keep`` (LM head on chosen positions)
 
     @property
     def grad_dim(self) -> int:
@@ -155,7 +157,8 @@ def load_lora(path: str | Path, device: str = "cpu") -> LoraModel:
         missing, extra = sorted(set(order) - set(named))[:3], sorted(set(named) - set(order))[:3]
         raise DataError(f"{path}: the checkpoint's trainable parameters do not match the loaded adapter "
                         f"(recorded only: {missing}; loaded only: {extra})")
-    return LoraModel(model, tokenizer, order, [tuple(named[n].shape) for n in order], path)
+    keeps = "logits_to_keep" in inspect.signature(model.get_base_model().forward).parameters
+    return LoraModel(model, tokenizer, order, [tuple(named[n].shape) for n in order], path, keeps)
 
 
 def load_adam(path: str | Path, lm: LoraModel) -> AdamState:

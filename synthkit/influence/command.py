@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a("--max-length", type=int, default=1024, help="tokens per row (default: 1024)")
     a("--subtask-field", default=None, help="dotted path to each validation example's subtask "
                                             "(default: its task family)")
-    a("--batch-rows", type=int, default=8, help="rows per batched gradient (default: 8)")
+    a("--batch-rows", type=int, default=None, help="rows per batched gradient (default: 8 on a GPU, 2 on a CPU)")
     a("--device", default="auto", choices=["auto", "cpu", "cuda"], help="(default: auto)")
     a("--threads", type=int, default=None, help="torch CPU threads (default: torch's; 1 when jobs share a CPU)")
     a("--cache-dir", default=".influence/features", help="feature cache (default: .influence/features)")
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from synthkit.influence.features import FeatureSpec, score_rows
     from synthkit.influence.project import require_trak
 
-    if args.dim < 1 or args.max_length < 8 or args.batch_rows < 1:
+    if args.dim < 1 or args.max_length < 8 or (args.batch_rows is not None and args.batch_rows < 1):
         raise ConfigError("--dim and --batch-rows must be >= 1, --max-length >= 8")
     require_trak()
     rows = read_rows(Path(args.train), "--train")

@@ -71,7 +71,7 @@ class FilterInfluence(WholeStage):
         dim: int = Field(8192, ge=1)                      # projected dimension (LESS: 8192)
         projection_seed: int = 0                          # seed of the random projection
         max_length: int = Field(1024, ge=8)               # tokens per row (cut as the trainer cuts)
-        batch_rows: int = Field(8, ge=1)                  # rows per batched per-example gradient
+        batch_rows: int | None = Field(None, ge=1)        # rows per batched per-example gradient; None: 8 GPU, 2 CPU
         batch_tokens: int = Field(4096, ge=8)             # padded tokens per batch (memory bound)
         project_rows: int = Field(32, ge=1)               # rows per projection call and cache append
         device: Literal["auto", "cpu", "cuda"] = "auto"

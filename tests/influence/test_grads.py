@@ -11,7 +11,7 @@ import torch
 from influence_helpers import adder, chat, make_checkpoint, printer
 from synthkit.errors import DataError
 from synthkit.influence.checkpoint import load_adam, load_lora, resolve_checkpoints
-from synthkit.influence.grads import (Example, adam_precondition, loop_grads, pad, per_example_grads,
+from synthkit.influence.grads import (Example, adam_precondition, collate, loop_grads, per_example_grads,
                                       plan_batches, tokenize)
 
 
@@ -24,8 +24,7 @@ def test_batched_per_example_grads_equal_a_loop_of_backwards(lm):
     convs = [adder(3), printer(1), chat("Sort a list.", "def s(x):\n    return sorted(x)\n"), printer(2), adder(12)]
     ex = [tokenize(lm.tokenizer, c, 512) for c in convs]
     assert len({len(e.input_ids) for e in ex}) > 2  # different lengths: the batch is padded
-    ids, labels = pad(ex, lm.tokenizer.pad_token_id)
-    batched = per_example_grads(lm, ids, labels)
+    batched = per_example_grads(lm, collate(ex, lm.tokenizer.pad_token_id))
     looped = loop_grads(lm, ex)
     assert batched.shape == (5, lm.grad_dim) and lm.grad_dim > 1000
     rel = ((batched - looped).norm(dim=1) / looped.norm(dim=1)).max().item()
@@ -34,10 +33,27 @@ def test_batched_per_example_grads_equal_a_loop_of_backwards(lm):
     assert (batched[0] - batched[1]).norm() > 0.1 * batched[0].norm()
 
 
-def test_chunked_vmap_gives_the_same_gradients(lm):
+def test_chunked_vmap_and_full_logits_give_the_same_gradients(lm):
     ex = [tokenize(lm.tokenizer, c, 512) for c in (adder(1), adder(2), printer(3))]
-    ids, labels = pad(ex, lm.tokenizer.pad_token_id)
-    torch.testing.assert_close(per_example_grads(lm, ids, labels, chunk_size=1), per_example_grads(lm, ids, labels))
+    batch = collate(ex, lm.tokenizer.pad_token_id)
+    assert lm.keeps_logits  # Llama takes logits_to_keep: the LM head runs on labelled positions only
+    whole = per_example_grads(lm, batch)
+    torch.testing.assert_close(per_example_grads(lm, batch, chunk_size=1), whole)
+    lm.keeps_logits = False  # a model without logits_to_keep: full logits, then the same positions
+    try:
+        torch.testing.assert_close(per_example_grads(lm, batch), whole, rtol=1e-4, atol=1e-6)
+    finally:
+        lm.keeps_logits = True
+
+
+def test_collate_keeps_the_labelled_positions(tiny_tokenizer):
+    ex = [tokenize(tiny_tokenizer, c, 512) for c in (adder(1), printer(2))]
+    b = collate(ex, 0)
+    for i, e in enumerate(ex):
+        pos = [t for t in range(len(e.labels) - 1) if e.labels[t + 1] != -100]
+        assert b.keep[i, :len(pos)].tolist() == pos
+        assert b.target[i, :len(pos)].tolist() == [e.labels[t + 1] for t in pos]
+        assert (b.target[i, len(pos):] == -100).all() and b.ids[i, :len(e.input_ids)].tolist() == list(e.input_ids)
 
 
 def test_the_adapter_is_loaded_unmerged_with_the_optimizer_order(lm, ckpts):
