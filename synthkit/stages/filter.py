@@ -31,34 +31,21 @@ covers the function's own source, not the code it calls.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
-
-from pydantic import Field, field_validator
 
 from synthkit.core.record import Rejected, Row
 from synthkit.core.registry import register_stage, snake_case
 from synthkit.core.stage import Stage, StageConfig, StageContext
-from synthkit.errors import ConfigError, DataError
-from synthkit.stages.map import import_function, source_hash
+from synthkit.errors import DataError
+from synthkit.stages.map import FunctionConfig, call_each, import_function, source_hash
 
 
 @register_stage("filter")
 class Filter(Stage):
     """Keep or drop each row by fn(row, **kwargs) of a `module:function` of yours."""
 
-    class Config(StageConfig):
-        function: str                      # `module.path:function`; True/None keeps, False or "reason" drops
-        kwargs: dict[str, Any] = Field(default_factory=dict)  # extra keyword arguments for the function
-
-        @field_validator("function")
-        @classmethod
-        def _importable(cls, ref: str) -> str:
-            try:
-                import_function(ref)
-            except ConfigError as e:
-                raise ValueError(str(e)) from None
-            return ref
+    class Config(FunctionConfig):  # function: fn(row, **kwargs) -> True/None keeps, False or a reason drops
+        pass
 
     def __init__(self, config: StageConfig, ctx: StageContext) -> None:
         super().__init__(config, ctx)
@@ -69,13 +56,8 @@ class Filter(Stage):
 
     def process(self, batch: list[Row]) -> list[Row | Rejected]:
         out: list[Row | Rejected] = []
-        for row in batch:
-            try:
-                verdict = self.fn(copy.deepcopy(row), **self.config.kwargs)
-            except Exception as e:  # the row's fault or the function's: either way, one row
-                out.append(Rejected(row, "filter_error", f"{type(e).__name__}: {e}"))
-                continue
-            out.append(self._judge(row, verdict))
+        for row, verdict in call_each(self.fn, self.config.kwargs, batch, "filter_error"):
+            out.append(verdict if isinstance(verdict, Rejected) else self._judge(row, verdict))
         return out
 
     def _judge(self, row: Row, verdict: Any) -> Row | Rejected:

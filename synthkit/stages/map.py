@@ -26,7 +26,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import inspect
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from pydantic import Field, field_validator
 
@@ -44,6 +44,33 @@ def import_function(ref: str) -> Callable[..., Any]:
     return fn
 
 
+class FunctionConfig(StageConfig):
+    """The config of a stage that calls a function of yours per row (map, filter)."""
+
+    function: str                      # `module.path:function`, called as fn(row, **kwargs)
+    kwargs: dict[str, Any] = Field(default_factory=dict)  # extra keyword arguments for the function
+
+    @field_validator("function")
+    @classmethod
+    def _importable(cls, ref: str) -> str:
+        try:
+            import_function(ref)
+        except ConfigError as e:
+            raise ValueError(str(e)) from None
+        return ref
+
+
+def call_each(fn: Callable[..., Any], kwargs: dict[str, Any], batch: list[Row],
+              error_reason: str) -> Iterator[tuple[Row, Any]]:
+    """(row, what ``fn`` returned for a deep copy of it) for each row; an exception
+    becomes ``Rejected(row, error_reason, "<Type>: <message>")`` in its place."""
+    for row in batch:
+        try:
+            yield row, fn(copy.deepcopy(row), **kwargs)
+        except Exception as e:  # the row's fault or the function's: either way, one row
+            yield row, Rejected(row, error_reason, f"{type(e).__name__}: {e}")
+
+
 def source_hash(fn: Callable[..., Any]) -> str:
     """A hash of ``fn``'s source (its qualified name when there is no source)."""
     try:
@@ -57,18 +84,8 @@ def source_hash(fn: Callable[..., Any]) -> str:
 class Map(Stage):
     """Replace each row by fn(row, **kwargs) of a `module:function` of yours."""
 
-    class Config(StageConfig):
-        function: str                      # `module.path:function`, called as fn(row, **kwargs) -> dict
-        kwargs: dict[str, Any] = Field(default_factory=dict)  # extra keyword arguments for the function
-
-        @field_validator("function")
-        @classmethod
-        def _importable(cls, ref: str) -> str:
-            try:
-                import_function(ref)
-            except ConfigError as e:
-                raise ValueError(str(e)) from None
-            return ref
+    class Config(FunctionConfig):  # function: fn(row, **kwargs) -> the new row (a dict)
+        pass
 
     def __init__(self, config: StageConfig, ctx: StageContext) -> None:
         super().__init__(config, ctx)
@@ -79,11 +96,9 @@ class Map(Stage):
 
     def process(self, batch: list[Row]) -> list[Row | Rejected]:
         out: list[Row | Rejected] = []
-        for row in batch:
-            try:
-                new = self.fn(copy.deepcopy(row), **self.config.kwargs)
-            except Exception as e:  # the row's fault or the function's: either way, one row
-                out.append(Rejected(row, "map_error", f"{type(e).__name__}: {e}"))
+        for row, new in call_each(self.fn, self.config.kwargs, batch, "map_error"):
+            if isinstance(new, Rejected):
+                out.append(new)
                 continue
             if not isinstance(new, dict):
                 raise DataError(f"map function {self.config.function} returned a {type(new).__name__} "
