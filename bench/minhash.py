@@ -28,7 +28,8 @@ copies differing only in case and spacing, shuffled. Prints, in one run:
    the share of the other rows removed, and of those the rows whose
    ``token_similarity`` to the row kept instead is below 0.6 (false
    positives), with ``normalize: auto`` (the default: code rows compared as
-   code) and ``normalize: text``. And the signature throughput of ``auto``.
+   code, 10-token shingles) and ``normalize: text``. And the signature
+   throughput of ``auto``.
 
 Sections 2 and 3 run with ``normalize: text`` as well as the default
 ``auto``: the corpus's "distinct" variants differ only in their names, so as

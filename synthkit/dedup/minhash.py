@@ -37,7 +37,7 @@ from typing import Sequence
 
 import numpy as np
 
-from synthkit.dedup.normalize import NORMALIZE, normalize_rows
+from synthkit.dedup.normalize import NORMALIZE, normalize_batch, row_views
 from synthkit.dedup.shingles import PolyHasher, Shingles, fmix32, sha1_hash32, shingle_batch
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ class ShingleSpec:
     lowercase: bool = True
     punctuation: str = "drop"     # "drop" | "split" | "keep", see normalize.py
     normalize: str = "text"       # "text" | "code" | "auto": which rows take the code view, see normalize.py
+    ngram_code: int = 10          # tokens per word shingle of a code row (a code token is about half a word)
 
 
 def permutations(num_perm: int, seed: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
@@ -96,16 +97,38 @@ class MinHasher:
             self.a, self.b = self.a[:use_perm].copy(), self.b[:use_perm].copy()
         self.num_perm = int(self.a.size)
         self.poly = PolyHasher()
-        self.code_rows = 0  # of the last shingles() batch, how many took the code view
+        self.code_rows = 0  # of the last parts() batch, how many took the code view
 
     # --- shingles -------------------------------------------------------------------
-    def shingles(self, texts: Sequence[str]) -> Shingles:
+    def parts(self, texts: Sequence[str]) -> list[tuple[np.ndarray, Shingles]]:
+        """The batch's shingles, as ``[(row positions, Shingles of those rows)]``:
+        one part for the rows compared as text, one for those compared as code
+        (``spec.normalize``; code rows keep case and punctuation and take
+        ``ngram_code`` tokens a word shingle)."""
         # The compat modes hash shingle text, and char shingles include the
         # spaces: both need single spaces. Token-hashed word shingles do not.
         collapse = self.mode != "fast" or self.spec.kind == "char"
-        joined, self.code_rows = normalize_rows(texts, self.spec.lowercase, self.spec.punctuation, collapse,
-                                                self.spec.normalize)
-        return shingle_batch(joined, len(texts), self.spec.ngram, self.spec.kind)
+        views, is_code = row_views(texts, self.spec.normalize)
+        self.code_rows = sum(is_code)
+        spec, out = self.spec, []
+        for code in (False, True):
+            idx = np.array([i for i, c in enumerate(is_code) if c == code], dtype=np.int64)
+            if idx.size == 0:
+                continue
+            rows = [views[i] for i in idx.tolist()]
+            joined = normalize_batch(rows, False, "keep", collapse) if code else \
+                normalize_batch(rows, spec.lowercase, spec.punctuation, collapse)
+            n = spec.ngram_code if code and spec.kind == "word" else spec.ngram
+            out.append((idx, shingle_batch(joined, len(rows), n, spec.kind)))
+        return out
+
+    def shingles(self, texts: Sequence[str]) -> Shingles:
+        """The shingles of a batch whose rows all take one view (``normalize``
+        ``text``, or ``code``); ``parts`` handles mixed ones."""
+        parts = self.parts(texts)
+        if len(parts) != 1:
+            raise ValueError("a batch with both text and code rows: use parts()")
+        return parts[0][1]
 
     def shingle_hashes(self, sh: Shingles, tok_hashes: np.ndarray | None = None) -> np.ndarray:
         """One hash per shingle: uint64 (``fast``) or uint32 (compat modes)."""
@@ -116,10 +139,10 @@ class MinHasher:
     # --- signatures -----------------------------------------------------------------
     def signatures(self, texts: Sequence[str]) -> np.ndarray:
         """``uint32 [len(texts), num_perm]``; see the module doc."""
-        if not texts:
-            return np.zeros((0, self.num_perm), dtype=np.uint32)
-        sh = self.shingles(texts)
-        return self.signatures_from(self.shingle_hashes(sh), sh.counts)
+        out = np.zeros((len(texts), self.num_perm), dtype=np.uint32)
+        for idx, sh in self.parts(texts) if len(texts) else ():
+            out[idx] = self.signatures_from(self.shingle_hashes(sh), sh.counts)
+        return out
 
     def signatures_from(self, hashes: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """Signatures of rows whose shingle hashes are ``hashes``, grouped by row

@@ -17,12 +17,12 @@ Options:
   so formatting and operator spacing do not matter; ``"split"`` makes every
   punctuation character its own token; ``"keep"`` only collapses whitespace.
 
-``normalize_rows(texts, normalize=...)`` decides per row between that text
-view and the code view of ``codenorm.code_text`` (identifiers to ``ID``,
-comments, docstrings, layout and parentheses dropped, strings by value):
-``"text"`` for every row, ``"code"`` for every row, ``"auto"`` the code view
-for the rows that parse as Python. Code rows keep their case and punctuation
-(their tokens are already separated); text rows get the options above.
+``row_views(texts, normalize=...)`` decides per row between that text view
+and the code view of ``codenorm.code_text`` (identifiers to ``ID``, comments,
+docstrings, layout and parentheses dropped, strings by value): ``"text"`` for
+every row, ``"code"`` for every row, ``"auto"`` the code view for the rows
+that parse as Python. Code rows keep their case and punctuation (their tokens
+are already separated); text rows get the options above.
 
 ``row_text`` turns the configured columns of a row into one string (columns
 joined by a newline; ``None`` is empty; lists and dicts are JSON-encoded so a
@@ -132,23 +132,14 @@ def normalize(text: str, lowercase: bool = True, punctuation: str = "drop") -> s
     return normalize_batch([text], lowercase, punctuation)
 
 
-def normalize_rows(texts: Sequence[str], lowercase: bool = True, punctuation: str = "drop",
-                   collapse: bool = True, normalize: str = "text") -> tuple[str, int]:
-    """(the ``SEP``-joined normalised rows, how many took the code view); see the module doc."""
+def row_views(texts: Sequence[str], normalize: str = "text") -> tuple[list[str], list[bool]]:
+    """(each row as compared, whether it took the code view); see the module doc."""
     if normalize not in NORMALIZE:
         raise ValueError(f"normalize must be one of {NORMALIZE}, got {normalize!r}")
+    texts = list(texts)
     if normalize == "text":
-        return normalize_batch(texts, lowercase, punctuation, collapse), 0
+        return texts, [False] * len(texts)
     from synthkit.dedup.codenorm import code_text, parses_as_python
 
-    texts = list(texts)
     is_code = [normalize == "code" or parses_as_python(t) for t in texts]
-    code = [code_text(t) for t, c in zip(texts, is_code) if c]
-    if len(code) == len(texts):
-        return normalize_batch(code, False, "keep", collapse), len(code)
-    if not code:
-        return normalize_batch(texts, lowercase, punctuation, collapse), 0
-    code_rows = iter(normalize_batch(code, False, "keep", collapse).split(SEP))
-    text_rows = iter(normalize_batch([t for t, c in zip(texts, is_code) if not c], lowercase, punctuation,
-                                     collapse).split(SEP))
-    return SEP.join(next(code_rows) if c else next(text_rows) for c in is_code), len(code)
+    return [code_text(t) if c else t for t, c in zip(texts, is_code)], is_code

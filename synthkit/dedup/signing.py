@@ -57,7 +57,7 @@ class BatchOut:
     sig: np.ndarray         # uint32 [n, use_perm]
     sets: np.ndarray | None = None       # uint64, rows' distinct shingle hashes, concatenated
     set_counts: np.ndarray | None = None  # int64 [n]
-    code_rows: int = 0                    # rows shingled on the code view (see normalize.normalize_rows)
+    code_rows: int = 0                    # rows shingled on the code view (see normalize.row_views)
 
 
 _HASHERS: dict[SignJob, MinHasher] = {}
@@ -72,20 +72,31 @@ def _hasher(job: SignJob) -> MinHasher:
 def sign_batch(job: SignJob, texts: list[str]) -> BatchOut:
     """Hashes and signatures of one batch (runs in a worker or in-process)."""
     mh = _hasher(job)
-    sh = mh.shingles(texts)
-    tok = mh.poly.token_hashes(sh)
-    rowhash = mh.poly.row_hashes(sh, tok)
-    poly_sh = mh.poly.hash_shingles(sh, tok)
-    hashes = poly_sh if mh.mode == "fast" else mh.shingle_hashes(sh)
-    out = BatchOut(rowhash, sh.tok_count.copy(), mh.signatures_from(hashes, sh.counts), code_rows=mh.code_rows)
-    if job.keep_sets:
-        rows = np.repeat(np.arange(sh.n_rows), sh.counts)
-        order = np.lexsort((poly_sh, rows))
-        r, h = rows[order], poly_sh[order]
-        first = np.ones(h.size, dtype=bool)
-        first[1:] = (h[1:] != h[:-1]) | (r[1:] != r[:-1])
-        out.sets = h[first]
-        out.set_counts = np.bincount(r[first], minlength=sh.n_rows).astype(np.int64)
+    n = len(texts)
+    out = BatchOut(np.zeros(n, np.uint64), np.zeros(n, np.int64), np.zeros((n, mh.num_perm), np.uint32))
+    sets, set_rows = [], []
+    for idx, sh in mh.parts(texts):  # the text rows, then the code rows
+        tok = mh.poly.token_hashes(sh)
+        out.rowhash[idx] = mh.poly.row_hashes(sh, tok)
+        out.ntok[idx] = sh.tok_count
+        poly_sh = mh.poly.hash_shingles(sh, tok)
+        hashes = poly_sh if mh.mode == "fast" else mh.shingle_hashes(sh)
+        out.sig[idx] = mh.signatures_from(hashes, sh.counts)
+        if job.keep_sets:
+            rows = np.repeat(np.arange(sh.n_rows), sh.counts)
+            order = np.lexsort((poly_sh, rows))
+            r, h = rows[order], poly_sh[order]
+            first = np.ones(h.size, dtype=bool)
+            first[1:] = (h[1:] != h[:-1]) | (r[1:] != r[:-1])
+            sets.append(h[first])
+            set_rows.append(idx[r[first]])
+    out.code_rows = mh.code_rows
+    if job.keep_sets:  # each row's distinct shingle hashes, sorted, rows in input order
+        h = np.concatenate(sets) if sets else np.zeros(0, np.uint64)
+        r = np.concatenate(set_rows) if set_rows else np.zeros(0, np.int64)
+        order = np.argsort(r, kind="stable")
+        out.sets = h[order]
+        out.set_counts = np.bincount(r, minlength=n).astype(np.int64)
     return out
 
 

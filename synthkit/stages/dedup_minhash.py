@@ -1,7 +1,7 @@
 """dedup_minhash: remove exact and near duplicates (MinHash LSH over the whole dataset).
 
 Compares the text of ``columns`` (joined by a newline), normalised and cut
-into shingles (5-token n-grams by default). ``normalize: auto`` (default)
+into shingles (5 words, or 10 code tokens, by default). ``normalize: auto`` (default)
 shingles a row that parses as Python on its normalised code tokens
 (identifiers to ``ID``, comments, docstrings, layout and parentheses dropped,
 strings by value: ``synthkit.dedup.codenorm.code_text``), so a copy with a
@@ -61,6 +61,7 @@ class DedupMinhash(WholeStage):
         columns: list[str] = Field(default_factory=lambda: ["code"], min_length=1)  # compared, joined by "\n"
         shingle: Literal["word", "char"] = "word"      # word n-grams or character n-grams
         ngram: int = Field(5, ge=1)                    # tokens (word) or characters (char) per shingle
+        ngram_code: int = Field(10, ge=1)              # tokens per word shingle of a row compared as code
         lowercase: bool = True                         # case-fold before shingling
         punctuation: Literal["drop", "split", "keep"] = "drop"  # drop: \w+ tokens only (text rows)
         normalize: Literal["auto", "code", "text"] = "auto"  # auto: rows that parse as Python compare as code
@@ -98,7 +99,7 @@ class DedupMinhash(WholeStage):
 
         c = self.config
         spec = ShingleSpec(ngram=c.ngram, kind=c.shingle, lowercase=c.lowercase, punctuation=c.punctuation,
-                           normalize=c.normalize)
+                           normalize=c.normalize, ngram_code=c.ngram_code)
         same = {f.name for f in fields(DedupSettings)} - {"columns", "spec"}
         return DedupSettings(columns=tuple(c.columns), spec=spec, **c.model_dump(include=same))
 
