@@ -17,6 +17,7 @@ program code itself and never sees expected outputs (the host compares them).
 from __future__ import annotations
 
 import _blake2
+import fcntl
 import gc
 import hmac
 import importlib
@@ -31,6 +32,7 @@ from synthkit.sandbox import _child, _confine, _wire
 
 HARNESS_MODULES = ("ast", "json", "traceback", "_thread", "fcntl", "resource", "types")
 RAW_MEMORY = ("_ctypes", "_cffi_backend")  # loaded here, any program could reach raw memory
+POLL_S = 0.05  # a run's output pipes are drained this often while it runs (not at every write: fewer wake-ups)
 
 
 def main(cfg_json: str) -> None:
@@ -113,6 +115,8 @@ def run_process(kind: str, job: dict, cfg: dict, stdin_text: str, snapshot: tupl
     else:  # no input (assert mode, an empty io case): /dev/null, opened once
         stdin_fd = _devnull()
     pipes = [os.pipe() for _ in range(4 if kind == "assert" else 3)]
+    for _, w in pipes[:2]:  # room for the capped output between two drains
+        _grow_pipe(w, int(limits["max_output_bytes"]))
     uid = cfg.get("uid")
     if not full:
         import tempfile  # basic isolation only: a fresh directory per run
@@ -174,19 +178,19 @@ def _supervise(pid: int, fds: list[int], start: float, limits: dict, full: bool,
     bufs = {fd: bytearray() for fd in fds}
     dropped = dict.fromkeys(fds, 0)
     pidfd = os.pidfd_open(pid)
-    deadline, timed_out, live = start + float(limits["timeout_s"]), False, set(fds)
-    while True:
+    deadline, timed_out = start + float(limits["timeout_s"]), False
+    for fd in fds:
+        os.set_blocking(fd, False)
+    flowing = False  # output came at the last drain: wake on output too until it stops
+    while True:  # wake at the exit, the deadline, or every POLL_S to drain (a full pipe blocks the run)
         left = deadline - time.monotonic()
         if left <= 0:
             timed_out = True
             _kill(pid, full)
             break
-        ready = select.select(list(live) + [pidfd], [], [], left)[0]
-        for fd in ready:
-            if fd != pidfd and not _read_some(fd, bufs[fd], dropped, cap):
-                live.discard(fd)
-        if pidfd in ready:
+        if pidfd in select.select([pidfd] + (fds if flowing else []), [], [], min(left, POLL_S))[0]:
             break
+        flowing = sum(_drain(fd, bufs[fd], dropped, cap) for fd in fds) > 0
     _, status, usage = os.wait4(pid, 0)
     duration = time.monotonic() - start
     os.close(pidfd)
@@ -197,12 +201,7 @@ def _supervise(pid: int, fds: list[int], start: float, limits: dict, full: bool,
     if marks is not None:
         marks["swept"] = time.monotonic()
     for fd in fds:  # writers are gone (full isolation), or we stop at what is there (basic)
-        os.set_blocking(fd, False)
-        try:
-            while _read_some(fd, bufs[fd], dropped, cap):
-                pass
-        except BlockingIOError:
-            pass
+        _drain(fd, bufs[fd], dropped, cap)
         os.close(fd)
     out_fd, err_fd, rep_fd = fds
     cpu = usage.ru_utime + usage.ru_stime
@@ -212,6 +211,24 @@ def _supervise(pid: int, fds: list[int], start: float, limits: dict, full: bool,
             "stdout_dropped": dropped[out_fd], "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1,
             "signal": sig, "timed_out": timed_out or cpu_out, "cpu_limit": cpu_out and not timed_out,
             "duration_s": round(duration, 6), "cpu_s": round(cpu, 6)}
+
+
+def _grow_pipe(fd: int, size: int) -> None:
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, min(max(size, 1 << 16), 1 << 20))
+    except OSError:  # over the user's pipe allowance: the default size, drained as often
+        pass
+
+
+def _drain(fd: int, buf: bytearray, dropped: dict, cap: int) -> int:
+    """Read what the pipe holds now; the number of bytes read."""
+    before = len(buf) + dropped[fd]
+    try:
+        while _read_some(fd, buf, dropped, cap):
+            pass
+    except BlockingIOError:
+        pass
+    return len(buf) + dropped[fd] - before
 
 
 def _read_some(fd: int, buf: bytearray, dropped: dict, cap: int) -> bool:
