@@ -97,7 +97,7 @@ def featurize(checkpoint: Path, conversations: Sequence[list[dict] | None], kind
             seen.add(examples[i].key)
             todo.append(examples[i])
     t0 = time.perf_counter()
-    with _threads(spec.threads):
+    with torch_threads(spec.threads):
         _compute(checkpoint, todo, kind, spec, device, store, {} if projectors is None else projectors)
     seconds = time.perf_counter() - t0
     log.info("%s: %d %s features in %.1f s (%.2f rows/s), %d from the cache", checkpoint.name, len(todo), kind,
@@ -106,7 +106,7 @@ def featurize(checkpoint: Path, conversations: Sequence[list[dict] | None], kind
 
 
 @contextmanager
-def _threads(n: int | None) -> Iterator[None]:
+def torch_threads(n: int | None) -> Iterator[None]:
     """torch's CPU thread count set to ``n`` for the block (two torch processes that each use
     every core of a shared CPU run many times slower than with one thread each)."""
     import torch

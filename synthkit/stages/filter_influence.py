@@ -76,7 +76,7 @@ class FilterInfluence(WholeStage):
         project_rows: int = Field(32, ge=1)               # rows per projection call and cache append
         device: Literal["auto", "cpu", "cuda"] = "auto"
         projector_memory_mb: int = Field(2048, ge=0)      # keep the projection matrix in RAM up to this size
-        threads: int | None = Field(None, ge=1)           # torch CPU threads (None: llm.threads, else torch's default)
+        threads: int | None = Field(None, ge=1)           # torch CPU threads, warm-up included (None: llm.threads, else torch's)
         cache_dir: str | None = None                      # features + warm-up; default <workdir>/.influence
         enabled: bool = True                              # false: pass every row through, unscored
 
@@ -122,7 +122,7 @@ class FilterInfluence(WholeStage):
 
     def process_all(self, dataset: Any) -> tuple[list[Row], list[Rejected]]:
         from synthkit.influence.data import Duplicates, load_validation, row_messages
-        from synthkit.influence.features import FeatureSpec, score_rows
+        from synthkit.influence.features import FeatureSpec, score_rows, torch_threads
 
         rows = dataset.to_list() if hasattr(dataset, "to_list") else [dict(r) for r in dataset]
         c = self.config
@@ -133,11 +133,13 @@ class FilterInfluence(WholeStage):
         dups = Duplicates(val)
         convs = [row_messages(r) for r in rows]
         dup_of = [dups.of(m) if m is not None else None for m in convs]
-        checkpoints = self._checkpoints(rows, convs, dup_of)
+        threads = c.threads or getattr(self.ctx.llm_config, "threads", None)
+        with torch_threads(threads):  # the warm-up training too
+            checkpoints = self._checkpoints(rows, convs, dup_of)
         spec = FeatureSpec(dim=c.dim, seed=c.projection_seed, max_length=c.max_length, batch_rows=c.batch_rows,
                            batch_tokens=c.batch_tokens, project_rows=c.project_rows, device=c.device,
                            projector_memory_mb=c.projector_memory_mb,
-                           threads=c.threads or getattr(self.ctx.llm_config, "threads", None))
+                           threads=threads)
         res = score_rows(convs, val, checkpoints, spec, self.cache_root() / "features")
         for r, s, b in zip(rows, res.scores, res.best):
             r["scores"] = {**(r.get("scores") or {}), "influence": s}
