@@ -151,8 +151,8 @@ def sandbox_side(sb, programs: list[tuple[str, str]]) -> tuple[float, int]:
 
 PHASES = [  # (label, from mark, to mark); "sent"/"answered" are the host's, the rest the worker's and child's
     ("host -> worker (JSON, pipe, wake-up)", "sent", "received"),
-    ("worker: pipes, memfd, fork()", "received", "forked"),
-    ("child: first instruction after fork", "forked", "child_started"),
+    ("worker: pipes, stdin", "received", "forking"),
+    ("fork() and the child's first instruction", "forking", "child_started"),
     ("child: confine (session, rlimits, uid)", "child_started", "confined"),
     ("child: compile tests, key, audit hook", "confined", "hooked"),
     ("child: program + tests (thread)", "hooked", "tests_ran"),

@@ -125,6 +125,8 @@ def run_process(kind: str, job: dict, cfg: dict, stdin_text: str, snapshot: tupl
     if not full and uid is not None:
         os.chown(workdir, uid, uid)
     start = time.monotonic()
+    if marks is not None:
+        marks["forking"] = start
     pid = os.fork()
     if pid == 0:  # the child: never returns into the worker loop
         child_fds = [stdin_fd] + [w for _, w in pipes[:3]] + [pipes[3][0] if kind == "assert" else -1]
@@ -132,14 +134,8 @@ def run_process(kind: str, job: dict, cfg: dict, stdin_text: str, snapshot: tupl
             _child.main(kind, job, cfg, workdir, child_fds, snapshot)
         finally:
             os._exit(_child.EXIT_SETUP)
-    if marks is not None:
-        marks["forked"] = time.monotonic()
-    if stdin_text:
-        os.close(stdin_fd)
-    for i, (r, w) in enumerate(pipes):
-        os.close(r if i == 3 else w)
     key = b""
-    if kind == "assert":
+    if kind == "assert":  # first thing: the child waits for it
         key = os.urandom(16)  # made after the fork: never in the child's copy of our memory
         try:
             _write_all(pipes[3][1], key)
@@ -147,6 +143,12 @@ def run_process(kind: str, job: dict, cfg: dict, stdin_text: str, snapshot: tupl
             pass  # the child died during setup; _supervise will say so
         finally:
             os.close(pipes[3][1])
+    if marks is not None:
+        marks["forked"] = time.monotonic()
+    if stdin_text:
+        os.close(stdin_fd)
+    for i, (r, w) in enumerate(pipes):
+        os.close(r if i == 3 else w)
     clean = False
     try:
         out = _supervise(pid, [r for r, _ in pipes[:3]], start, limits, full, marks)

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from synthkit.errors import ConfigError
@@ -48,6 +48,21 @@ DEFAULT_PRELOAD = ("collections", "itertools", "functools", "heapq", "bisect", "
                    "operator", "copy", "json", "datetime", "array", "enum", "textwrap", "hashlib")
 
 
+class _Batch:
+    """The programs of one ``run()`` call: set ``done`` when the last result is in."""
+
+    def __init__(self, n: int) -> None:
+        self.left, self.lock, self.done = n, threading.Lock(), threading.Event()
+        if n == 0:
+            self.done.set()
+
+    def finished(self) -> None:
+        with self.lock:
+            self.left -= 1
+            if self.left == 0:
+                self.done.set()
+
+
 @dataclass
 class _Slot:
     """One queued program: its job (and its encoded message), and where its result goes."""
@@ -55,7 +70,7 @@ class _Slot:
     job: dict | None
     expected: list[str] | None
     result: Result | None = None
-    done: threading.Event = field(default_factory=threading.Event)
+    batch: _Batch | None = None
     message: bytes = b""
 
 
@@ -189,18 +204,16 @@ class Sandbox:
         slots = []
         for program in programs:
             job, expected, early = prepare(program, self.limits)
-            slot = _Slot(job, expected, early, message=_wire.encode(job) if job is not None else b"")
-            if early is not None:
-                slot.done.set()
-            slots.append(slot)
+            slots.append(_Slot(job, expected, early, message=_wire.encode(job) if job is not None else b""))
+        todo = [s for s in slots if s.result is None]
+        batch = _Batch(len(todo))
         with self._lock:
             if self._closed:
                 raise RuntimeError("Sandbox.run() after close()")
-            for slot in slots:
-                if not slot.done.is_set():
-                    self._queue.put(slot)
-        for slot in slots:
-            slot.done.wait()
+            for slot in todo:
+                slot.batch = batch
+                self._queue.put(slot)
+        batch.done.wait()
         return [s.result for s in slots]  # type: ignore[misc]
 
     def close(self) -> None:
@@ -272,7 +285,7 @@ class Sandbox:
             log.exception("sandbox: could not finish a result")
             slot.result = Result("error", False, 0.0, 0, 0, 0.0, detail=f"sandbox error: {e}")
         finally:
-            slot.done.set()
+            slot.batch.finished()
 
     def _restart(self, i: int) -> None:
         self._pool[i].kill()
