@@ -133,6 +133,12 @@ class FilterInfluence(WholeStage):
         dups = Duplicates(val)
         convs = [row_messages(r) for r in rows]
         dup_of = [dups.of(m) if m is not None else None for m in convs]
+        if not any(m is not None and d is None for m, d in zip(convs, dup_of)):
+            log.warning("filter_influence: no row can be scored (%d rows in)", len(rows))
+            for r in rows:
+                r["scores"] = {**(r.get("scores") or {}), "influence": None}
+                r["meta"] = {**(r.get("meta") or {}), "influence_subtask": None}
+            return [], self._select(rows, convs, dup_of, [None] * len(rows))[1]
         threads = c.threads or getattr(self.ctx.llm_config, "threads", None)
         with torch_threads(threads):  # the warm-up training too
             checkpoints = self._checkpoints(rows, convs, dup_of)
@@ -169,11 +175,11 @@ class FilterInfluence(WholeStage):
         for i, r in enumerate(rows):
             if convs[i] is None:
                 rejected.append(Rejected(r, "no_messages", "no `messages` and no instruction + response"))
+            elif dup_of[i] is not None:
+                rejected.append(Rejected(r, "duplicates_validation", dup_of[i]))
             elif scores[i] is None:
                 rejected.append(Rejected(r, "no_assistant_tokens", f"no assistant token within max_length="
                                                                    f"{c.max_length}"))
-            elif dup_of[i] is not None:
-                rejected.append(Rejected(r, "duplicates_validation", dup_of[i]))
             else:
                 candidates.append(i)
         order = rank([scores[i] for i in candidates], "desc", [str(rows[i].get("id", "")) for i in candidates])

@@ -142,3 +142,12 @@ def test_warmup_trains_with_the_bundled_trainer_once(tmp_path, tiny_model_dir, v
     again = json.loads((pipe.run_dir / "00_filter_influence" / "influence.json").read_text())
     assert again["train_rows_computed"] == 0 and again["checkpoints"] == stats["checkpoints"]
     assert (ckpt / "adapter_model.safetensors").stat().st_mtime_ns == mtime
+
+
+def test_nothing_to_score_needs_no_model(tmp_path, val_file):
+    rows = [{"id": "none", "seed": "no chat"}, {"id": "dup", "messages": adder(100)}]
+    pipe = Pipeline([{"stage": "filter_influence", "validation": {"path": str(val_file)}, **FAST}],
+                    name="empty", workdir=tmp_path / "runs", llm={"backend": "dummy"})
+    assert len(pipe.run(dataset=rows)) == 0  # no warm-up was trained: the dummy backend has no model
+    stats = json.loads((pipe.run_dir / "00_filter_influence" / "stats.json").read_text())
+    assert stats["dropped"] == {"duplicates_validation": 1, "no_messages": 1}
