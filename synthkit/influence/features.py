@@ -70,9 +70,11 @@ class Features:
 
 
 def featurize(checkpoint: Path, conversations: Sequence[list[dict] | None], kind: Literal["train", "val"],
-              spec: FeatureSpec, cache_root: Path, projectors: dict | None = None) -> Features:
-    """Features of ``conversations`` at ``checkpoint`` (see the module doc). ``projectors``, a dict the
-    caller keeps, lets several checkpoints share one projection matrix instead of regenerating it."""
+              spec: FeatureSpec, cache_root: Path, projectors: dict | None = None,
+              models: dict | None = None) -> Features:
+    """Features of ``conversations`` at ``checkpoint`` (see the module doc). ``projectors`` and
+    ``models``, dicts the caller keeps, let several checkpoints share one projection matrix and the
+    train and validation passes of a checkpoint share one loaded model (the caller empties ``models``)."""
     from transformers import AutoTokenizer
 
     from synthkit.influence.checkpoint import checkpoint_key
@@ -98,7 +100,8 @@ def featurize(checkpoint: Path, conversations: Sequence[list[dict] | None], kind
             todo.append(examples[i])
     t0 = time.perf_counter()
     with torch_threads(spec.threads):
-        _compute(checkpoint, todo, kind, spec, device, store, {} if projectors is None else projectors)
+        _compute(checkpoint, todo, kind, spec, device, store, {} if projectors is None else projectors,
+                 {} if models is None else models)
     seconds = time.perf_counter() - t0
     log.info("%s: %d %s features in %.1f s (%.2f rows/s), %d from the cache", checkpoint.name, len(todo), kind,
              seconds, len(todo) / max(seconds, 1e-9), len(set(keys)) - len(todo))
@@ -136,14 +139,17 @@ def _tokenizer(checkpoint: Path, auto: Any) -> Any:
 
 
 def _compute(checkpoint: Path, todo: list, kind: str, spec: FeatureSpec, device: str, store: Any,
-             projectors: dict) -> None:
+             projectors: dict, models: dict) -> None:
     import torch
 
     from synthkit.influence.checkpoint import load_adam, load_lora
     from synthkit.influence.grads import adam_precondition, collate, per_example_grads, plan_batches
     from synthkit.influence.project import make_projector, normalise
 
-    lm = load_lora(checkpoint, device)
+    if checkpoint not in models:
+        models.clear()  # one model in memory at a time
+        models[checkpoint] = load_lora(checkpoint, device)
+    lm = models[checkpoint]
     adam = load_adam(checkpoint, lm) if kind == "train" else None
     if adam is not None:  # moved to the device once, not once a batch
         adam.exp_avg, adam.exp_avg_sq = adam.exp_avg.to(device), adam.exp_avg_sq.to(device)
@@ -175,7 +181,6 @@ def _compute(checkpoint: Path, todo: list, kind: str, spec: FeatureSpec, device:
             log.info("%s: %d of %d %s rows featurised", checkpoint.name, done, len(todo), kind)
             t_log = time.perf_counter()
     flush()
-    del lm
 
 
 @dataclass
@@ -199,11 +204,13 @@ def score_rows(pool: Sequence[list[dict] | None], validation: Sequence[Any], che
         raise DataError(f"checkpoints {[str(c) for c in checkpoints]}: every learning rate is 0, so LESS's "
                         "weights are undefined")
     projectors: dict = {}
+    models: dict = {}
     train, val = [], []
     stats = {"train_rows_computed": 0, "val_rows_computed": 0, "featurise_seconds": 0.0}
     for c in checkpoints:
-        t = featurize(c, pool, "train", spec, cache_root, projectors)
-        v = featurize(c, [ex.messages for ex in validation], "val", spec, cache_root, projectors)
+        t = featurize(c, pool, "train", spec, cache_root, projectors, models)
+        v = featurize(c, [ex.messages for ex in validation], "val", spec, cache_root, projectors, models)
+        models.clear()
         if train and (t.usable != train[0].usable or v.usable != val[0].usable):
             raise DataError(f"{c}: its tokenizer cuts other rows than {checkpoints[0]}'s; use checkpoints of one run")
         train.append(t)

@@ -108,6 +108,8 @@ class Projector:
         g = g.to(self.device, torch.float32)
         if self.matrix is not None:
             return g @ self.matrix
+        if self.kind == "cudajl":  # fast_jl's kernels take at most max_batch_size rows a call
+            return torch.cat([self.impl.project(c.contiguous(), model_id=0).float() for c in g.split(16)])
         return self.impl.project(g.contiguous(), model_id=0).float()
 
 
