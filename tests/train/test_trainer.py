@@ -62,7 +62,26 @@ def test_lora_checkpoints_carry_step_lr_and_optimizer_state(tiny_model_dir, chat
     merged = merge_or_load(result.checkpoints[-1].path)
     assert merged == result.checkpoints[-1].path / "merged" and generate(merged) > 0
     assert resolve_model(str(result.checkpoints[-1].path)) == str(merged)  # model: <lora checkpoint> works
+    stamp = (merged / "synthkit_adapter.json").stat().st_mtime_ns
     assert merge_or_load(result.checkpoints[-1].path) == merged   # merged once, reused
+    assert (merged / "synthkit_adapter.json").stat().st_mtime_ns == stamp
+
+
+def test_an_adapter_retrained_in_place_is_merged_again(tiny_model_dir, chat_dataset, tmp_path):
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    (ck,) = train(config(tiny_model_dir, chat_dataset, tmp_path / "out", max_steps=1)).checkpoints
+    merged = merge_or_load(ck.path)
+    before = load_file(str(merged / "model.safetensors"))
+    weights = ck.path / "adapter_model.safetensors"
+    adapter = load_file(str(weights))
+    save_file({k: torch.full_like(v, 0.5) for k, v in adapter.items()}, str(weights))  # new weights, same size
+    assert merge_or_load(ck.path) == merged
+    after = load_file(str(merged / "model.safetensors"))
+    changed = [k for k in before if "v_proj" in k and not torch.equal(before[k], after[k])]
+    assert changed, "the merged model still holds the old adapter's weights"
+    assert not [p for p in ck.path.iterdir() if p.name.startswith((".merged-", ".stale-"))]
 
 
 def test_epoch_saves_and_a_decaying_lr_is_averaged(tiny_model_dir, chat_dataset, tmp_path):
