@@ -12,8 +12,11 @@ parameters; hand-built weights and Adam state, since the cost does not depend
 on their values) and the same thread count:
 
 - ``synthkit``: what ``filter_influence`` does per row: ``per_example_grads``
-  (vmap of grad, --batch-rows rows of similar length per call), Adam
-  preconditioning, traker's BasicProjector to --dim, L2 normalisation.
+  (one batched backward with per-row LoRA gradients from hooks, --batch-rows
+  rows of similar length per call), Adam preconditioning, traker's
+  BasicProjector to --dim, L2 normalisation.
+- ``vmap``: the same with ``torch.func.vmap(grad)`` per-row gradients (the
+  method used for trainable parameters other than LoRA factors).
 - ``loop``: the same, but the gradients from ``loop_grads``: one forward and
   one ``backward()`` per row, unpadded (the baseline; goal: synthkit >= 3x).
 - ``step``: one AdamW training step per batch of the same rows (padded, with
@@ -147,7 +150,7 @@ def side(args: argparse.Namespace) -> dict:
             if args.side == "loop":
                 g = loop_grads(lm, rows)
             else:
-                g = per_example_grads(lm, collate(rows, pad_id))
+                g = per_example_grads(lm, collate(rows, pad_id), method="vmap" if args.side == "vmap" else "hooks")
             normalise(proj.project(adam_precondition(g, adam)))
 
     base = rss_mb()
@@ -171,7 +174,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--model", default="embedded", help="embedded, tiny (random 2-layer Llama), or a model folder")
     p.add_argument("--projector-memory-mb", type=int, default=4096)
-    p.add_argument("--side", choices=["synthkit", "loop", "step"], help=argparse.SUPPRESS)
+    p.add_argument("--side", choices=["synthkit", "vmap", "loop", "step"], help=argparse.SUPPRESS)
     p.add_argument("--checkpoint", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.side:
@@ -182,7 +185,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model = tiny_model(Path(tmp) / "tiny") if args.model == "tiny" else args.model
         ckpt = make_checkpoint(Path(tmp) / "checkpoint-4", model)
-        runs: dict[str, list[dict]] = {"synthkit": [], "loop": [], "step": []}
+        runs: dict[str, list[dict]] = {"synthkit": [], "vmap": [], "loop": [], "step": []}
         for r in range(args.repeats):
             for name in (list(runs) if r % 2 == 0 else list(runs)[::-1]):
                 cmd = [sys.executable, __file__, "--side", name, "--checkpoint", str(ckpt)] + [

@@ -9,8 +9,9 @@ unrelated ones, on the embedded model (SmolLM2-135M-Instruct), CPU only:
 - matching (label 1): ``--match`` bundled:train tasks as conversations (the
   description, then the reference solution in a Python fence);
 - unrelated (label 0), ``--other`` of each: prose answers (capitals of
-  countries), SQL queries, and short high-loss distractors (a random string to
-  echo: a few tokens the model cannot predict, so a large per-token loss);
+  countries), SQL queries, short high-loss distractors (a random string to
+  echo: a few tokens the model cannot predict, so a large per-token loss), and
+  the hardest, function-level tasks like the validation set's in JavaScript;
 - validation: bundled:test (held out from the pool's tasks), the first
   ``--val-per-subtask`` tasks of each tier, so 3 subtasks (easy, medium, hard).
 
@@ -45,6 +46,22 @@ CAPITALS = [("France", "Paris"), ("Japan", "Tokyo"), ("Kenya", "Nairobi"), ("Per
             ("India", "New Delhi"), ("Italy", "Rome"), ("Ghana", "Accra"), ("Cuba", "Havana"),
             ("Greece", "Athens"), ("Poland", "Warsaw"), ("Turkey", "Ankara"), ("Iran", "Tehran"),
             ("Nepal", "Kathmandu"), ("Austria", "Vienna"), ("Sweden", "Stockholm")]
+# Function-level tasks like the validation set's, in another language: the hardest unrelated kind.
+JS = [("returns the sum of an array of numbers", "function sum(xs) {\n  return xs.reduce((a, b) => a + b, 0);\n}"),
+      ("reverses a string", "function reverse(s) {\n  return s.split('').reverse().join('');\n}"),
+      ("returns the largest number in an array", "function largest(xs) {\n  return Math.max(...xs);\n}"),
+      ("counts the vowels in a string",
+       "function vowels(s) {\n  return (s.match(/[aeiou]/gi) || []).length;\n}"),
+      ("returns the even numbers of an array", "function evens(xs) {\n  return xs.filter(x => x % 2 === 0);\n}"),
+      ("checks whether a string is a palindrome",
+       "function isPalindrome(s) {\n  const t = s.toLowerCase();\n  return t === t.split('').reverse().join('');\n}"),
+      ("returns the factorial of n",
+       "function factorial(n) {\n  let r = 1;\n  for (let i = 2; i <= n; i++) r *= i;\n  return r;\n}"),
+      ("removes duplicate values from an array", "function unique(xs) {\n  return [...new Set(xs)];\n}"),
+      ("capitalises the first letter of every word",
+       "function titleCase(s) {\n  return s.replace(/\\b\\w/g, c => c.toUpperCase());\n}"),
+      ("returns the n-th Fibonacci number",
+       "function fib(n) {\n  let [a, b] = [0, 1];\n  for (let i = 0; i < n; i++) [a, b] = [b, a + b];\n  return a;\n}")]
 TABLES = [("orders", "total", "customer_id"), ("users", "age", "name"), ("books", "pages", "title"),
           ("flights", "delay", "origin"), ("songs", "length", "artist")]
 
@@ -72,6 +89,9 @@ def pool(n_match: int, n_other: int, seed: int = 0) -> list[dict]:
             f"SELECT {key}, {col} FROM {table} WHERE {col} > {n} ORDER BY {col} DESC;")})
         junk = "".join(rng.choice(string.ascii_letters + string.digits + "#$%&@") for _ in range(rng.randint(8, 14)))
         rows.append({"id": f"noise/{i}", "label": 0, "messages": chat(f"Echo: {junk}", junk)})
+        what, code = JS[i % len(JS)]
+        rows.append({"id": f"js/{i}", "label": 0, "messages": chat(
+            f"Write a JavaScript function that {what}.", f"```javascript\n{code}\n```")})
     return rows
 
 
@@ -129,7 +149,7 @@ def embedding_scores(rows: list[dict], val: list, threads: int) -> list[float]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--match", type=int, default=30)
-    p.add_argument("--other", type=int, default=10, help="rows of each unrelated kind (3 kinds)")
+    p.add_argument("--other", type=int, default=10, help="rows of each unrelated kind (4 kinds)")
     p.add_argument("--val-per-subtask", type=int, default=3)
     p.add_argument("--dim", type=int, default=1024)
     p.add_argument("--epochs", type=int, default=2)
@@ -176,20 +196,20 @@ def main() -> None:
         result[name] = {"auroc": round(auroc(s, labels), 3), "ci95": [round(x, 3) for x in bootstrap(s, labels)],
                         "precision_at_cut": round(float(np.mean([labels[i] for i in top])), 3)}
         kinds = {k: round(float(np.mean([x for x, r in zip(s, rows) if r["id"].startswith(k)])), 4)
-                 for k in ("match", "prose", "sql", "noise")}
+                 for k in ("match", "prose", "sql", "noise", "js")}
         result[name]["mean_by_kind"] = kinds
     out.mkdir(parents=True, exist_ok=True)
     (out / "influence_auroc.json").write_text(json.dumps(result, indent=1))
     print(f"{len(rows)} rows ({sum(labels)} matching), validation {stats['validation']}, dim {args.dim}, "
           f"{len(stats['checkpoints'])} checkpoints, stage {seconds:.0f} s ({cpu_seconds:.0f} CPU-s), "
           f"embedding baseline {emb_seconds:.0f} s")
-    print(f"| score | AUROC [95% CI] | matching share of the top {n} | mean score: match / prose / sql / noise |")
+    print(f"| score | AUROC [95% CI] | matching share of the top {n} | mean score: match / prose / sql / noise / js |")
     print("|---|---|---|---|")
     for name in ("influence", "embedding_cosine", "random"):
         r = result[name]
         k = r["mean_by_kind"]
         print(f"| {name} | {r['auroc']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] | {r['precision_at_cut']:.3f} | "
-              f"{k['match']:.3f} / {k['prose']:.3f} / {k['sql']:.3f} / {k['noise']:.3f} |")
+              f"{k['match']:.3f} / {k['prose']:.3f} / {k['sql']:.3f} / {k['noise']:.3f} / {k['js']:.3f} |")
 
 
 if __name__ == "__main__":

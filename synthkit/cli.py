@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("card", help="(re)write the README.md data card of a saved dataset, or the data_cards/ gallery")
     p.add_argument("dataset", nargs="?", help="folder written by the `save` stage")
     p.add_argument("--gallery", nargs="*", metavar="PIPELINE.yaml", default=None,
-                   help="run these pipelines (default: pipelines/quickstart.yaml) "
+                   help="run these pipelines (default: pipelines/quickstart.yaml and pipelines/scoder.yaml) "
                         "and copy their cards with images to --out")
     p.add_argument("--out", default="data_cards", help="gallery folder (default: data_cards)")
     p.set_defaults(func=_cmd_card)

@@ -4,14 +4,14 @@
 workdir, so a rerun skips finished stages), then copies the card its ``save``
 stage wrote, with ``images/``, to ``out/<pipeline name>/``. The data itself is
 not copied: the gallery shows what a synthkit dataset looks like before anyone
-installs anything. Regenerate with ``synthkit card --gallery`` from the
-repository root (quickstart: about 2 minutes on 2 idle CPUs, the embedded model
-writing 8 answers). ``synthkit card --gallery pipelines/quickstart.yaml
-pipelines/scoder.yaml`` adds scoder's card (7.5 minutes on 2 idle CPUs; not in
-the default, since on a shared machine it takes far longer).
+installs anything. Regenerate all of it with ``synthkit card --gallery`` from
+the repository root: the single-pass bundled pipelines, quickstart (about 2
+minutes on 2 idle CPUs, the embedded model writing 8 answers) and scoder
+(about 8 minutes). Name pipelines to run only those.
 
-Limit: a pipeline with ``iterations:`` (training between rounds) is refused
-here; the rounds runner sits above this layer.
+Limit: a pipeline with ``iterations:`` (training between rounds: gift, rft,
+rft_rd, scoder_iterative) is refused here; the rounds runner sits above this
+layer, and their final rounds' cards look like scoder's.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from synthkit.hub import layout
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PIPELINES = ("pipelines/quickstart.yaml",)
+DEFAULT_PIPELINES = ("pipelines/quickstart.yaml", "pipelines/scoder.yaml")
 
 
 def make_gallery(pipelines: Sequence[str | Path] = DEFAULT_PIPELINES, out: str | Path = "data_cards") -> list[Path]:

@@ -6,8 +6,9 @@
 - ``load_lora(path)``: the base model with the adapter loaded **unmerged**
   (merging folds the LoRA weights into the base ones, so the parameters the
   gradients are taken over would be gone), in eval mode (no dropout: features
-  are deterministic), eager attention (``torch.func.vmap`` has no batching rule
-  for the CPU SDPA kernels, and falls back to a slow loop), and the trainable
+  are deterministic), eager attention (``torch.func.vmap``, the per-row gradient
+  method for adapters other than plain LoRA, has no batching rule for the CPU
+  SDPA kernels and falls back to a slow loop), and the trainable
   parameters in the optimizer's order: ``synthkit_checkpoint.json``'s
   ``trainable`` list, else the model's own order.
 - ``load_adam(path, lm)``: ``optimizer.pt``'s ``exp_avg`` / ``exp_avg_sq``

@@ -39,7 +39,7 @@ class FeatureSpec:
     dim: int = 8192                  # projected dimension (LESS: 8192)
     seed: int = 0                    # projection seed
     max_length: int = 1024           # tokens per row, cut as the trainer cuts them
-    batch_rows: int | None = None    # rows per vmapped forward/backward; None: 8 on a GPU, 2 on a CPU (see below)
+    batch_rows: int | None = None    # rows per batched forward/backward; None: 8 on a GPU, 2 on a CPU (see below)
     batch_tokens: int = 4096         # padded tokens per batch (rows x longest row); bounds activation memory
     project_rows: int = 32           # gradients gathered per projection call and cache append (resume unit)
     device: str = "auto"             # auto: cuda when available, else cpu
@@ -47,8 +47,8 @@ class FeatureSpec:
     threads: int | None = None       # torch CPU threads while computing (None: torch's default); 1 when jobs share a CPU
 
     def resolved_batch_rows(self) -> int:
-        """On a CPU a 135M model is compute-bound at one row: bigger vmapped batches only add
-        memory (bench/influence.py: 2 rows as fast as 1, 4 rows 20% slower and 2.6x the memory)."""
+        """On a CPU a 135M model is compute-bound at one row: bigger batches only add memory
+        (bench/influence.py: 2 rows as fast as 1 or as a loop of single-row backwards)."""
         if self.batch_rows:
             return self.batch_rows
         return 2 if self.resolved_device() == "cpu" else 8

@@ -8,9 +8,21 @@ Contract:
   left has no gradient (``tokenize`` returns None).
 - ``per_example_grads(lm, collate(rows, pad_id))`` returns one flat float32
   gradient per row, ``[B, P]`` with ``P = lm.grad_dim``, parameters in
-  ``lm.names`` order. It is ``torch.func.vmap(torch.func.grad(loss))`` over the
-  rows, so one batched forward and backward, never a Python loop of
-  backwards. Rows are right-padded and no attention mask is passed: under
+  ``lm.names`` order, from one batched forward and backward, never a Python
+  loop of backwards. Two methods give the same numbers:
+
+  * ``hooks`` (used when every trainable parameter is a LoRA ``lora_A`` /
+    ``lora_B`` weight, the default adapter): one ordinary batched backward of
+    the sum of the rows' losses; hooks keep each LoRA factor's input ``x`` and
+    the gradient ``d`` at its output, and a row's weight gradient is
+    ``sum_t d[t]^T x[t]`` over its own tokens (an einsum), since a row's loss
+    depends on no other row. The cost is one training step's backward, and
+    the memory that step's.
+  * ``vmap``: ``torch.func.vmap(torch.func.grad(loss))`` over the rows, for
+    any trainable parameters; about twice the activation memory, and no faster
+    on a CPU.
+
+  Rows are right-padded and no attention mask is passed: under
   causal attention no real token attends to a later pad, positions are 0..L-1
   as without padding, and pads carry no label, so a padded row's gradient
   equals its unpadded one (tested against ``loop_grads``, the
@@ -122,8 +134,75 @@ def _row_loss(lm: Any, params: dict[str, Any], ids: Any, keep: Any, target: Any)
     return torch.nn.functional.cross_entropy(logits.float(), target, ignore_index=-100, reduction="sum") / n
 
 
-def per_example_grads(lm: Any, batch: Batch, chunk_size: int | None = None) -> Any:
-    """Flat per-row gradients ``[B, P]`` (float32) of each row's loss w.r.t. the LoRA parameters."""
+def per_example_grads(lm: Any, batch: Batch, chunk_size: int | None = None, method: str = "auto") -> Any:
+    """Flat per-row gradients ``[B, P]`` (float32) of each row's loss w.r.t. the LoRA parameters.
+    ``method``: ``hooks``, ``vmap`` (``chunk_size`` rows a vmapped call), or ``auto`` (hooks where
+    they apply, see the module doc)."""
+    if method == "hooks" or (method == "auto" and chunk_size is None and _lora_factors(lm) is not None):
+        return _hook_grads(lm, batch)
+    return _vmap_grads(lm, batch, chunk_size)
+
+
+def _lora_factors(lm: Any) -> dict[str, Any] | None:
+    """name -> module for each trainable parameter when all are plain LoRA factor weights, else None."""
+    modules = dict(lm.model.named_modules())
+    out = {}
+    for n in lm.names:
+        owner, _, leaf = n.rpartition(".")
+        mod = modules.get(owner)
+        if leaf != "weight" or mod is None or ".lora_A." not in n and ".lora_B." not in n \
+                or type(mod).__name__ != "Linear" or getattr(mod, "bias", None) is not None:
+            return None
+        out[n] = mod
+    return out
+
+
+def _hook_grads(lm: Any, batch: Batch) -> Any:
+    import torch
+
+    factors = _lora_factors(lm)
+    if factors is None:
+        raise ValueError("hook gradients need every trainable parameter to be a LoRA factor weight; use vmap")
+    device = next(lm.model.parameters()).device
+    ids, keep, target = batch.ids.to(device), batch.keep.to(device), batch.target.to(device)
+    rows = ids.shape[0]
+    grads: dict[str, Any] = {}
+
+    def capture(name: str):
+        def hook(module: Any, inputs: tuple, output: Any) -> None:
+            x = inputs[0]
+
+            def on_grad(d: Any) -> None:  # d: [B, T, out], x: [B, T, in] -> per-row weight grads [B, out, in]
+                g = torch.einsum("bto,bti->boi", d.float(), x.float())
+                grads[name] = grads[name] + g if name in grads else g  # a factor used twice adds up
+            output.register_hook(on_grad)
+        return hook
+
+    handles = [mod.register_forward_hook(capture(n)) for n, mod in factors.items()]
+    try:
+        union = torch.unique(keep[target != -100])  # the positions any row reads; sorted
+        kwargs: dict[str, Any] = {"input_ids": ids, "use_cache": False}
+        if lm.keeps_logits:
+            kwargs["logits_to_keep"] = union
+            where = torch.searchsorted(union, keep)  # each row's positions inside the kept ones
+        else:
+            where = keep
+        with torch.enable_grad():
+            logits = lm.model(**kwargs).logits
+        picked = logits.gather(1, where.clamp(max=logits.shape[1] - 1)[..., None].expand(-1, -1, logits.shape[-1]))
+        ce = torch.nn.functional.cross_entropy(picked.float().reshape(-1, picked.shape[-1]), target.reshape(-1),
+                                               ignore_index=-100, reduction="none").reshape(target.shape)
+        n = (target != -100).sum(dim=1).clamp(min=1)
+        loss = (ce.sum(dim=1) / n).sum()  # each row's mean; rows do not touch each other's losses
+        params = [p for p in lm.model.parameters() if p.requires_grad]
+        torch.autograd.grad(loss, params)  # the summed gradient is dropped: the hooks kept each row's
+    finally:
+        for h in handles:
+            h.remove()
+    return torch.cat([grads[n].reshape(rows, -1) for n in lm.names], dim=1)
+
+
+def _vmap_grads(lm: Any, batch: Batch, chunk_size: int | None) -> Any:
     import torch
     from torch.func import grad, vmap
 

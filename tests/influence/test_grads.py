@@ -20,11 +20,12 @@ def lm(ckpts):
     return load_lora(ckpts[0])
 
 
-def test_batched_per_example_grads_equal_a_loop_of_backwards(lm):
+@pytest.mark.parametrize("method", ["hooks", "vmap"])
+def test_batched_per_example_grads_equal_a_loop_of_backwards(lm, method):
     convs = [adder(3), printer(1), chat("Sort a list.", "def s(x):\n    return sorted(x)\n"), printer(2), adder(12)]
     ex = [tokenize(lm.tokenizer, c, 512) for c in convs]
     assert len({len(e.input_ids) for e in ex}) > 2  # different lengths: the batch is padded
-    batched = per_example_grads(lm, collate(ex, lm.tokenizer.pad_token_id))
+    batched = per_example_grads(lm, collate(ex, lm.tokenizer.pad_token_id), method=method)
     looped = loop_grads(lm, ex)
     assert batched.shape == (5, lm.grad_dim) and lm.grad_dim > 1000
     rel = ((batched - looped).norm(dim=1) / looped.norm(dim=1)).max().item()
@@ -37,11 +38,14 @@ def test_chunked_vmap_and_full_logits_give_the_same_gradients(lm):
     ex = [tokenize(lm.tokenizer, c, 512) for c in (adder(1), adder(2), printer(3))]
     batch = collate(ex, lm.tokenizer.pad_token_id)
     assert lm.keeps_logits  # Llama takes logits_to_keep: the LM head runs on labelled positions only
-    whole = per_example_grads(lm, batch)
+    whole = per_example_grads(lm, batch, method="vmap")
     torch.testing.assert_close(per_example_grads(lm, batch, chunk_size=1), whole)
+    hooks = per_example_grads(lm, batch)  # auto: a plain LoRA adapter takes the hooks
+    torch.testing.assert_close(hooks, whole, rtol=1e-4, atol=1e-6)
     lm.keeps_logits = False  # a model without logits_to_keep: full logits, then the same positions
     try:
-        torch.testing.assert_close(per_example_grads(lm, batch), whole, rtol=1e-4, atol=1e-6)
+        for method in ("vmap", "hooks"):
+            torch.testing.assert_close(per_example_grads(lm, batch, method=method), whole, rtol=1e-4, atol=1e-6)
     finally:
         lm.keeps_logits = True
 
@@ -127,3 +131,18 @@ def test_resolve_checkpoints(ckpts, tmp_path, tiny_model_dir):
         resolve_checkpoints([tiny_model_dir])
     with pytest.raises(DataError, match="neither"):
         resolve_checkpoints([tmp_path])
+
+
+def test_hooks_apply_only_to_plain_lora_factors(lm):
+    from synthkit.influence.grads import _lora_factors
+
+    assert _lora_factors(lm) is not None and len(_lora_factors(lm)) == len(lm.names)
+    names = lm.names
+    lm.names = names + ["base_model.model.model.embed_tokens.weight"]  # a trainable non-LoRA parameter
+    try:
+        assert _lora_factors(lm) is None
+        ex = [tokenize(lm.tokenizer, adder(1), 512)]
+        with pytest.raises(ValueError, match="vmap"):
+            per_example_grads(lm, collate(ex, lm.tokenizer.pad_token_id), method="hooks")
+    finally:
+        lm.names = names
