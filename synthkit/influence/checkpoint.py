@@ -6,9 +6,10 @@
 - ``load_lora(path)``: the base model with the adapter loaded **unmerged**
   (merging folds the LoRA weights into the base ones, so the parameters the
   gradients are taken over would be gone), in eval mode (no dropout: features
-  are deterministic), eager attention (``torch.func.vmap``, the per-row gradient
-  method for adapters other than plain LoRA, has no batching rule for the CPU
-  SDPA kernels and falls back to a slow loop), and the trainable
+  are deterministic), SDPA attention (no ``[T, T]`` attention matrix kept per
+  head and layer for the backward; ``grads.per_example_grads`` switches the
+  model to eager attention if it ever takes the ``vmap`` path, which has no
+  batching rule for the CPU SDPA kernels), and the trainable
   parameters in the optimizer's order: ``synthkit_checkpoint.json``'s
   ``trainable`` list, else the model's own order.
 - ``load_adam(path, lm)``: ``optimizer.pt``'s ``exp_avg`` / ``exp_avg_sq``
@@ -139,7 +140,7 @@ def load_lora(path: str | Path, device: str = "cpu") -> LoraModel:
         raise DataError(f"{path}: not a LoRA checkpoint with a base model named in adapter_config.json ({e})") from None
     base_path = resolve_model(base_name)
     try:
-        base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32, attn_implementation="eager")
+        base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32, attn_implementation="sdpa")
         model = PeftModel.from_pretrained(base, str(path), is_trainable=True)
         tok_from = path if (path / "tokenizer_config.json").is_file() else base_path
         tokenizer = AutoTokenizer.from_pretrained(str(tok_from))

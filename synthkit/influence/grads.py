@@ -206,6 +206,10 @@ def _vmap_grads(lm: Any, batch: Batch, chunk_size: int | None) -> Any:
     import torch
     from torch.func import grad, vmap
 
+    base = lm.model.get_base_model() if hasattr(lm.model, "get_base_model") else lm.model
+    if getattr(base.config, "_attn_implementation", "eager") != "eager":
+        base.set_attn_implementation("eager")  # vmap has no batching rule for SDPA's CPU kernels
+
     device = next(lm.model.parameters()).device
     params = lm.params()
 
