@@ -10,8 +10,11 @@ unrelated ones, on the embedded model (SmolLM2-135M-Instruct), CPU only:
   description, then the reference solution in a Python fence);
 - unrelated (label 0), ``--other`` of each: prose answers (capitals of
   countries), SQL queries, short high-loss distractors (a random string to
-  echo: a few tokens the model cannot predict, so a large per-token loss), and
-  the hardest, function-level tasks like the validation set's in JavaScript;
+  echo: a few tokens the model cannot predict, so a large per-token loss),
+  function-level tasks like the validation set's in JavaScript, and the
+  hardest, bundled:train tasks the other way round (the reference solution
+  given, its description asked for: the same content as a matching row, so a
+  whole-text embedding sees them as alike, but the answer is prose);
 - validation: bundled:test (held out from the pool's tasks), the first
   ``--val-per-subtask`` tasks of each tier, so 3 subtasks (easy, medium, hard).
 
@@ -77,6 +80,11 @@ def pool(n_match: int, n_other: int, seed: int = 0) -> list[dict]:
     tasks = load_validation(ValidationSpec(tasks="bundled:train"))
     rng.shuffle(tasks)
     rows = [{"id": f"match/{t.id}", "messages": t.messages, "label": 1} for t in tasks[:n_match]]
+    for i, t in enumerate(tasks[n_match:n_match + n_other]):  # the same tasks the other way round
+        ask, answer = t.messages[0]["content"], t.messages[1]["content"]
+        rows.append({"id": f"explain/{i}", "label": 0, "messages": chat(
+            f"Explain in plain English what this Python function does:\n\n{answer}",
+            ask.split("\n\n", 1)[-1])})
     for i in range(n_other):
         country, capital = CAPITALS[i % len(CAPITALS)]
         rows.append({"id": f"prose/{i}", "label": 0, "messages": chat(
@@ -149,7 +157,7 @@ def embedding_scores(rows: list[dict], val: list, threads: int) -> list[float]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--match", type=int, default=30)
-    p.add_argument("--other", type=int, default=10, help="rows of each unrelated kind (4 kinds)")
+    p.add_argument("--other", type=int, default=10, help="rows of each unrelated kind (5 kinds)")
     p.add_argument("--val-per-subtask", type=int, default=3)
     p.add_argument("--dim", type=int, default=1024)
     p.add_argument("--epochs", type=int, default=2)
@@ -196,20 +204,21 @@ def main() -> None:
         result[name] = {"auroc": round(auroc(s, labels), 3), "ci95": [round(x, 3) for x in bootstrap(s, labels)],
                         "precision_at_cut": round(float(np.mean([labels[i] for i in top])), 3)}
         kinds = {k: round(float(np.mean([x for x, r in zip(s, rows) if r["id"].startswith(k)])), 4)
-                 for k in ("match", "prose", "sql", "noise", "js")}
+                 for k in ("match", "prose", "sql", "noise", "js", "explain")}
         result[name]["mean_by_kind"] = kinds
     out.mkdir(parents=True, exist_ok=True)
     (out / "influence_auroc.json").write_text(json.dumps(result, indent=1))
     print(f"{len(rows)} rows ({sum(labels)} matching), validation {stats['validation']}, dim {args.dim}, "
           f"{len(stats['checkpoints'])} checkpoints, stage {seconds:.0f} s ({cpu_seconds:.0f} CPU-s), "
           f"embedding baseline {emb_seconds:.0f} s")
-    print(f"| score | AUROC [95% CI] | matching share of the top {n} | mean score: match / prose / sql / noise / js |")
+    print(f"| score | AUROC [95% CI] | matching share of the top {n} | mean score: match / prose / sql / noise / js / explain |")
     print("|---|---|---|---|")
     for name in ("influence", "embedding_cosine", "random"):
         r = result[name]
         k = r["mean_by_kind"]
         print(f"| {name} | {r['auroc']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] | {r['precision_at_cut']:.3f} | "
-              f"{k['match']:.3f} / {k['prose']:.3f} / {k['sql']:.3f} / {k['noise']:.3f} / {k['js']:.3f} |")
+              f"{k['match']:.3f} / {k['prose']:.3f} / {k['sql']:.3f} / {k['noise']:.3f} / {k['js']:.3f} / "
+              f"{k['explain']:.3f} |")
 
 
 if __name__ == "__main__":
