@@ -171,7 +171,7 @@ class Pipeline:
         finally:
             stage.teardown()
         _check_unique_ids(sdir.data, stage.name)
-        stats = {**stage.extra_stats(), "stage": stage.name, "index": stage.ctx.index, **funnel.to_dict(),
+        stats = {**executor.extra_stats(stage), **stage.extra_stats(), "stage": stage.name, "index": stage.ctx.index, **funnel.to_dict(),
                  "wall_seconds_last_run": round(time.perf_counter() - started, 3),
                  "tokens_per_s": round(funnel.tokens_generated / funnel.seconds, 2) if funnel.seconds else 0.0}
         sdir.finish(stats)
@@ -206,6 +206,10 @@ class LocalExecutor:
         stage.setup()
         clear_units(sdir)  # a killed Ray run may have cut this stage's output into other units
         return _run_whole(stage, sdir, input_dir)
+
+    def extra_stats(self, stage: Stage) -> dict[str, Any]:
+        """Stats the stage reported elsewhere (here: nowhere; it ran in this process)."""
+        return {}
 
     def close(self) -> None:
         pass

@@ -114,15 +114,19 @@ class _Worker:
         fn, offsets = getattr(self.stage, method), self.source.offsets
         return [fn(self.source.table(i, columns), offsets[i]) for i in files]
 
-    def unload(self) -> None:
+    def unload(self) -> dict[str, Any]:
+        """Tear the stage down; returns its ``extra_stats()`` (taken before the teardown)."""
         stage, self.stage, self.source = getattr(self, "stage", None), None, None
+        extra: dict[str, Any] = {}
         if stage is not None:
             try:
                 if self.pass_name is not None:
                     stage.close_pass()
+                extra = stage.extra_stats()
             finally:
                 self.pass_name = None
                 stage.teardown()
+        return extra
 
 
 def _write_units(stage_name: str, stage_dir: str, source: ShardedInput, files: list[int],
@@ -154,6 +158,7 @@ class RayExecutor:
     name: str = "ray"
     _pool: list = field(default_factory=list)
     _shape: tuple = ()
+    _worker_stats: dict = field(default_factory=dict)   # stage index -> the workers' extra_stats()
 
     def __post_init__(self) -> None:
         self.ray = start_ray(self.config)
@@ -269,7 +274,8 @@ class RayExecutor:
             finished = True
         finally:
             if finished:  # teardown in every worker (models freed, sandboxes stopped); the processes stay
-                ray.get([a.unload.remote() for a in self._pool])
+                extras = ray.get([a.unload.remote() for a in self._pool])
+                self._worker_stats.setdefault(stage.ctx.index, []).extend(e for e in extras if e)
             else:  # a failed stage: its workers may be busy or broken; end them
                 self.release()
 
@@ -286,6 +292,10 @@ class RayExecutor:
         self.ray.get(loads)
 
     # --- the executor interface -----------------------------------------------------------
+    def extra_stats(self, stage: Stage) -> dict[str, Any]:
+        """What ``stage.extra_stats()`` said in the workers that ran it (``merge_worker_stats``)."""
+        return merge_worker_stats(self._worker_stats.pop(stage.ctx.index, []))
+
     def run_units(self, stage: Stage, sdir: rundir.StageDir, input_dir: Path | None,
                   passes: list[str], keys: list[list[str]]) -> None:
         """The unfinished ``keys[p][s]`` units, pass by pass, on actors holding ``stage``."""
@@ -336,6 +346,18 @@ class RayExecutor:
         funnel = sdir.funnel()
         funnel.tokens_generated = stage.ctx.tokens_generated
         return funnel
+
+
+def merge_worker_stats(extras: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One stats dict from the workers' ``extra_stats()``: a key on which they all agree keeps its
+    value; one on which they differ (a node without user namespaces, say) becomes
+    ``{"per_worker": [each distinct value]}``."""
+    out: dict[str, Any] = {}
+    for key in dict.fromkeys(k for e in extras for k in e):
+        values = [e[key] for e in extras if key in e]
+        distinct = [v for i, v in enumerate(values) if v not in values[:i]]
+        out[key] = distinct[0] if len(distinct) == 1 else {"per_worker": distinct}
+    return out
 
 
 def _groups(counts: list[int], rows: int = ROWS_PER_CALL) -> list[list[int]]:

@@ -180,7 +180,9 @@ class Stage:
     def extra_stats(self) -> dict[str, Any]:
         """Recorded in ``stats.json`` beside the funnel after the stage ran (the
         sandbox's isolation level, a diversity report); the data card shows them.
-        Default: nothing. Funnel keys (rows_in, kept, dropped, ...) cannot be overridden."""
+        Under ``executor: ray`` a row-local stage is asked in each worker before its
+        teardown, and values the workers disagree on are listed per worker. Default:
+        nothing. Funnel keys (rows_in, kept, dropped, ...) cannot be overridden."""
         return {}
 
     def finish_run(self, report: dict[str, Any]) -> None:

@@ -144,3 +144,14 @@ def test_a_sharded_reader_sees_the_main_file_and_writes_only_its_own(tmp_path, m
     assert con.execute("SELECT COUNT(*) FROM generate").fetchone() == (1,)  # only "b"
     con.close()
     assert json.loads(json.dumps(merge_writers(tmp_path))) == 1
+
+
+def test_the_workers_extra_stats_merge_into_one_dict():
+    from synthkit.core.ray_executor import merge_worker_stats  # ray itself is not imported
+
+    full = {"isolation": "full", "via": "userns"}
+    assert merge_worker_stats([]) == {}
+    assert merge_worker_stats([{"sandbox": full}, {"sandbox": dict(full)}]) == {"sandbox": full}
+    basic = {"isolation": "basic", "via": "none"}
+    merged = merge_worker_stats([{"sandbox": full}, {"sandbox": basic, "n": 1}, {"sandbox": full}])
+    assert merged == {"sandbox": {"per_worker": [full, basic]}, "n": 1}  # a disagreement is shown, not hidden

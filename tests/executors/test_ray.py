@@ -128,6 +128,10 @@ def test_scoder_pipeline_gives_the_same_rows_under_local_and_ray(cluster, tmp_pa
         assert a[stage][2] == b[stage][2], f"{stage}: counts differ"
     dropped = {s: a[s][2]["dropped"] for s in a}
     assert dropped["02_verify_tests"] and dropped["04_select_top"] == {"below_top": 9}
+    # what the stage reports from inside the workers (the sandbox it ran in) reaches stats.json too
+    sandbox = [json.loads((d / "02_verify_tests" / "stats.json").read_text()).get("sandbox")
+               for d in (local.run_dir, on_ray.run_dir)]
+    assert sandbox[0] and sandbox[0]["isolation"] and sandbox[1] == sandbox[0]
     assert dropped["05_dedup_minhash"] and dropped["06_decontaminate"] == {"contaminated": 1}
     assert len(list((on_ray.run_dir / "03_judge" / "shards").glob("*"))) == 5  # whole stages read many shards
     assert not list((tmp_path / "ray" / ".llm_cache" / "writers").glob("*.sqlite"))  # merged by the driver
