@@ -115,18 +115,18 @@ class _Worker:
         return [fn(self.source.table(i, columns), offsets[i]) for i in files]
 
     def unload(self) -> dict[str, Any]:
-        """Tear the stage down; returns its ``extra_stats()`` (taken before the teardown)."""
+        """Tear the stage down; returns its ``extra_stats()``, asked after the teardown as
+        the local runner asks it (a stage may sum up its work there)."""
         stage, self.stage, self.source = getattr(self, "stage", None), None, None
-        extra: dict[str, Any] = {}
-        if stage is not None:
-            try:
-                if self.pass_name is not None:
-                    stage.close_pass()
-                extra = stage.extra_stats()
-            finally:
-                self.pass_name = None
-                stage.teardown()
-        return extra
+        if stage is None:
+            return {}
+        try:
+            if self.pass_name is not None:
+                stage.close_pass()
+        finally:
+            self.pass_name = None
+            stage.teardown()
+        return stage.extra_stats()
 
 
 def _write_units(stage_name: str, stage_dir: str, source: ShardedInput, files: list[int],
@@ -275,7 +275,7 @@ class RayExecutor:
         finally:
             if finished:  # teardown in every worker (models freed, sandboxes stopped); the processes stay
                 extras = ray.get([a.unload.remote() for a in self._pool])
-                self._worker_stats.setdefault(stage.ctx.index, []).extend(e for e in extras if e)
+                self._worker_stats[stage.ctx.index] = [e for e in extras if e]  # the last pass's
             else:  # a failed stage: its workers may be busy or broken; end them
                 self.release()
 

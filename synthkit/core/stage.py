@@ -181,7 +181,7 @@ class Stage:
         """Recorded in ``stats.json`` beside the funnel after the stage ran (the
         sandbox's isolation level, a diversity report); the data card shows them.
         Under ``executor: ray`` a row-local stage is asked in each worker before its
-        teardown, and values the workers disagree on are listed per worker. Default:
+        teardown, and a value the workers disagree on is listed (each distinct value). Default:
         nothing. Funnel keys (rows_in, kept, dropped, ...) cannot be overridden."""
         return {}
 

@@ -33,14 +33,17 @@ def make_gallery(pipelines: Sequence[str | Path] = DEFAULT_PIPELINES, out: str |
     """Run each pipeline and copy its card to ``out/<name>/``; returns the cards written."""
     from synthkit.core.pipeline import Pipeline
 
-    written = []
-    for path in pipelines:
+    planned = []
+    for path in pipelines:  # every file is checked before the first one runs
         pipe = Pipeline.from_yaml(path)
         if pipe.config.iterations is not None:
             raise ConfigError(f"{path}: has iterations:, which the gallery does not run; list single-pass pipelines")
         saves = [s for s in pipe.build() if s.name == "save"]
         if not saves:
             raise ConfigError(f"{path}: no save stage, so no card to copy")
+        planned.append((path, pipe, saves))
+    written = []
+    for path, pipe, saves in planned:
         pipe.run()
         written.append(copy_card(saves[-1].out, Path(out) / pipe.config.name))
         log.info("gallery: %s -> %s", path, written[-1])

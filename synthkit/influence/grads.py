@@ -138,6 +138,8 @@ def per_example_grads(lm: Any, batch: Batch, chunk_size: int | None = None, meth
     """Flat per-row gradients ``[B, P]`` (float32) of each row's loss w.r.t. the LoRA parameters.
     ``method``: ``hooks``, ``vmap`` (``chunk_size`` rows a vmapped call), or ``auto`` (hooks where
     they apply, see the module doc)."""
+    if method not in ("auto", "hooks", "vmap"):
+        raise ValueError(f"per_example_grads: method {method!r}: expected auto, hooks or vmap")
     if method == "hooks" or (method == "auto" and chunk_size is None and _lora_factors(lm) is not None):
         return _hook_grads(lm, batch)
     return _vmap_grads(lm, batch, chunk_size)
@@ -152,6 +154,10 @@ def _lora_factors(lm: Any) -> dict[str, Any] | None:
         mod = modules.get(owner)
         if leaf != "weight" or mod is None or ".lora_A." not in n and ".lora_B." not in n \
                 or type(mod).__name__ != "Linear" or getattr(mod, "bias", None) is not None:
+            return None
+        layer_name, _, rest = owner.rpartition(".lora_A." if ".lora_A." in owner else ".lora_B.")
+        variants = getattr(modules.get(layer_name), "lora_variant", None) or {}
+        if variants.get(rest):  # DoRA, QALoRA, ...: the factors' weights are used outside their forward
             return None
         out[n] = mod
     return out
@@ -180,26 +186,36 @@ def _hook_grads(lm: Any, batch: Batch) -> Any:
 
     handles = [mod.register_forward_hook(capture(n)) for n, mod in factors.items()]
     try:
-        union = torch.unique(keep[target != -100])  # the positions any row reads; sorted
-        kwargs: dict[str, Any] = {"input_ids": ids, "use_cache": False}
-        if lm.keeps_logits:
-            kwargs["logits_to_keep"] = union
-            where = torch.searchsorted(union, keep)  # each row's positions inside the kept ones
-        else:
-            where = keep
-        with torch.enable_grad():
-            logits = lm.model(**kwargs).logits
-        picked = logits.gather(1, where.clamp(max=logits.shape[1] - 1)[..., None].expand(-1, -1, logits.shape[-1]))
-        ce = torch.nn.functional.cross_entropy(picked.float().reshape(-1, picked.shape[-1]), target.reshape(-1),
-                                               ignore_index=-100, reduction="none").reshape(target.shape)
-        n = (target != -100).sum(dim=1).clamp(min=1)
-        loss = (ce.sum(dim=1) / n).sum()  # each row's mean; rows do not touch each other's losses
-        params = [p for p in lm.model.parameters() if p.requires_grad]
-        torch.autograd.grad(loss, params)  # the summed gradient is dropped: the hooks kept each row's
+        with torch.enable_grad():  # a caller's no_grad() would leave nothing to differentiate
+            params = [p for p in lm.model.parameters() if p.requires_grad]
+            torch.autograd.grad(_summed_row_losses(lm, ids, keep, target), params)  # the sum is dropped: the
+            # hooks kept each row's part
     finally:
         for h in handles:
             h.remove()
+    missing = [n for n in lm.names if n not in grads]
+    if missing:  # a factor whose weight is used without calling it (a LoRA variant)
+        raise ValueError(f"hook gradients: no gradient reached {missing[:3]}; use method='vmap'")
     return torch.cat([grads[n].reshape(rows, -1) for n in lm.names], dim=1)
+
+
+def _summed_row_losses(lm: Any, ids: Any, keep: Any, target: Any) -> Any:
+    """Sum over the rows of each row's mean cross-entropy on its labelled positions."""
+    import torch
+
+    union = torch.unique(keep[target != -100])  # the positions any row reads; sorted
+    kwargs: dict[str, Any] = {"input_ids": ids, "use_cache": False}
+    if lm.keeps_logits:
+        kwargs["logits_to_keep"] = union
+        where = torch.searchsorted(union, keep)  # each row's positions inside the kept ones
+    else:
+        where = keep
+    logits = lm.model(**kwargs).logits
+    picked = logits.gather(1, where.clamp(max=logits.shape[1] - 1)[..., None].expand(-1, -1, logits.shape[-1]))
+    ce = torch.nn.functional.cross_entropy(picked.float().reshape(-1, picked.shape[-1]), target.reshape(-1),
+                                           ignore_index=-100, reduction="none").reshape(target.shape)
+    n = (target != -100).sum(dim=1).clamp(min=1)
+    return (ce.sum(dim=1) / n).sum()  # rows do not touch each other's losses
 
 
 def _vmap_grads(lm: Any, batch: Batch, chunk_size: int | None) -> Any:

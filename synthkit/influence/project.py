@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 BLOCK = 128          # columns of each BasicProjector block
 PIP = "pip install 'traker>=0.3'"
+CUDA_ROWS = 16        # rows a CudaProjector (fast_jl) call takes at most
 
 
 def require_trak() -> Any:
@@ -78,7 +79,7 @@ class Projector:
         if self.device.type == "cuda" and _has_fast_jl():
             self.kind = "cudajl"
             self.impl = projectors.CudaProjector(grad_dim, dim, seed, projectors.ProjectionType.rademacher,
-                                                 self.device, max_batch_size=16)
+                                                 self.device, max_batch_size=CUDA_ROWS)
             return
         self.kind = f"basic-{self.device.type}"
         self.impl = projectors.BasicProjector(grad_dim, dim, seed, projectors.ProjectionType.rademacher,
@@ -109,7 +110,7 @@ class Projector:
         if self.matrix is not None:
             return g @ self.matrix
         if self.kind == "cudajl":  # fast_jl's kernels take at most max_batch_size rows a call
-            return torch.cat([self.impl.project(c.contiguous(), model_id=0).float() for c in g.split(16)])
+            return torch.cat([self.impl.project(c.contiguous(), model_id=0).float() for c in g.split(CUDA_ROWS)])
         return self.impl.project(g.contiguous(), model_id=0).float()
 
 

@@ -5,12 +5,13 @@
 fine-tuning checkpoint as is, a LoRA adapter (``adapter_config.json``) merged
 into its base model once, into ``<checkpoint>/merged/`` and reused afterwards.
 The merged folder is written beside and renamed into place, so a reader never
-sees a half-written model and two racing processes both end with a valid one.
+sees a half-written model; a lock file (``<checkpoint>/.merge.lock``, flock)
+lets one process merge while the others wait and then load its result.
 
 The merged folder carries a stamp (``synthkit_adapter.json``): a hash of the
 adapter's own files (the bytes of its config and weights) and of its base
-model's top-level files (names, sizes, modification times) when the base is a
-local folder. A checkpoint retrained in place, or a base model rewritten,
+model's top-level files (names, sizes, last MiB) when the base is a local
+folder. A checkpoint retrained in place, or a base model rewritten,
 no longer matches its stamp and is merged again instead of serving the old
 weights. A Hub base model is known by its id only.
 
@@ -20,6 +21,7 @@ It lives in ``llm/`` because every backend resolves ``model:`` through it
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -27,6 +29,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 from synthkit.errors import DataError
 
@@ -43,8 +46,11 @@ def merge_or_load(checkpoint_path: str | Path) -> Path:
     ckpt = Path(checkpoint_path)
     if (ckpt / "adapter_config.json").is_file():
         merged, stamp = ckpt / MERGED, adapter_stamp(ckpt)
-        if not (merged / "config.json").is_file() or _read_stamp(merged) != stamp:
-            _merge(ckpt, merged, stamp)
+        if _fresh(merged, stamp):
+            return merged
+        with _merge_lock(ckpt):  # one merger per checkpoint; the others wait, then find it done
+            if not _fresh(merged, stamp):
+                _merge(ckpt, merged, stamp)
         return merged
     if (ckpt / "config.json").is_file():
         return ckpt
@@ -52,8 +58,10 @@ def merge_or_load(checkpoint_path: str | Path) -> Path:
 
 
 def adapter_stamp(ckpt: Path) -> str:
-    """What decides the merged model: the adapter's files (bytes; they are small)
-    and, for a local base model folder, its top-level files' names, sizes and times."""
+    """What decides the merged model: the bytes of the adapter's files, and for
+    a local base model folder its top-level files' names, sizes and last MiB
+    (the same on every node that holds a copy, unlike modification times; a
+    retrained base of the same size differs there)."""
     h = hashlib.sha256()
     for path in sorted(p for p in ckpt.iterdir() if p.is_file() and p.name.startswith("adapter_")):
         h.update(path.name.encode() + b"\0")
@@ -68,42 +76,62 @@ def adapter_stamp(ckpt: Path) -> str:
     folder = Path(base).expanduser()
     if base and folder.is_dir():
         for path in sorted(p for p in folder.iterdir() if p.is_file()):
-            st = path.stat()
-            h.update(f"{path.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            size = path.stat().st_size
+            h.update(f"{path.name}\0{size}\n".encode())
+            with path.open("rb") as f:
+                f.seek(max(0, size - (1 << 20)))
+                h.update(f.read())
     return h.hexdigest()[:20]
 
 
-def _read_stamp(merged: Path) -> str | None:
+def _fresh(merged: Path, stamp: str) -> bool:
+    if not (merged / "config.json").is_file():
+        return False
     try:
-        return json.loads((merged / STAMP).read_text()).get("adapter")
+        return json.loads((merged / STAMP).read_text()).get("adapter") == stamp
     except (OSError, ValueError, AttributeError):
-        return None  # merged before stamps existed, or damaged: merge again
+        return False  # merged before stamps existed, or damaged: merge again
+
+
+@contextlib.contextmanager
+def _merge_lock(ckpt: Path) -> Iterator[None]:
+    """An flock in the temp folder, named by the checkpoint's path: not in the checkpoint,
+    whose file list is its identity for the LLM cache (``embedded.folder_fingerprint``)."""
+    import fcntl
+
+    key = hashlib.sha256(str(ckpt.resolve()).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"synthkit-merge-{key}.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _merge(ckpt: Path, merged: Path, stamp: str) -> None:
+    """Merge into a temporary folder beside ``merged``, then swap it in (called under
+    ``_merge_lock``; a process on another node sharing the folder is checked for once more
+    just before the swap)."""
     from peft import AutoPeftModelForCausalLM
     from transformers import AutoTokenizer
 
     log.info("merging the LoRA adapter of %s into its base model", ckpt)
     model = AutoPeftModelForCausalLM.from_pretrained(str(ckpt), dtype="auto").merge_and_unload()
     tokenizer = AutoTokenizer.from_pretrained(str(ckpt))
-    # Written beside and renamed, so a reader never sees a half-written model.
-    tmp = Path(tempfile.mkdtemp(prefix=".merged-", dir=ckpt))
+    tmp, old = Path(tempfile.mkdtemp(prefix=".merged-", dir=ckpt)), None
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / STAMP).write_text(json.dumps({"adapter": stamp}))
-        if merged.exists():  # stale: moved aside first, so the rename below cannot fail on it
-            old = Path(tempfile.mkdtemp(prefix=".stale-", dir=ckpt))
-            try:
-                os.rename(merged, old / MERGED)
-            except FileNotFoundError:
-                pass  # another process moved it first
-            shutil.rmtree(old, ignore_errors=True)
-        try:
-            os.rename(tmp, merged)
-        except OSError:
-            if _read_stamp(merged) != stamp:  # else another process merged the same adapter first
-                raise
+        if _fresh(merged, stamp):
+            return  # merged meanwhile by another node: keep theirs
+        old = Path(tempfile.mkdtemp(prefix=".merged-stale-", dir=ckpt))
+        if merged.exists():  # a stale merge (its adapter changed): moved aside, removed once replaced
+            os.rename(merged, old / MERGED)
+        os.rename(tmp, merged)
+    except OSError as e:
+        raise DataError(f"{merged}: cannot write the merged model ({e})") from None
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        for folder in (tmp, old):
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)

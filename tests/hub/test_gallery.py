@@ -44,8 +44,10 @@ def test_gallery_copies_each_card_with_its_images(tmp_path):
 
 
 def test_gallery_refuses_what_it_cannot_show(tmp_path):
+    good = pipeline(tmp_path, "good")
     with pytest.raises(ConfigError, match="no save stage"):
-        make_gallery([pipeline(tmp_path, "nosave", save=False)], tmp_path / "cards")
+        make_gallery([good, pipeline(tmp_path, "nosave", save=False)], tmp_path / "cards")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "runs").exists()  # the good one did not run either
     rounds = pipeline(tmp_path, "rounds", extra="iterations: {rounds: 2, train: {max_steps: 1}}\n")
     with pytest.raises(ConfigError, match="iterations"):
         make_gallery([rounds], tmp_path / "cards")

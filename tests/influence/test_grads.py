@@ -21,7 +21,10 @@ def lm(ckpts):
 
 
 @pytest.mark.parametrize("method", ["hooks", "vmap"])
-def test_batched_per_example_grads_equal_a_loop_of_backwards(lm, method):
+def test_batched_per_example_grads_equal_a_loop_of_backwards(ckpts, method):
+    lm = load_lora(ckpts[0])  # fresh: the vmap path switches the shared model to eager attention
+    base = lm.model.get_base_model().config
+    assert base._attn_implementation == "sdpa"  # the hooks run on the attention the stage loads
     convs = [adder(3), printer(1), chat("Sort a list.", "def s(x):\n    return sorted(x)\n"), printer(2), adder(12)]
     ex = [tokenize(lm.tokenizer, c, 512) for c in convs]
     assert len({len(e.input_ids) for e in ex}) > 2  # different lengths: the batch is padded
@@ -32,6 +35,10 @@ def test_batched_per_example_grads_equal_a_loop_of_backwards(lm, method):
     assert rel <= 1e-4, rel
     # the rows really differ (a bug broadcasting one row's gradient would pass the check above only by luck)
     assert (batched[0] - batched[1]).norm() > 0.1 * batched[0].norm()
+    assert base._attn_implementation == ("sdpa" if method == "hooks" else "eager")
+    with torch.no_grad():  # a caller's no_grad changes nothing
+        torch.testing.assert_close(per_example_grads(lm, collate(ex[:2], lm.tokenizer.pad_token_id), method=method),
+                                   batched[:2], rtol=1e-4, atol=1e-6)
 
 
 def test_chunked_vmap_and_full_logits_give_the_same_gradients(lm):
@@ -146,3 +153,5 @@ def test_hooks_apply_only_to_plain_lora_factors(lm):
             per_example_grads(lm, collate(ex, lm.tokenizer.pad_token_id), method="hooks")
     finally:
         lm.names = names
+    with pytest.raises(ValueError, match="expected auto, hooks or vmap"):
+        per_example_grads(lm, collate(ex, lm.tokenizer.pad_token_id), method="loop")

@@ -81,7 +81,7 @@ def test_an_adapter_retrained_in_place_is_merged_again(tiny_model_dir, chat_data
     after = load_file(str(merged / "model.safetensors"))
     changed = [k for k in before if "v_proj" in k and not torch.equal(before[k], after[k])]
     assert changed, "the merged model still holds the old adapter's weights"
-    assert not [p for p in ck.path.iterdir() if p.name.startswith((".merged-", ".stale-"))]
+    assert not [p for p in ck.path.iterdir() if p.name.startswith(".merged-")]
 
 
 def test_epoch_saves_and_a_decaying_lr_is_averaged(tiny_model_dir, chat_dataset, tmp_path):
@@ -228,3 +228,27 @@ def test_checkpoint_helpers_refuse_what_is_not_a_checkpoint(tmp_path):
     assert list_checkpoints(tmp_path) == []
     with pytest.raises(DataError, match="neither a LoRA adapter .* nor a model"):
         merge_or_load(tmp_path / "checkpoint-3")
+
+
+def _merge_in_child(path, out):
+    from synthkit.llm.lora import merge_or_load
+
+    out.put(str(merge_or_load(path)))
+
+
+def test_two_processes_merging_at_once_both_get_a_valid_model(tiny_model_dir, chat_dataset, tmp_path):
+    import multiprocessing as mp
+
+    (ck,) = train(config(tiny_model_dir, chat_dataset, tmp_path / "out", max_steps=1)).checkpoints
+    ctx = mp.get_context("spawn")  # fresh interpreters, as two workers would be
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_merge_in_child, args=(str(ck.path), out)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(300)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert {out.get(timeout=5), out.get(timeout=5)} == {str(ck.path / "merged")}
+    assert generate(ck.path / "merged") > 0
+    assert not [p for p in ck.path.iterdir() if p.name.startswith(".merged-")]
+    assert not [p for p in ck.path.iterdir() if p.is_file() and "lock" in p.name]  # the file list is the identity
