@@ -47,6 +47,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tiny import tiny_model  # noqa: E402  (bench/tiny.py, beside this file)
+
 LORA = {"r": 8, "lora_alpha": 32, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
 
 
@@ -55,22 +57,6 @@ def rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def tiny_model(path: Path) -> str:
-    """A randomly initialised 2-layer, 64-wide Llama with the embedded tokenizer: per-row work
-    is tiny, so per-call overhead dominates, as it does for per-row kernels on a GPU."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    from synthkit.llm.embedded import embedded_model_dir
-
-    tok = AutoTokenizer.from_pretrained(embedded_model_dir())
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True,
-                      eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    LlamaForCausalLM(cfg).save_pretrained(path)
-    tok.save_pretrained(path)
-    return str(path)
 
 
 def make_checkpoint(path: Path, model: str) -> Path:

@@ -31,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from synthkit.train.config import TrainConfig, parse_train_config  # noqa: E402
+from tiny import tiny_model  # noqa: E402  (bench/tiny.py, beside this file)
 
 
 def conversations(n: int) -> list[dict]:
@@ -42,22 +43,6 @@ def conversations(n: int) -> list[dict]:
             {"role": "user", "content": f"Write a Python function that {verbs[i % len(verbs)]} its input (variant {i})."},
             {"role": "assistant", "content": f"```python\ndef f{i}(data):\n{body}\n    return x0\n```"}]})
     return rows
-
-
-def tiny_model(path: Path) -> str:
-    """A randomly initialised 2-layer, 64-wide Llama with the embedded tokenizer: it
-    makes steps short, so the trainers' own overhead dominates the timing."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    from synthkit.llm.embedded import embedded_model_dir
-
-    tok = AutoTokenizer.from_pretrained(embedded_model_dir())
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True,
-                      eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    LlamaForCausalLM(cfg).save_pretrained(path)
-    tok.save_pretrained(path)
-    return str(path)
 
 
 def timed_train(trainer) -> tuple[float, int]:
@@ -90,7 +75,7 @@ def baseline_side(cfg: TrainConfig, out: Path) -> tuple[float, int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="embedded", help='a model dir, "embedded", or "tiny" (see tiny_model)')
+    ap.add_argument("--model", default="embedded", help='a model dir, "embedded", or "tiny" (bench/tiny.py)')
     ap.add_argument("--rows", type=int, default=64)
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--batch-size", type=int, default=4)
