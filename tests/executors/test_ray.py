@@ -24,6 +24,7 @@ import pytest
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow  # a Ray instance and its workers start: ~2 minutes for the file on 2 busy vCPUs
 
+from scoder_answers import ANSWERS  # noqa: E402  (tests/scoder_answers.py)
 from synthkit.core import rundir  # noqa: E402
 from synthkit.core.pipeline import Pipeline  # noqa: E402
 from synthkit.errors import SynthkitError  # noqa: E402
@@ -63,41 +64,6 @@ def outputs(run_dir: Path) -> dict[str, tuple]:
 
 # --- the same rows --------------------------------------------------------------------
 
-def exercise(name: str, body: str, tests: list[str]) -> str:
-    asserts = "\n".join(tests)
-    return (f"[Problem]\nWrite `{name}(x)`: {body}.\n\n[Entry Point]\n{name}\n\n"
-            f"[Solution]\n```python\ndef {name}(x):\n    return {body}\n```\n\n[Tests]\n```python\n{asserts}\n```")
-
-
-DOUBLE = exercise("double", "2 * x", ["assert double(2) == 4", "assert double(0) == 0"])
-SQUARE = exercise("square", "x * x", ["assert square(3) == 9", "assert square(-2) == 4"])
-WRONG = exercise("half", "x // 3", ["assert half(4) == 2"])
-NO_TESTS = DOUBLE[: DOUBLE.index("[Tests]")]
-LEAKED = """[Problem]
-Check if in given list of numbers, are any two numbers closer to each other than given threshold.
-
-[Entry Point]
-has_close_elements
-
-[Solution]
-```python
-def has_close_elements(numbers, threshold):
-    for idx, elem in enumerate(numbers):
-        for idx2, elem2 in enumerate(numbers):
-            if idx != idx2:
-                distance = abs(elem - elem2)
-                if distance < threshold:
-                    return True
-    return False
-```
-
-[Tests]
-```python
-assert has_close_elements([1.0, 2.0, 3.0], 0.5) is False
-assert has_close_elements([1.0, 2.8, 3.0, 4.0, 5.0, 2.0], 0.3) is True
-```"""  # HumanEval/0, verbatim: passes its tests, and decontaminate must catch it
-
-
 def scoder(workdir: Path, executor: str) -> Pipeline:
     """pipelines/scoder.yaml on the dummy backend, with select_top after the judge."""
     import yaml
@@ -109,7 +75,7 @@ def scoder(workdir: Path, executor: str) -> Pipeline:
     stages[3].update(style="chat", llm={"dummy_responses": ["7"]}, shard_size=8)
     stages[-1]["path"] = str(workdir / "out")
     stages.insert(4, {"stage": "select_top", "by": "scores.judge", "fraction": 0.75})
-    llm = {"backend": "dummy", "dummy_responses": [DOUBLE, SQUARE, WRONG, NO_TESTS, LEAKED]}
+    llm = {"backend": "dummy", "dummy_responses": ANSWERS}
     return Pipeline(stages, name="scoder", llm=llm, workdir=workdir, base_dir=ROOT / "pipelines", executor=executor)
 
 
