@@ -2,16 +2,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import datasets
 import pytest
 
+from kill_helpers import kill_mid_run
 from synthkit.errors import DataError, SynthkitError
 from synthkit.core.pipeline import Pipeline
 
@@ -129,16 +128,8 @@ def test_sigkill_mid_stage_resumes_without_loss_or_duplicates(tmp_path):
     script.write_text(SLOW_RUN)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     shards = tmp_path / "killed" / "k" / "01_slow_generate" / "shards"
-    log = (tmp_path / "killed.log").open("w")
-    proc = subprocess.Popen([sys.executable, str(script), str(seeds), str(tmp_path / "killed")], env=env,
-                            stdout=log, stderr=log)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None and len(list(shards.glob("*.parquet"))) < 18:
-        time.sleep(0.05)
-    assert proc.poll() is None, (tmp_path / "killed.log").read_text()[-2000:]
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    done = len(list(shards.glob("*.parquet")))
+    done = len(kill_mid_run([sys.executable, str(script), str(seeds), str(tmp_path / "killed")],
+                            tmp_path / "killed.log", shards, "*.parquet", 18, env=env, poll_s=0.05))
     assert 18 <= done < 30, f"kill landed at {done} of 30 units; the test needs a mid-stage kill"
     assert not (shards.parent / "_SUCCESS").exists()
     # resume, then compare with an uninterrupted run

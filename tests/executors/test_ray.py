@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +21,7 @@ import pytest
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow  # a Ray instance and its workers start: ~2 minutes for the file on 2 busy vCPUs
 
+from kill_helpers import kill_mid_run  # noqa: E402  (tests/kill_helpers.py)
 from scoder_answers import ANSWERS  # noqa: E402  (tests/scoder_answers.py)
 from synthkit.core import rundir  # noqa: E402
 from synthkit.core.pipeline import Pipeline  # noqa: E402
@@ -131,17 +129,10 @@ def test_sigkill_of_the_driver_mid_stage_then_the_same_run_finishes_it(cluster, 
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     (tmp_path / "driver.py").write_text(DRIVER)
     shards = tmp_path / "killed" / "k" / "01_verify_tests" / "shards"
-    log = (tmp_path / "driver.log").open("w")
     env = {**os.environ, "RAY_ADDRESS": cluster, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, str(tmp_path / "driver.py"), str(tmp_path / "spec.json"),
-                             str(tmp_path / "killed")], env=env, cwd=tmp_path, stdout=log, stderr=log)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and proc.poll() is None and len(list(shards.glob("*.parquet"))) < 2:
-        time.sleep(0.02)
-    assert proc.poll() is None, (tmp_path / "driver.log").read_text()[-3000:]
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    before = {p.name: p.stat().st_mtime_ns for p in shards.glob("*.parquet")}
+    before = kill_mid_run([sys.executable, str(tmp_path / "driver.py"), str(tmp_path / "spec.json"),
+                           str(tmp_path / "killed")], tmp_path / "driver.log", shards, "*.parquet", 2,
+                          env=env, cwd=tmp_path, timeout_s=240)
     units = ROWS // SHARD
     assert 2 <= len(before) < units, f"the kill landed at {len(before)} of {units} units"
     assert not (shards.parent / "_SUCCESS").exists()

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from kill_helpers import kill_mid_run
 from synthkit.core.pipeline import Pipeline
 from synthkit.core.stage import StageContext
 from synthkit.errors import ConfigError
@@ -319,10 +320,7 @@ def _spec(tmp_path) -> dict:
 @pytest.mark.slow  # a subprocess and three runs: ~10 s on a quiet 2-vCPU machine, more under load
 def test_sigkill_mid_chain_resumes_at_the_last_finished_step(tmp_path, monkeypatch):
     import os
-    import signal
-    import subprocess
     import sys
-    import time
     from pathlib import Path
 
     from synthkit.core.rundir import load_dataset
@@ -333,17 +331,9 @@ def test_sigkill_mid_chain_resumes_at_the_last_finished_step(tmp_path, monkeypat
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     (tmp_path / "slow.py").write_text(SLOW_RUN)
     chain = tmp_path / "killed" / "k" / "01_gibbs_resample" / "chain" / "c00"
-    log = (tmp_path / "killed.log").open("w")
-    proc = subprocess.Popen([sys.executable, str(tmp_path / "slow.py"), str(tmp_path / "spec.json"),
-                             str(tmp_path / "killed")], env={**os.environ, "PYTHONPATH": str(root)},
-                            cwd=tmp_path, stdout=log, stderr=log)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None and len(list(chain.glob("step-*.json"))) < 3:
-        time.sleep(0.02)
-    assert proc.poll() is None, (tmp_path / "killed.log").read_text()[-2000:]
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    before = {p.name: p.stat().st_mtime_ns for p in chain.glob("step-*.json")}
+    before = kill_mid_run([sys.executable, str(tmp_path / "slow.py"), str(tmp_path / "spec.json"),
+                           str(tmp_path / "killed")], tmp_path / "killed.log", chain, "step-*.json", 3,
+                          env={**os.environ, "PYTHONPATH": str(root)}, cwd=tmp_path)
     done = len(before)
     assert 3 <= done < STEPS, f"kill landed after step {done} of {STEPS}; the test needs a mid-chain kill"
     assert not (chain.parent.parent / "_SUCCESS").exists()

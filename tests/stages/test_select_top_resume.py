@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
+from kill_helpers import kill_mid_run
 from synthkit.core.pipeline import Pipeline
 from synthkit.core.rundir import load_dataset
 from synthkit.llm.dummy import DummyLLM
@@ -57,17 +55,9 @@ def test_sigkill_mid_judge_resumes_without_redoing_finished_shards(tmp_path, mon
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     (tmp_path / "slow.py").write_text(SLOW_RUN)
     shards = tmp_path / "killed" / "k" / "01_judge" / "shards"
-    log = (tmp_path / "killed.log").open("w")
-    proc = subprocess.Popen([sys.executable, str(tmp_path / "slow.py"), str(tmp_path / "spec.json"),
-                             str(tmp_path / "killed")], env={**os.environ, "PYTHONPATH": str(ROOT)},
-                            cwd=tmp_path, stdout=log, stderr=log)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None and len(list(shards.glob("*.parquet"))) < 3:
-        time.sleep(0.02)
-    assert proc.poll() is None, (tmp_path / "killed.log").read_text()[-2000:]
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    before = {p.name: p.stat().st_mtime_ns for p in shards.glob("*.parquet")}
+    before = kill_mid_run([sys.executable, str(tmp_path / "slow.py"), str(tmp_path / "spec.json"),
+                           str(tmp_path / "killed")], tmp_path / "killed.log", shards, "*.parquet", 3,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path)
     units = ROWS // SHARD
     assert 3 <= len(before) < units, f"kill landed at {len(before)} of {units} units; the test needs a mid-judge kill"
     assert not (shards.parent / "_SUCCESS").exists()
