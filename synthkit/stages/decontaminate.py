@@ -21,7 +21,10 @@ Old spellings, accepted for one release with a ``FutureWarning``:
 ``minhash: false`` (now left out of ``detectors``).
 
 Each dropped row gets reason ``contaminated``, a detail naming the benchmark
-item, detector and span, and a ``contamination`` column (the matches). The
+item, detector and span, a ``contamination`` column (the matches) and a
+``contamination_items`` column (each matched benchmark item once: benchmark,
+item_id, its prompt and first solution, each cut at 4,000 characters), so a
+reader (``synthkit view``) can show the row next to what it matched. The
 stage writes ``<stage_dir>/contamination.json``: ``summary`` (rows checked and
 removed, per benchmark and per detector, item counts, settings; the data card
 reads it; also on ``self.summary``) and ``removed`` (each row's id, position,
@@ -144,6 +147,7 @@ class Decontaminate(WholeStage):
         self.summary: dict[str, Any] = {}
         self._detector = None
         self._counts: dict[str, int] = {}
+        self._items: dict[tuple[str, str], Any] = {}
 
     def detect_settings(self):
         """The library settings, fed by field name (config and ``DetectSettings`` share them)."""
@@ -168,6 +172,7 @@ class Decontaminate(WholeStage):
             label = ref.name or Path(ref.path).stem
             self._counts[label] = self._counts.get(label, 0) + len(got)
             items.extend(got)
+        self._items = {(it.benchmark, it.item_id): it for it in items}
         return items
 
     def setup(self) -> None:
@@ -198,7 +203,8 @@ class Decontaminate(WholeStage):
         for pos, row in zip(bad, rows):
             matches = [m.to_dict() for m in found[pos]]
             report.append({"row_id": row.get("id"), "row_index": pos, "matches": matches})
-            rejected.append(Rejected(dict(row, contamination=matches), "contaminated", _detail(found[pos][0])))
+            rejected.append(Rejected(dict(row, contamination=matches, contamination_items=self._matched(matches)),
+                                     "contaminated", _detail(found[pos][0])))
         self._write_report(len(dataset), found, report)
         log.info("decontaminate: %d of %d rows removed (%s)", len(bad), len(dataset),
                  self.summary["by_benchmark"])
@@ -226,7 +232,8 @@ class Decontaminate(WholeStage):
         for pos in bad:
             matches = [m.to_dict() for m in found[pos]]
             report.append({"row_id": ids[pos] if ids is not None else None, "row_index": pos, "matches": matches})
-            verdicts.rejected[pos] = ("contaminated", _detail(found[pos][0]), {"contamination": matches})
+            verdicts.rejected[pos] = ("contaminated", _detail(found[pos][0]),
+                                      {"contamination": matches, "contamination_items": self._matched(matches)})
         self._write_report(source.n, found, report)
         log.info("decontaminate: %d of %d rows removed (%s)", len(bad), source.n, self.summary["by_benchmark"])
         return verdicts
@@ -269,6 +276,17 @@ class Decontaminate(WholeStage):
             else:
                 part = dataset.select_columns(cols)[lo:lo + size]
                 yield {c: [as_text(v) for v in part[c]] for c in cols}
+
+    def _matched(self, matches: list[dict]) -> list[dict]:
+        """Each benchmark item of ``matches`` once, with its text (see the module doc)."""
+        out: dict[tuple[str, str], dict] = {}
+        for m in matches:
+            key = (m["benchmark"], m["item_id"])
+            it = self._items.get(key)
+            if key not in out and it is not None:
+                out[key] = {"benchmark": it.benchmark, "item_id": it.item_id, "prompt": (it.prompt or "")[:4000],
+                            "solution": (it.solutions[0] if it.solutions else "")[:4000]}
+        return list(out.values())
 
     def _write_report(self, n: int, found: dict[int, list], removed: list[dict]) -> None:
         self.summary = self._summary(n, found)
