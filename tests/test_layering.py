@@ -30,7 +30,7 @@ LAYERS = {
     "core": 2,
     **{lib: 3 for lib in ("prompts", "sandbox", "dedup", "seeds", "data", "eval", "hub", "train", "influence")},
     "stages": 4,
-    "rounds": 5, "cli": 5, "__main__": 5,
+    "rounds": 5, "reference": 5, "cli": 5, "__main__": 5,
 }
 
 
