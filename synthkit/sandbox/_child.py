@@ -33,7 +33,7 @@ import _blake2
 import _thread
 
 from synthkit.sandbox import _confine
-from synthkit.sandbox.units import PASS_EVENT, PASS_NAME, compile_sources
+from synthkit.sandbox.units import PASS_EVENT, PASS_NAME, compile_sources, pass_offset
 
 REPORT_FD, KEY_FD = 3, 4
 EXIT_SETUP, EXIT_FORBIDDEN, EXIT_HOOK = 111, 112, 113
@@ -293,10 +293,14 @@ def _install_hook(test_codes: list, test_globals: dict, native_dirs: tuple) -> N
 
     A pass line needs the per-run key, which exists only in this hook's closure
     (never in a frame the program can reach, a module, or the program thread).
-    The hook writes ``P i <tag>`` only for the event ``synthkit.pass`` raised
-    directly by the frame running test i's own compiled code object, on the
-    harness's test globals: that call is the last statement of the test, so it
-    is reached only when every assert before it held. The hook also kills the
+    The hook writes ``P i <tag>`` only for the event ``synthkit.pass`` whose
+    nearest Python frame runs test i's own compiled code object, on the
+    harness's test globals, with its instruction pointer on the appended pass
+    call (``units.pass_offset``). That call is the test's last statement, so
+    the frame gets there only when every statement before it completed: an
+    event raised from anywhere else in the test (a C callable such as
+    ``functools.partial(sys.audit, ...)`` as a dunder, a callback) finds the
+    frame on an earlier instruction. See docs/sandbox.md for the argument. The hook also kills the
     process on events that would let a program reach the hook or forge code
     (``_forbidden``); it never raises, so no traceback can carry its frame.
     Everything it uses is bound here, before the program runs: it looks up no
@@ -306,7 +310,7 @@ def _install_hook(test_codes: list, test_globals: dict, native_dirs: tuple) -> N
     key = os.read(KEY_FD, 64)
     os.close(KEY_FD)
     state = [key]
-    codes = {id(c): (i, c) for i, c in enumerate(test_codes)}
+    codes = {id(c): (i, c, pass_offset(c)) for i, c in enumerate(test_codes)}
     getframe, blake, mytype, mystr, myid = sys._getframe, _blake2.blake2b, type, str, id
     gc_off, gc_on, gc_enabled = gc.disable, gc.enable, gc.isenabled
     write, exit_, report_fd, pass_event = _write, _exit, REPORT_FD, PASS_EVENT
@@ -320,9 +324,13 @@ def _install_hook(test_codes: list, test_globals: dict, native_dirs: tuple) -> N
             if mytype(event) is not mystr:
                 return
             if event == pass_event:
-                frame = getframe(1)
+                try:
+                    frame = getframe(1)
+                except ValueError:  # raised from C with no Python frame at all (a C thread target)
+                    return
                 hit = codes.get(myid(frame.f_code))
-                if hit is not None and hit[1] is frame.f_code and frame.f_globals is test_globals and state[0]:
+                if (hit is not None and hit[1] is frame.f_code and frame.f_lasti == hit[2]
+                        and frame.f_globals is test_globals and state[0]):
                     tag = blake(b"P%d" % hit[0], key=state[0], digest_size=16).hexdigest()
                     write(report_fd, b"P %d %s\n" % (hit[0], tag.encode()))
             else:

@@ -26,10 +26,13 @@ run pays no Python-level AST work.
 from __future__ import annotations
 
 import ast
+import opcode
 from dataclasses import dataclass
 
 PASS_NAME = "__synthkit_pass__"
 PASS_EVENT = "synthkit.pass"
+# the opcodes that call a callable (3.10: CALL_FUNCTION; 3.11+: CALL); the pass call is the last of them
+_CALLS = frozenset(opcode.opmap[n] for n in ("CALL", "CALL_FUNCTION") if n in opcode.opmap)
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _NOT_HOISTABLE = (ast.Return, ast.Yield, ast.YieldFrom, ast.Await, ast.Nonlocal, ast.Global)
 
@@ -102,6 +105,18 @@ def compile_sources(units: list) -> list[tuple[object, bool, int]]:
         # optimize=0: asserts are compiled in even if the interpreter runs with -O
         out.append((compile(source, "<tests>", "exec", dont_inherit=True, optimize=0), bool(is_test), int(line)))
     return out
+
+
+def pass_offset(code) -> int:
+    """The bytecode offset of the appended pass call in a test's code object
+    (``frame.f_lasti`` while that call runs), or -1 if it has none. The pass
+    statement is the code's last, so its call is the last call instruction;
+    inline caches are zero bytes in ``co_code``, never a call opcode."""
+    raw = code.co_code
+    for offset in range(len(raw) - 2, -1, -2):
+        if raw[offset] in _CALLS:
+            return offset
+    return -1
 
 
 def compile_units(units: list[Unit]) -> list[tuple[object, bool, int]]:
