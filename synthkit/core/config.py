@@ -52,6 +52,9 @@ class PipelineConfig(BaseModel):
     iterations: dict[str, Any] | None = None  # self-distillation rounds; validated by synthkit.rounds
     executor: Literal["local", "ray"] = "local"  # ray: the same units on a Ray cluster (same rows, same resume)
     ray: RayConfig = Field(default_factory=RayConfig)  # executor: ray settings
+    inputs: list[dict[str, Any]] | None = Field(None, description=(
+        "Written by `save` into a dataset's pipeline.yaml: each seed input's identity (a local file by "
+        "sha256, a bundled set by name, a Hub dataset by id and revision); a run checks the files first."))
 
 
 def format_validation_error(err: ValidationError, prefix: str, model: type[BaseModel]) -> str:

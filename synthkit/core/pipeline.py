@@ -40,7 +40,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from synthkit.core import rundir
+from synthkit.core import rerun, rundir
+from synthkit.core.columns import check_columns, folder_columns
 from synthkit.core.executor import clear_units
 from synthkit.core.config import PipelineConfig, load_raw, parse_pipeline, stage_llm_config, validate_stage
 from synthkit.errors import ConfigError, DataError, SynthkitError
@@ -60,12 +61,15 @@ class Pipeline:
     def __init__(self, stages: Sequence[StageConfig | dict[str, Any]], *, name: str = "pipeline",
                  seed: int = 0, llm: dict[str, Any] | None = None, workdir: str | Path = "runs",
                  base_dir: str | Path = ".", iterations: dict[str, Any] | None = None,
-                 executor: str = "local", ray: dict[str, Any] | None = None) -> None:
+                 executor: str = "local", ray: dict[str, Any] | None = None,
+                 inputs: list[dict[str, Any]] | None = None) -> None:
         raw = {"name": name, "seed": seed, "workdir": str(workdir), "llm": llm or {},
                "stages": [s.model_dump() if isinstance(s, StageConfig) else dict(s) for s in stages],
                "executor": executor, "ray": ray or {}}
         if iterations is not None:
             raw["iterations"] = iterations
+        if inputs is not None:  # a saved dataset's record of its seed inputs (core.rerun)
+            raw["inputs"] = inputs
         self.config, self.stage_configs = parse_pipeline(raw)
         self.base_dir = Path(base_dir).resolve()
         # every relative path of a pipeline, the workdir included, resolves against its file's folder
@@ -78,7 +82,8 @@ class Pipeline:
         return cls(cfg.stages, name=cfg.name, seed=cfg.seed, llm=cfg.llm.model_dump(exclude_unset=True),
                    workdir=Path(workdir).resolve() if workdir is not None else cfg.workdir,
                    base_dir=Path(path).resolve().parent,
-                   iterations=cfg.iterations, executor=cfg.executor, ray=cfg.ray.model_dump(exclude_unset=True))
+                   iterations=cfg.iterations, executor=cfg.executor, ray=cfg.ray.model_dump(exclude_unset=True),
+                   inputs=cfg.inputs)
 
     @property
     def run_dir(self) -> Path:
@@ -101,6 +106,7 @@ class Pipeline:
             cls = STAGES.get(scfg.stage)
             stage_dir = run_dir / f"{i:02d}_{folder_name(cls.name)}"
             stages.append(cls(scfg, self._context(i, stage_dir, list(checkpoints))))
+        rerun.attach(self, stages)  # recorded seed inputs checked; save's pipeline.yaml record
         return stages
 
     # --- running ---------------------------------------------------------------------
@@ -133,7 +139,7 @@ class Pipeline:
         started = time.perf_counter()
         run_dir.mkdir(parents=True, exist_ok=True)
         stages = self.build(run_dir, checkpoints)
-        check(stages)
+        check(stages, folder_columns(input_dir) if input_dir else ())
         executor = make_executor(self.config, stages)
         prev_data, report = input_dir, []
         try:
@@ -224,13 +230,15 @@ def make_executor(config: PipelineConfig, stages: Sequence[Stage] = ()) -> Any:
     return LocalExecutor()
 
 
-def check(stages: Sequence[Stage]) -> None:
-    """Every stage's ``check()``, before anything runs; what a check opened is closed again."""
+def check(stages: Sequence[Stage], given: Sequence[str] | None = ()) -> None:
+    """Every stage's ``check()``, then the columns each reads (``core.columns``; ``given``:
+    the input rows' columns), before anything runs; what a check opened is closed again."""
     for stage in stages:
         try:
             stage.check()
         finally:
             stage.teardown()
+    check_columns(stages, given)
 
 
 def folder_name(stage_name: str) -> str:

@@ -100,6 +100,7 @@ class StageContext:
     checkpoints: list[str] = field(default_factory=list)  # models registered by earlier rounds
     tokens_generated: int = 0        # stages add to this; the runner reports it
     pipeline: dict[str, Any] = field(default_factory=dict)  # the whole pipeline config (for data cards)
+    rerun: Any = None                # () -> the record a saved dataset keeps as pipeline.yaml (core.rerun)
 
     def resolve(self, path: str | Path) -> Path:
         p = Path(path).expanduser()
@@ -142,6 +143,8 @@ class Stage:
     Config: ClassVar[type[StageConfig]] = StageConfig
     whole_dataset: ClassVar[bool] = False
     reads_input: ClassVar[bool] = True  # False for a source stage (load_seeds) that ignores its input
+    reads: ClassVar[tuple] = ()     # columns each row needs; a tuple inside = one of these (core.columns)
+    writes: ClassVar[tuple[str, ...] | None] = None  # columns it adds; None = unknown (checks stop there)
     sampler: Any = None             # a CheckpointSampler: passes are its checkpoints
 
     def __init__(self, config: StageConfig, ctx: StageContext) -> None:
@@ -176,6 +179,22 @@ class Stage:
         ``ConfigError`` if it is wrong. ``synthkit validate`` and the runner call it for
         every stage before the first one runs, so a mistake fails in seconds, not an
         hour in. Default: nothing to check."""
+
+    def columns_read(self) -> list[tuple[Any, str]]:
+        """(column or tuple of alternatives, why) for each column the rows must have;
+        default: ``reads``. Override where the config decides (a template's placeholders)."""
+        return [(c, "") for c in self.reads]
+
+    def columns_written(self) -> "tuple[str, ...] | None":
+        """Columns this stage adds to its input (a source stage: its whole output);
+        None when unknown. Default: ``writes``."""
+        return self.writes
+
+    def inputs(self) -> list[dict[str, Any]]:
+        """The data this stage reads from outside the pipeline, identified for a rerun
+        (``core.rerun``: a file by sha256, a bundled set by name, a Hub id and revision).
+        Default: none."""
+        return []
 
     def extra_stats(self) -> dict[str, Any]:
         """Recorded in ``stats.json`` beside the funnel after the stage ran (the

@@ -97,6 +97,11 @@ def _as_ref(value: Any) -> BenchmarkRef:
 class Decontaminate(WholeStage):
     """Drop rows overlapping a benchmark (substring, n-gram, MinHash); write contamination.json."""
 
+    reads, writes = (), ()  # reads `columns` (columns_read)
+
+    def columns_read(self) -> list:
+        return [(c, "columns") for c in self.config.columns]
+
     class Config(StageConfig):
         renamed = {"minhash_threshold": "threshold", "minhash_perm": "num_perm", "num_workers": "workers"}
         benchmarks: list[BenchmarkRef] = Field(  # names, paths or {name, path, ...}; bundled:test is added

@@ -56,6 +56,11 @@ log = logging.getLogger(__name__)
 class DedupMinhash(WholeStage):
     """Remove exact and near-duplicate rows (MinHash LSH + union-find); keep one per cluster."""
 
+    reads, writes = (), ()  # reads `columns` (columns_read)
+
+    def columns_read(self) -> list:
+        return [(c, "columns") for c in self.config.columns]
+
     class Config(StageConfig):
         renamed = {"num_workers": "workers"}
         columns: list[str] = Field(default_factory=lambda: ["code"], min_length=1)  # compared, joined by "\n"

@@ -44,6 +44,8 @@ from synthkit.stages.map import FunctionConfig, call_each, import_function, sour
 class Filter(Stage):
     """Keep or drop each row by fn(row, **kwargs) of a `module:function` of yours."""
 
+    reads, writes = (), ()  # passes rows through unchanged or drops them
+
     class Config(FunctionConfig):  # function: fn(row, **kwargs) -> True/None keeps, False or a reason drops
         pass
 

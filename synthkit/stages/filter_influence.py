@@ -63,6 +63,8 @@ log = logging.getLogger(__name__)
 class FilterInfluence(WholeStage):
     """Keep the top rows by LESS gradient influence on a validation set (warm-up LoRA, projected gradients)."""
 
+    reads, writes = ("messages",), ("scores", "meta")
+
     class Config(StageConfig):
         validation: ValidationSpec                         # {tasks: bundled:train} or {path: val.jsonl}
         warmup: WarmupSpec = Field(default_factory=WarmupSpec)  # train a warm-up LoRA, or {checkpoints: [...]}

@@ -17,6 +17,16 @@ from synthkit.llm.base import SamplingParams
 class Generate(Stage):
     """Prompt template -> n completions per row, from one or more checkpoints."""
 
+    reads, writes = (), ("id", "response", "messages", "meta")  # + `output`; reads the template's fields
+
+    def columns_read(self) -> list:
+        from synthkit.core.columns import template_fields
+
+        return [(c, f"template placeholder {{{c}}}") for c in template_fields(self.template)]
+
+    def columns_written(self) -> tuple[str, ...]:
+        return (*self.writes, self.config.output)
+
     class Config(SamplingConfig):  # + checkpoints, use_last_checkpoints
         template: str = "{seed}"            # inline str.format template over the row's columns
         template_file: str | None = None    # or: a file holding the template (relative to the YAML's folder)

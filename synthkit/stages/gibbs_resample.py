@@ -256,6 +256,9 @@ def split_tasks(rows: list[Row]) -> tuple[list[Row], list[Rejected]]:
 class GibbsResample(WholeStage):
     """GiFT: per task, T steps of description -> k codes -> keep one passing -> summarise; pool the kept codes."""
 
+    reads = ("instruction", ("tests", "io_tests"))
+    writes = ("id", "code", "response", "messages", "verify", "scores", "meta")
+
     class Config(CodeSamplingConfig):  # + the shared sampling, prompt and sandbox keys
         steps: int = Field(20, ge=1)                  # T: chain steps per task
         k: int = Field(3, ge=1)                       # codes sampled per step

@@ -73,6 +73,8 @@ def _default_aspects() -> dict[str, Aspect]:
 class Judge(Stage):
     """Score rows 0-9 on several aspects with an LLM judge; keep those scoring at least min_score."""
 
+    reads, writes = ("instruction", ("code", "response")), ("scores", "meta")
+
     class Config(LLMStageConfig):
         renamed: ClassVar[dict[str, str]] = {"threshold": "min_score"}
 

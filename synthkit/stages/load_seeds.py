@@ -55,6 +55,7 @@ class LoadSeeds(WholeStage):
     """Load seed rows from jsonl/parquet/HF data, or cut them out of Python source."""
 
     reads_input = False  # a source: it reads `path`/`source`, never the rows before it
+    writes = ("id", "seed", "instruction", "tests", "io_tests", "entry_point", "code", "meta")  # tasks/source
 
     class Config(StageConfig):
         path: str | None = None            # rows as-is: .jsonl, .parquet or save_to_disk dir
@@ -78,6 +79,29 @@ class LoadSeeds(WholeStage):
             if self.min_lines > self.max_lines:
                 raise ValueError(f"min_lines ({self.min_lines}) > max_lines ({self.max_lines})")
             return self
+
+    def columns_written(self) -> tuple[str, ...] | None:
+        """``tasks``: a task row's columns; ``source``: id, seed, meta; ``path``: the
+        file's own columns plus id (None when the file cannot be read yet)."""
+        if self.config.tasks is not None:
+            return self.writes
+        if self.config.source is not None:
+            return ("id", "seed", "meta")
+        from synthkit.seeds.inputs import file_columns
+
+        found = file_columns(self.ctx.resolve(self.config.path), self.config.split)
+        return None if found is None else ("id", *found)
+
+    def check(self) -> None:
+        """A local input that does not exist fails here (``synthkit validate``), with its path."""
+        from synthkit.seeds.inputs import check_inputs
+
+        check_inputs(self.config, self.ctx.resolve)
+
+    def inputs(self) -> list[dict[str, Any]]:
+        from synthkit.seeds.inputs import identify
+
+        return identify(self.config, self.ctx.resolve, self.ctx.index)
 
     def fingerprint_extra(self) -> dict[str, Any]:
         """The local files read (``path``, or a source's file or folder): name, size and

@@ -84,6 +84,8 @@ def source_hash(fn: Callable[..., Any]) -> str:
 class Map(Stage):
     """Replace each row by fn(row, **kwargs) of a `module:function` of yours."""
 
+    reads, writes = (), None  # the function may add any column: checks stop after a map
+
     class Config(FunctionConfig):  # function: fn(row, **kwargs) -> the new row (a dict)
         pass
 

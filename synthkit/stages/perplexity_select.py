@@ -69,6 +69,11 @@ def draw_probabilities(perplexities: list[float], alpha: float, weighting: str =
 class PerplexitySelect(WholeStage):
     """GiFT: per task, draw s pooled codes with replacement, weighted by softmax(alpha * base-model perplexity)."""
 
+    reads, writes = ("meta",), ("id", "scores", "messages", "meta")  # + `field` (columns_read)
+
+    def columns_read(self) -> list:
+        return [*super().columns_read(), (self.config.field, "field")]
+
     class Config(LLMStageConfig):  # + llm: the base model that scores (never a trained checkpoint)
         draws: int = Field(8, ge=1)                          # s: codes drawn per task, with replacement
         alpha: float = 2.0                                   # softmax(alpha * ppl); 0 = uniform

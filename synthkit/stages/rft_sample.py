@@ -60,6 +60,9 @@ class Budget(BaseModel):
 class RftSample(Stage):
     """RFT: n codes per task from the seed description, keep the passing ones; describe: true adds RFT+RD."""
 
+    reads = ("instruction", ("tests", "io_tests"))
+    writes = ("id", "code", "response", "messages", "verify", "scores", "meta")
+
     class Config(CodeSamplingConfig):  # + the shared sampling, prompt and sandbox keys of gibbs_resample
         n: int | None = Field(None, ge=1)              # codes per task and checkpoint; None: budget.steps * budget.k
         budget: Budget = Field(default_factory=Budget)  # GiFT's T and k, for an equal sampling budget

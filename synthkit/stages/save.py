@@ -43,6 +43,11 @@ log = logging.getLogger(__name__)
 class Save(WholeStage):
     """Write the dataset in the Hub layout (sharded parquet, README.md card with plots, run files)."""
 
+    reads, writes = (), ()  # reads `columns` when set
+
+    def columns_read(self) -> list:
+        return [(c, "columns") for c in self.config.columns]
+
     class Config(StageConfig):
         path: str                           # output folder; relative to the pipeline file's folder
         columns: list[str] = Field(default_factory=list)  # keep only these (default: all)
@@ -91,7 +96,8 @@ class Save(WholeStage):
             layout.write_split(folder, name, part, int(cfg.max_shard_mb * 1024 * 1024))
         if cfg.save_to_disk:
             _save_to_disk(folder / layout.DISK, splits)
-        (folder / layout.PIPELINE).write_text(yaml.safe_dump(self.ctx.pipeline, sort_keys=False))
+        record = self.ctx.rerun() if self.ctx.rerun else self.ctx.pipeline  # core.rerun: reruns as written
+        (folder / layout.PIPELINE).write_text(yaml.safe_dump(record, sort_keys=False))
         stages, contamination = self._earlier_stages()
         if contamination:
             shutil.copyfile(contamination, folder / layout.CONTAMINATION)

@@ -98,6 +98,11 @@ def top_indices(scores: Sequence[float], fraction: float | None = None, k: int |
 class SelectTop(WholeStage):
     """Keep the top fraction or top k rows by a score (ties by id); reject the rest with their rank."""
 
+    reads, writes = (), ()  # reads the root column of `by`
+
+    def columns_read(self) -> list:
+        return [(self.config.by.split(".", 1)[0], f"by: {self.config.by}")]
+
     class Config(StageConfig):
         by: str = "scores.judge"                          # dotted path to the score in each row
         fraction: float | None = Field(None, gt=0, le=1)  # keep ceil(fraction * scored rows)

@@ -48,6 +48,12 @@ log = logging.getLogger(__name__)
 class Synthesize(Stage):
     """Seed snippet -> problem, reference solution and tests (OSS-Instruct), from several checkpoints."""
 
+    reads = ()  # `field` (columns_read)
+    writes = ("id", "instruction", "response", "code", "tests", "entry_point", "messages", "meta")
+
+    def columns_read(self) -> list:
+        return [(self.config.field, "field")]
+
     class Config(SamplingConfig):  # + checkpoints, use_last_checkpoints
         renamed = {"seed_field": "field"}
         n: int = Field(2, ge=1)                  # answers per seed and checkpoint

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 class VerifyTests(Stage):
     """Run each row's code against its tests in the sandbox; keep the rows that pass."""
 
+    reads, writes = ("code", ("tests", "io_tests")), ("verify", "scores")
+
     class Config(StageConfig):
         timeout_s: float = Field(5.0, gt=0)             # wall clock per program (per io case), seconds
         memory_mb: int = Field(512, ge=64)              # address-space limit per program, MiB

@@ -3,7 +3,7 @@
 ``synthkit train CONFIG.yaml [-o key=value ...]`` reads a mapping whose keys are
 the fields below (unknown keys fail with the allowed ones listed). The names are
 TRL's (``SFTConfig``) and peft's (``LoraConfig``), so a TRL recipe carries over
-key for key. Relative paths (``dataset``, ``output_dir``, ``model``) resolve
+key for key (see below). Relative paths (``dataset``, ``output_dir``, ``model``) resolve
 against the current directory, like any command-line path. ``-o lora.r=32 -o
 ib.enabled=true`` overrides any key; values are parsed as YAML.
 
@@ -11,8 +11,12 @@ Old names still work for one release and warn (``FutureWarning``, one line
 naming the new key): ``lr``, ``epochs``, ``batch_size``, ``grad_accum``,
 ``max_seq_len``, ``lr_scheduler``, ``lora.alpha``, ``lora.dropout``.
 
-``sft:`` passes any other ``trl.SFTConfig`` field through (``sft:
-{max_grad_norm: 0.3, optim: adamw_torch}``). Its keys are checked against TRL's
+A recipe in TRL's own flat format (``trl sft --config``: ``ScriptArguments``,
+``SFTConfig`` and ``ModelConfig`` names such as ``model_name_or_path``,
+``dataset_name``, ``use_peft``, ``lora_r``) is read too: see
+synthkit/train/trl_keys.py. ``sft:`` passes any other ``trl.SFTConfig`` field
+through (``sft: {max_grad_norm: 0.3, optim: adamw_torch}``); such a field also
+works at the top level. Its keys are checked against TRL's
 own dataclass when the config is parsed: an unknown key, or one that is a
 first-class key here (``sft.learning_rate``) or that synthkit derives from one
 (``sft.save_strategy`` from ``save_steps``), fails with its path.
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import os
 import warnings
 from pathlib import Path
 from typing import Any, Literal
@@ -72,10 +77,16 @@ class LoraSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    r: int = Field(16, ge=1)               # adapter rank
-    lora_alpha: int = Field(32, ge=1)      # scaling numerator: the update is scaled by lora_alpha / r
-    lora_dropout: float = Field(0.05, ge=0, lt=1)  # dropout on the adapter input
-    target_modules: list[str] | str = "all-linear"  # module names, or "all-linear" (every linear but the LM head)
+    r: int = Field(16, ge=1, description="adapter rank")
+    lora_alpha: int = Field(32, ge=1, description="scaling numerator: the update is scaled by lora_alpha / r")
+    lora_dropout: float = Field(0.05, ge=0, lt=1, description="dropout on the adapter input")
+    target_modules: list[str] | str | None = Field("all-linear", description=(
+        "module names, \"all-linear\" (every linear but the LM head), or null: peft's default for the architecture"))
+    modules_to_save: list[str] | None = Field(None, description=(
+        "modules trained in full and saved beside the adapter (e.g. lm_head)"))
+    use_rslora: bool = Field(False, description=(
+        "rank-stabilised scaling lora_alpha / sqrt(r) instead of lora_alpha / r"))
+    use_dora: bool = Field(False, description="DoRA: weight-decomposed LoRA (magnitude and direction)")
 
     @model_validator(mode="before")
     @classmethod
@@ -90,14 +101,18 @@ class IBSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool = False                  # add the bottleneck terms to the loss
-    dim: int = Field(256, ge=1)            # size of the Gaussian latent
-    beta: float = Field(0.2, ge=0)         # the paper's alpha: weight of (KL + gamma * CE_bottleneck)
-    gamma: float = Field(0.01, ge=0)       # the paper's beta: weight of CE_bottleneck inside the beta term
-    layer: int | float = 0.625             # float in (0, 1]: fraction of the depth (block round(f*L)); int: block k = hidden_states[k], -1 = the last
-    kl_reduction: Literal["mean", "sum"] = "mean"  # mean: over tokens and latent dims (reference); sum: over dims, mean over labelled tokens
-    head: Literal["direct", "final_norm"] = "direct"  # IB logits: lm_head(h_bar) (reference), or lm_head(final_norm(h_bar))
-    input_norm: bool = False               # RMS-normalise h before W_mu, W_sigma (the reference reads h as it is)
+    enabled: bool = Field(False, description="add the bottleneck terms to the loss")
+    dim: int = Field(256, ge=1, description="size of the Gaussian latent")
+    beta: float = Field(0.2, ge=0, description="the paper's alpha: weight of (KL + gamma * CE_bottleneck)")
+    gamma: float = Field(0.01, ge=0, description="the paper's beta: weight of CE_bottleneck inside the beta term")
+    layer: int | float = Field(0.625, description=(
+        "float in (0, 1]: fraction of the depth (block round(f*L)); int: block k = hidden_states[k], -1 = the last"))
+    kl_reduction: Literal["mean", "sum"] = Field("mean", description=(
+        "mean: over tokens and latent dims (reference); sum: over dims, mean over labelled tokens"))
+    head: Literal["direct", "final_norm"] = Field("direct", description=(
+        "IB logits: lm_head(h_bar) (reference), or lm_head(final_norm(h_bar))"))
+    input_norm: bool = Field(False, description=(
+        "RMS-normalise h before W_mu, W_sigma (the reference reads h as it is)"))
 
     @field_validator("layer", mode="before")
     @classmethod
@@ -117,37 +132,65 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str = "embedded"                # local HF dir, hub id, or "embedded" (SmolLM2-135M-Instruct)
-    dataset: str                           # synthkit dataset: a save_to_disk dir, or a hub id; trains on `messages`
-    dataset_split: str = "train"           # split used when the dataset has several (or comes from the hub)
-    output_dir: str = "out/train"          # checkpoints go to <output_dir>/checkpoint-<step>/
-    lora: LoraSpec | None = Field(default_factory=LoraSpec)  # LoRA adapter; null for full fine-tuning
-    full: bool = False                     # full fine-tuning (all weights); needs `lora` unset or null
-    learning_rate: float = Field(2e-4, gt=0)  # peak learning rate (AdamW)
-    lr_scheduler_type: SCHEDULERS = "linear"  # decay after warmup
-    warmup_ratio: float = Field(0.03, ge=0, lt=1)  # fraction of the optimizer steps spent warming up linearly
-    weight_decay: float = Field(0.0, ge=0)  # AdamW weight decay
-    num_train_epochs: float = Field(1.0, gt=0)  # passes over the data; ignored when max_steps > 0
-    max_steps: int = -1                    # optimizer steps; > 0 overrides num_train_epochs
-    per_device_train_batch_size: int = Field(8, ge=1)  # sequences (or packed blocks) per device per micro-batch
-    gradient_accumulation_steps: int = Field(1, ge=1)  # micro-batches per optimizer step
-    max_length: int = Field(1024, ge=8)    # tokens per sequence: longer ones are truncated (or the packed block size)
-    packing: bool = False                  # pack sequences into max_length blocks (best-fit, padding-free)
-    save_steps: int = Field(0, ge=0)       # save every N optimizer steps (and at the end); 0 = at each epoch's end
-    eval_fraction: float = Field(0.0, ge=0, lt=1)  # hold out this fraction of the tasks; eval loss at each checkpoint
-    resume: Literal["auto", "never"] = "auto"  # auto: continue this config's run from its last complete checkpoint
-    seed: int = 0                          # model init (LoRA), data order, dropout, IB noise, eval split
-    bf16: bool = False                     # load the weights in bfloat16 and train in bf16 mixed precision (GPU)
-    gradient_checkpointing: bool = False   # recompute activations in backward: less memory, ~30% slower
-    logging_steps: int = Field(10, ge=1)   # log loss (and ce, kl, ce_bottleneck with IB) every N steps
-    report_to: str | list[str] = "none"    # TRL's trackers: "none", "tensorboard", "wandb", ... or a list
-    ib: IBSpec = Field(default_factory=IBSpec)  # IB-FT regulariser (off by default)
-    sft: dict[str, Any] = Field(default_factory=dict)  # any other trl.SFTConfig field, passed through as is
+    model: str = Field("embedded", description=(
+        "local HF dir, hub id, or \"embedded\" (SmolLM2-135M-Instruct); TRL: model_name_or_path"))
+    dataset: str = Field(description="synthkit dataset: a save_to_disk dir, or a hub id; trains on `messages`")
+    dataset_split: str = Field("train", description="split used when the dataset has several (or comes from the hub)")
+    model_revision: str | None = Field(None, description=(
+        "Hub branch, tag or commit of `model` (null: the default branch)"))
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] | None = Field(None, description=(
+        "weights' dtype at load (null: bfloat16 with bf16, else float32); TRL: torch_dtype"))
+    attn_implementation: str | None = Field(None, description=(
+        "\"eager\", \"sdpa\", \"flash_attention_2\", ... (null: transformers' choice)"))
+    output_dir: str = Field("out/train", description="checkpoints go to <output_dir>/checkpoint-<step>/")
+    lora: LoraSpec | None = Field(default_factory=LoraSpec, description="LoRA adapter; null for full fine-tuning")
+    full: bool = Field(False, description="full fine-tuning (all weights); needs `lora` unset or null")
+    learning_rate: float = Field(2e-4, gt=0, description="peak learning rate (AdamW)")
+    lr_scheduler_type: SCHEDULERS = Field("linear", description="decay after warmup")
+    warmup_ratio: float = Field(0.03, ge=0, lt=1, description=(
+        "fraction of the optimizer steps spent warming up linearly"))
+    warmup_steps: float | None = Field(None, ge=0, description=(
+        "as the installed TRL reads it: >= 1 steps, < 1 a ratio; replaces warmup_ratio"))
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
+    num_train_epochs: float = Field(1.0, gt=0, description="passes over the data; ignored when max_steps > 0")
+    max_steps: int = Field(-1, description="optimizer steps; > 0 overrides num_train_epochs")
+    per_device_train_batch_size: int = Field(8, ge=1, description=(
+        "sequences (or packed blocks) per device per micro-batch"))
+    gradient_accumulation_steps: int = Field(1, ge=1, description="micro-batches per optimizer step")
+    max_length: int = Field(1024, ge=8, description=(
+        "tokens per sequence: longer ones are truncated (or the packed block size)"))
+    packing: bool = Field(False, description="pack sequences into max_length blocks (best-fit, padding-free)")
+    save_steps: int = Field(0, ge=0, description=(
+        "save every N optimizer steps (and at the end); 0 = at each epoch's end"))
+    eval_fraction: float = Field(0.0, ge=0, lt=1, description=(
+        "hold out this fraction of the tasks; eval loss at each checkpoint"))
+    resume: Literal["auto", "never"] = Field("auto", description=(
+        "auto: continue this config's run from its last complete checkpoint"))
+    seed: int = Field(0, description="model init (LoRA), data order, dropout, IB noise, eval split")
+    bf16: bool = Field(False, description="load the weights in bfloat16 and train in bf16 mixed precision (GPU)")
+    gradient_checkpointing: bool = Field(False, description=(
+        "recompute activations in backward: less memory, ~30% slower"))
+    logging_steps: int = Field(10, ge=1, description="log loss (and ce, kl, ce_bottleneck with IB) every N steps")
+    report_to: str | list[str] = Field("none", description=(
+        "TRL's trackers: \"none\", \"tensorboard\", \"wandb\", ... or a list"))
+    ib: IBSpec = Field(default_factory=IBSpec, description="IB-FT regulariser (off by default)")
+    sft: dict[str, Any] = Field(default_factory=dict, description=(
+        "any other trl.SFTConfig field, passed through as is"))
 
     @model_validator(mode="before")
     @classmethod
     def _old_names(cls, raw: Any, info: ValidationInfo) -> Any:
         return _renamed(raw, RENAMED, _where(info))
+
+    @model_validator(mode="after")
+    def _one_warmup(self) -> "TrainConfig":
+        if self.warmup_steps is not None:
+            if "warmup_ratio" in self.model_fields_set:
+                raise ValueError("set either `warmup_steps` or `warmup_ratio`, not both")
+            if self.warmup_steps >= 1 and self.warmup_steps != int(self.warmup_steps):
+                raise ValueError(f"warmup_steps: {self.warmup_steps} is a step count (>= 1), so it must be whole; "
+                                 "below 1 it is a fraction of the steps")
+        return self
 
     @model_validator(mode="after")
     def _one_method(self) -> "TrainConfig":
@@ -167,7 +210,7 @@ FIRST_CLASS = {name: name for name in (
     "save_steps", "seed", "bf16", "gradient_checkpointing", "logging_steps", "report_to")}
 # ... and the ones synthkit derives from a key, or needs as they are.
 FIRST_CLASS.update({
-    "warmup_steps": "warmup_ratio", "save_strategy": "save_steps", "eval_strategy": "eval_fraction",
+    "warmup_steps": "warmup_steps", "model_init_kwargs": "dtype", "save_strategy": "save_steps", "eval_strategy": "eval_fraction",
     "eval_steps": "save_steps", "do_eval": "eval_fraction", "activation_checkpointing": "gradient_checkpointing",
     "gradient_checkpointing_kwargs": "gradient_checkpointing", "activation_checkpointing_kwargs":
     "gradient_checkpointing", "save_only_model": "resume", "resume_from_checkpoint": "resume",
@@ -217,14 +260,15 @@ def parse_train_config(raw: dict[str, Any], overrides: list[str] | tuple[str, ..
 
     prefix = f"{where}." if where else ""
     raw = copy.deepcopy(raw)  # overrides edit nested mappings in place; the caller's stay as they were
-    try:  # old names first, so an override by either name replaces the file's value
-        raw = _renamed(raw, RENAMED, prefix)
+    try:  # old names (and TRL's) first, so an override by either name replaces the file's value
+        raw = _renamed(_trl(raw, prefix), RENAMED, prefix)
         if isinstance(raw.get("lora"), dict):
             raw["lora"] = _renamed(raw["lora"], LORA_RENAMED, prefix + "lora.")
     except ValueError as e:
         raise ConfigError(str(e)) from None
     for o in overrides:
         apply_override(raw, _rename_override(o, prefix))
+    raw = _trl(raw, prefix)  # an override may use TRL's names too
     try:
         cfg = TrainConfig.model_validate(raw, context={"where": where})
     except ValidationError as e:
@@ -234,11 +278,23 @@ def parse_train_config(raw: dict[str, Any], overrides: list[str] | tuple[str, ..
     return cfg
 
 
+def _trl(raw: Any, prefix: str) -> Any:
+    from synthkit.train.trl_keys import from_trl
+
+    sections = {"lora": set(LoraSpec.model_fields), "ib": set(IBSpec.model_fields)}
+    return from_trl(raw, prefix, set(TrainConfig.model_fields), sections, FIRST_CLASS)
+
+
 def load_train_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
     from synthkit.core.config import load_raw
 
     p = Path(path)
     raw = load_raw(p, what="train config", keys="model, dataset, output_dir")
+    env = raw.pop("env", None) if isinstance(raw, dict) else None
+    if env is not None:  # as `trl sft --config` does: environment variables for this process
+        if not isinstance(env, dict):
+            raise ConfigError(f"{p}: env: expected a mapping of environment variables")
+        os.environ.update({str(k): str(v) for k, v in env.items()})
     try:
         return parse_train_config(raw, overrides)
     except ConfigError as e:

@@ -149,9 +149,16 @@ def load_model(cfg: TrainConfig) -> tuple[Any, Any]:
     from synthkit.llm.embedded import resolve_model
 
     path = resolve_model(cfg.model)
+    dtype: Any = cfg.dtype if cfg.dtype == "auto" else getattr(torch, cfg.dtype) if cfg.dtype else (
+        torch.bfloat16 if cfg.bf16 else torch.float32)
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    if cfg.attn_implementation:
+        kwargs["attn_implementation"] = cfg.attn_implementation
+    if cfg.model_revision:
+        kwargs["revision"] = cfg.model_revision
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if cfg.bf16 else torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(path, **({"revision": cfg.model_revision} if cfg.model_revision else {}))
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except (OSError, ValueError) as e:
         raise ConfigError(f"model: cannot load {cfg.model!r} as a causal LM ({e})") from None
     if tokenizer.pad_token is None:
@@ -159,22 +166,25 @@ def load_model(cfg: TrainConfig) -> tuple[Any, Any]:
     return model, tokenizer
 
 
-def _version_args(cfg: TrainConfig) -> dict[str, Any]:
+def _version_args(cfg: TrainConfig, names: set[str] | None = None) -> dict[str, Any]:
     """The arguments whose name depends on the transformers version.
 
-    Warm-up: before transformers 5, ``warmup_steps`` is a step count (a ratio
-    there meant no warm-up) and ``warmup_ratio`` the ratio; from 5 on,
-    ``warmup_steps`` below 1 is the ratio and ``warmup_ratio`` is gone (5.2).
+    Warm-up: the installed SFTConfig's fields decide. Where it has
+    ``warmup_ratio`` (transformers before 5.2), ``warmup_steps`` is a step
+    count and a ratio goes to ``warmup_ratio``; where it has only
+    ``warmup_steps`` (installed here), that field takes both (below 1: a
+    ratio of the steps). ``cfg.warmup_steps``, when set, replaces
+    ``cfg.warmup_ratio``.
     Checkpointing: transformers 5.24 renamed ``gradient_checkpointing`` to
     ``activation_checkpointing`` (the old name warns)."""
-    import transformers
-    from packaging.version import Version
-
-    names = {f.name for f in dataclasses.fields(SFTConfig)}
-    if Version(transformers.__version__) >= Version("5.0.0.dev0"):
-        args: dict[str, Any] = {"warmup_steps": cfg.warmup_ratio}
+    names = {f.name for f in dataclasses.fields(SFTConfig)} if names is None else names
+    ratio = cfg.warmup_ratio if cfg.warmup_steps is None else cfg.warmup_steps if cfg.warmup_steps < 1 else None
+    if ratio is None:
+        args: dict[str, Any] = {"warmup_steps": int(cfg.warmup_steps)}
+    elif "warmup_ratio" in names:
+        args = {"warmup_ratio": ratio}
     else:
-        args = {"warmup_ratio": cfg.warmup_ratio}
+        args = {"warmup_steps": ratio}
     ac = "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
     args.update({ac: cfg.gradient_checkpointing, f"{ac}_kwargs": {"use_reentrant": False}})
     return args
@@ -213,7 +223,8 @@ def peft_config(cfg: TrainConfig) -> Any:
     from peft import LoraConfig
 
     return LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.lora_alpha, lora_dropout=cfg.lora.lora_dropout,
-                      target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM")
+                      target_modules=cfg.lora.target_modules, modules_to_save=cfg.lora.modules_to_save,
+                      use_rslora=cfg.lora.use_rslora, use_dora=cfg.lora.use_dora, task_type="CAUSAL_LM")
 
 
 def build_trainer(cfg: TrainConfig, source: Any = None, fingerprint: str = "",

@@ -40,7 +40,7 @@ def test_run_writes_run_dir_and_returns_dataset(seeds_file, tmp_path):
 
 
 def test_rejections_keep_reason(seeds_file, tmp_path):
-    pipe = _pipeline(seeds_file, tmp_path / "runs", template="{missing_column}")
+    pipe = _pipeline(seeds_file, tmp_path / "runs", template="{instruction[99]}")  # IndexError per row
     assert len(pipe.run()) == 0
     gen = pipe.run_dir / "01_generate"
     rejected = datasets.Dataset.from_parquet([str(p) for p in sorted((gen / "rejected").glob("*.parquet"))])

@@ -108,17 +108,32 @@ def test_warmup_ratio_is_a_ratio_of_the_steps(tiny_model_dir, chat_dataset, tmp_
     assert [c.lr for c in train(cfg).checkpoints] == pytest.approx([0.0, 5e-4, 1e-3, 5e-4])
 
 
-@pytest.mark.parametrize("version, name", [("4.56.2", "warmup_ratio"), ("5.0.0", "warmup_steps"),
-                                           ("5.24.0", "warmup_steps")])
-def test_the_warmup_ratio_goes_to_the_argument_that_version_reads_as_a_ratio(monkeypatch, version, name):
-    # Before transformers 5, warmup_steps=0.03 is 0.03 *steps* (no warm-up); from 5.0 a warmup_steps < 1 is a ratio.
-    import transformers
+OLD_TRL = {"warmup_ratio", "warmup_steps", "gradient_checkpointing"}  # SFTConfig before transformers 5.2
+NEW_TRL = {"warmup_steps", "activation_checkpointing"}                # the installed one's kind
+
+
+@pytest.mark.parametrize("fields, given, want", [
+    (OLD_TRL, {"warmup_ratio": 0.1}, {"warmup_ratio": 0.1}), (NEW_TRL, {"warmup_ratio": 0.1}, {"warmup_steps": 0.1}),
+    (OLD_TRL, {"warmup_steps": 0.1}, {"warmup_ratio": 0.1}), (NEW_TRL, {"warmup_steps": 0.1}, {"warmup_steps": 0.1}),
+    (OLD_TRL, {"warmup_steps": 5}, {"warmup_steps": 5}), (NEW_TRL, {"warmup_steps": 5}, {"warmup_steps": 5})])
+def test_the_warmup_goes_to_the_field_the_installed_trl_reads(fields, given, want):
+    # Where SFTConfig has warmup_ratio, warmup_steps=0.1 would be 0.1 *steps* (no warm-up); where it has only
+    # warmup_steps (the installed TRL), a value below 1 there is a ratio.
+    from synthkit.train.trainer import _version_args
+
+    args = _version_args(parse_train_config({"dataset": "d", **given}), fields)
+    assert {k: v for k, v in args.items() if k.startswith("warmup")} == want
+
+
+def test_installed_trl_has_the_warmup_field_synthkit_fills():
+    import dataclasses
+
+    from trl import SFTConfig
 
     from synthkit.train.trainer import _version_args
 
-    monkeypatch.setattr(transformers, "__version__", version)
-    args = _version_args(parse_train_config({"dataset": "d", "warmup_ratio": 0.1}))
-    assert args[name] == 0.1 and ({"warmup_ratio", "warmup_steps"} - {name}).isdisjoint(args)
+    names = {f.name for f in dataclasses.fields(SFTConfig)}
+    assert {k for k in _version_args(parse_train_config({"dataset": "d"})) if k.startswith("warmup")} <= names
 
 
 def test_sft_block_and_report_to_reach_trls_config(tiny_model_dir, chat_dataset, tmp_path):
