@@ -36,13 +36,12 @@ def _h(*parts) -> int:
 
 def answer(prompt: str, seed: int, i: int) -> str:
     """What the stub model writes after ``prompt`` (completion style)."""
-    if prompt.rstrip().endswith("### Solution\n```python".rstrip()):
-        description = prompt.rsplit("### Task\n", 1)[1].split("\nFunction name:")[0]
-        entry = re.findall(r"Function name: (\w+)", prompt)[-1]
+    if prompt.endswith('    """\n'):   # the code prompt ends in the function header: write the body
+        description = re.findall(r'"""(.*?)\n    """\n', prompt, re.S)[-1]
         if _h("fail", description, seed, i) % 5 == 0:
-            return f"def {entry}(a, b):\n    return a - b\n```"
+            return "    return a - b\n```"
         variant = 2 * (_h("family", description) % 10_000) + _h("pick", description, seed, i) % 2
-        return f"def {entry}(a, b):\n    offset = {variant}\n    return a + b + offset - {variant}\n```"
+        return f"    offset = {variant}\n    return a + b + offset - {variant}\n```"
     if prompt.endswith("### Description\n"):
         code = prompt.rsplit("### Code\n```python\n", 1)[1]
         entry = re.findall(r"def (\w+)", code)[-1]
@@ -123,7 +122,7 @@ def test_gibbs_finds_more_distinct_passing_codes_than_rft_at_an_equal_budget(tmp
         rft = run(tmp_path, url, "rft", [{"stage": "rft_sample", "budget": {"steps": STEPS, "k": K}, **common}])
         blind = run(tmp_path, url, "blind", [{
             "stage": "gibbs_resample", "steps": STEPS, "k": K, **common,
-            "template": CODE_COMPLETION.replace("{description}", "{instruction}")}])
+            "template": CODE_COMPLETION.replace("{header}", 'def {entry_point}(a, b):\n    """{instruction}\n    """\n')}])
 
     g, r, b = (x["diversity"] for x in (gift, rft, blind))
     assert g["tasks"] == r["tasks"] == b["tasks"] == TASKS

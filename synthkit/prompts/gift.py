@@ -2,11 +2,17 @@
 
 Two prompts, each in two styles (``style: chat|completion``, as in every stage):
 
-- **code**: a description -> one solution. Placeholders ``{description}`` (the
-  chain's current description), ``{entry_point}`` (the function the tests
-  call) and ``{instruction}`` (the task's *seed* description; a template that
-  uses it instead of ``{description}`` makes a chain that ignores its
-  resampled descriptions, i.e. plain RFT).
+- **code**: a description -> one solution. As in the reference code, the
+  default prompt ends with the seed's *function header* (``render_header``):
+  the seed solution's imports and the entry function's signature, with a
+  docstring holding the current description (for MBPP tasks also the first
+  test as a doctest); the model writes the body. Placeholders ``{header}``,
+  ``{description}`` (the chain's current description), ``{entry_point}`` (the
+  function the tests call) and ``{instruction}`` (the task's *seed*
+  description; a template that uses it instead of ``{description}`` and
+  ``{header}`` makes a chain that ignores its resampled descriptions, i.e.
+  plain RFT). ``code_body`` cuts a code's header off: perplexity is the
+  body's, given the header.
 - **summary**: a solution -> a new description. Placeholders ``{code}`` (the
   solution with its docstrings stripped, see ``strip_docstrings``) and
   ``{entry_point}``.
@@ -32,9 +38,8 @@ from synthkit.prompts.answers import FENCE, ParseError, extract_code
 
 NO_ENTRY = "(none: a program that reads standard input and writes standard output)"
 
-CODE_CHAT = ("Write a Python solution for the following task. Reply with the complete code, including any "
-             "imports it needs, in one ```python code block.\n\n"
-             "Task: {description}\n\nFunction name: {entry_point}")
+CODE_CHAT = ("Complete the following Python code. Reply with the complete code, including the imports it "
+             "needs, in one ```python code block.\n\n```python\n{header}```")
 
 SUMMARY_CHAT = ("Here is a Python solution to a programming task. Write the task it solves, as a plain-text "
                 "problem statement: what the function `{entry_point}` takes and what it returns, with its name "
@@ -45,10 +50,10 @@ _EXAMPLE_CODE = '''def count_vowels(text):
 _EXAMPLE_DESCRIPTION = ("Write a function `count_vowels(text)` that returns how many vowels (a, e, i, o, u, upper or "
                         "lower case) the string `text` contains.")
 
-CODE_COMPLETION = ("### Task\n" + _EXAMPLE_DESCRIPTION + "\nFunction name: count_vowels\n\n"
-                   "### Solution\n```python\n" + _EXAMPLE_CODE + "\n```\n\n"
-                   "### Task\n{description}\nFunction name: {entry_point}\n\n### Solution\n```python\n")
-CODE_STOP = ("```", "\n### ")
+_EXAMPLE_HEADER = 'def count_vowels(text):\n    """' + _EXAMPLE_DESCRIPTION + '\n    """\n'
+CODE_COMPLETION = ("### Solution\n```python\n" + _EXAMPLE_HEADER + _EXAMPLE_CODE.split("\n", 1)[1] + "\n```\n\n"
+                   "### Solution\n```python\n{header}")
+CODE_STOP = ("```", "\n### ", "\nif __name__", "\nassert ", "\nprint(")  # the reference cuts at top-level code too
 
 SUMMARY_COMPLETION = ("### Code\n```python\n" + _EXAMPLE_CODE + "\n```\n\n### Description\n" + _EXAMPLE_DESCRIPTION
                       + "\n\n### Code\n```python\n{code}\n```\n\n### Description\n")
@@ -70,8 +75,9 @@ def as_prompt(text: str, style: str):
     return text if style == "completion" else [{"role": "user", "content": text}]
 
 
-def render_code(template: str, description: str, entry_point: str | None, instruction: str = "") -> str:
-    return (template.replace("{description}", description.strip())
+def render_code(template: str, description: str, entry_point: str | None, instruction: str = "",
+                header: str = "") -> str:
+    return (template.replace("{header}", header).replace("{description}", description.strip())
             .replace("{entry_point}", entry_point or NO_ENTRY)
             .replace("{instruction}", instruction.strip()))
 
@@ -81,13 +87,113 @@ def render_summary(template: str, code: str, entry_point: str | None) -> str:
                                                                                   entry_point or "main")
 
 
-def parse_code(text: str, style: str, entry_point: str | None = None) -> str | ParseError:
+def parse_code(text: str, style: str, entry_point: str | None = None, header: str = "") -> str | ParseError:
     """The code of an answer to the code prompt. A completion continues the
-    prompt's opened fence, so the fence is put back before extraction."""
+    prompt's opened fence and its ``header`` (the code the prompt ends with),
+    so both are put back before extraction, unless the answer itself defines
+    ``entry_point`` at its top level (a model that started over)."""
     if not isinstance(text, str) or not text.strip():
         return ParseError("no_code", "empty answer")
-    code = extract_code("```python\n" + text if style == "completion" else text, entry_point=entry_point)
+    if style == "completion":
+        own = extract_code("```python\n" + text, entry_point=entry_point)
+        restarted = bool(own and entry_point and _DEF(entry_point).search(own))
+        text = "```python\n" + ("" if restarted else header) + text
+    code = extract_code(text, entry_point=entry_point)
     return code if code else ParseError("no_code", "no Python code in the answer")
+
+
+def _DEF(name: str) -> re.Pattern:
+    return re.compile(rf"^(?:async\s+)?def\s+{re.escape(name)}\s*\(", re.M)
+
+
+def function_header(code: str | None, entry_point: str | None) -> tuple[list[str], str] | None:
+    """(import statements, signature) of the top-level function ``entry_point``
+    in ``code`` (a seed solution, or a seed prompt that is code), or None when
+    ``code`` does not parse or define it. Other top-level code (constants,
+    helper functions) is not part of the header."""
+    if not (isinstance(code, str) and entry_point):
+        return None
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    imports = [ast.get_source_segment(code, n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    lines = code.splitlines()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == entry_point:
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
+            body = node.body[0]
+            sig = lines[first:body.lineno - 1]
+            if body.lineno == node.lineno or not sig:   # def f(x): return x
+                sig = lines[first:body.lineno - 1] + [lines[body.lineno - 1][:body.col_offset]]
+            return [i for i in imports if i], "\n".join(sig).rstrip()
+    return None
+
+
+def first_test_doctest(tests: str | None) -> str | None:
+    """The first ``assert`` of ``tests`` as a doctest, as the reference's MBPP
+    prompt has it: ``assert f(x) == y`` gives ``>>> f(x)`` / ``y``, any other
+    assert ``>>> <condition>`` / ``True``. None without a parseable assert."""
+    if not isinstance(tests, str):
+        return None
+    try:
+        tree = ast.parse(tests)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    node = next((n for n in ast.walk(tree) if isinstance(n, ast.Assert)), None)
+    if node is None:
+        return None
+    t = node.test
+    if isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq):
+        return f">>> {ast.unparse(t.left)}\n{ast.unparse(t.comparators[0])}"
+    return f">>> {ast.unparse(t)}\nTrue"
+
+
+def render_header(parts: tuple[list[str], str] | None, description: str, doctest: str | None = None) -> str:
+    """The code prompt's header: the imports, the signature, and a docstring
+    holding ``description`` (and ``doctest``); it ends with a newline, so the
+    model goes on with the body. Without a function (``parts`` None, e.g. a
+    program that reads stdin) a module docstring alone."""
+    text = description.strip().replace('"""', "'''")
+    if doctest:
+        text += "\n" + doctest
+    quote = ('r"""' if "\\" in text else '"""')
+    if parts is None:
+        return f'{quote}{text}\n"""\n'
+    imports, signature = parts
+    indent = "    "   # a top-level function's body
+    doc = "\n".join(indent + line if line.strip() else "" for line in text.splitlines())
+    head = "".join(i + "\n" for i in imports) + ("\n" if imports else "")
+    return f'{head}{signature}\n{indent}{quote}{doc.lstrip()}\n{indent}"""\n'
+
+
+def code_body(code: str, entry_point: str | None) -> str:
+    """What follows the header in ``code``: from the first statement of the
+    entry function after its docstring to the end of the code. Code without
+    that function: the code without a leading module docstring. Code that
+    does not parse: unchanged."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return code
+    lines = code.splitlines(keepends=True)
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == entry_point:
+            stmts = node.body[1:] if _is_docstring(node.body[0]) else node.body
+            if not stmts:
+                return "".join(lines[node.body[0].end_lineno:])
+            first = stmts[0]
+            shared = first.lineno == (node.body[0].end_lineno if stmts is not node.body else node.lineno)
+            if shared:   # def f(x): return x, or a docstring and code on one line
+                return lines[first.lineno - 1][first.col_offset:] + "".join(lines[first.lineno:])
+            return "".join(lines[first.lineno - 1:])
+    if tree.body and _is_docstring(tree.body[0]):
+        return "".join(lines[tree.body[0].end_lineno:])
+    return code
+
+
+def _is_docstring(node: ast.AST) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
 
 
 def parse_summary(text: str) -> str | ParseError:

@@ -9,20 +9,27 @@ seed description), ``tests``, ``entry_point``, ``code`` (the seed solution) and
 2. run each in the sandbox against the task's tests (``synthkit.sandbox``, the
    same row -> program helper as ``verify_tests``);
 3. keep **one** passing code at random; when none passes, fall back to the
-   last kept code, and before any, to the seed solution;
+   last kept code, and before any, to the seed solution (the reference code
+   means to, but its loop rereads the current step's empty file, so it
+   always falls back to the seed; see docs/methods/gift.md);
 4. strip the kept code's docstrings and summarise it into the next description
    (``summary_temperature`` 1.0, ``summary_top_p`` 0.95, one summary). The last
    step has no next description, so it asks for none.
 
+The code prompt ends with the task's function header (``task_header``:
+imports, signature, a docstring holding the current description; the first
+test as a doctest for MBPP tasks), as in the reference code.
+
 Output: one row per pooled code, id ``<task>/<checkpoint>-<step>-<sample>``,
-with ``code``, ``response`` (the raw answer), ``verify``, ``scores.verify``,
-``instruction`` and ``messages`` pairing the code with the **seed**
+with ``code``, ``body`` (the code after its header, ``code_body``),
+``response`` (the raw answer), ``verify``, ``scores.verify``, ``instruction``
+and ``messages`` pairing the code, docstrings stripped, with the **seed**
 description, and ``meta``: ``task_id``, ``step``, ``sample``, ``description``
-(the description the code was sampled from), ``prompt`` (the exact prompt,
-which ``perplexity_select`` scores the code under), ``seed`` and the sampler's
-provenance, ``origin: chain``. ``pool: kept`` (the default) pools the kept code
-of each step (at most T per task); ``pool: all_passing`` pools every passing
-code. With ``include_seed`` (default) each task with a seed solution also
+(the description the code was sampled from), ``prompt`` (the exact prompt),
+``header`` (the header in it, which ``perplexity_select`` scores ``body``
+under), ``seed`` and the sampler's provenance, ``origin: sample``.
+``pool: kept`` (the default) pools the kept code of each step (at most T
+per task); ``pool: all_passing`` pools every passing code. With ``include_seed`` (default) each task with a seed solution also
 yields its seed pair, id ``<task>/seed``, ``meta.origin: seed``, which
 ``perplexity_select`` passes through. Rejected: every sample that failed
 (the sandbox status as reason, or ``no_code``), passing samples the pool left
@@ -82,22 +89,24 @@ log = logging.getLogger(__name__)
 class CodeSamplingConfig(SamplingConfig):
     """Keys ``gibbs_resample`` and ``rft_sample`` share (+ checkpoints, use_last_checkpoints, llm)."""
 
-    temperature: float = Field(1.0, ge=0)           # code sampling
-    top_p: float = Field(1.0, gt=0, le=1)
-    max_tokens: int = Field(512, ge=16)             # new tokens per code
-    summary_temperature: float = Field(1.0, ge=0)   # description sampling (one summary per code)
-    summary_top_p: float = Field(0.95, gt=0, le=1)
-    summary_max_tokens: int = Field(256, ge=8)
-    style: Literal["chat", "completion"] = "chat"   # completion: one-shot documents for small/base models
-    template: str | None = None                     # code prompt: {description}, {entry_point}, {instruction}
-    template_file: str | None = None                # or a file holding it (relative to the YAML's folder)
-    summary_template: str | None = None             # summary prompt: {code}, {entry_point}
-    summary_template_file: str | None = None
-    include_seed: bool = True                       # also emit each task's seed pair (meta.origin: seed)
-    timeout_s: float = Field(5.0, gt=0)             # sandbox: wall clock per program, seconds
-    memory_mb: int = Field(512, ge=64)              # sandbox: address space per program, MiB
-    workers: int = Field(2, ge=1)                   # sandbox: programs run in parallel
-    isolation: Literal["auto", "full", "basic"] = "auto"
+    temperature: float = Field(1.0, ge=0, description="sampling temperature of the codes")
+    top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling of the codes")
+    max_tokens: int = Field(512, ge=16, description="new tokens per code")
+    summary_temperature: float = Field(1.0, ge=0, description="description sampling (one summary per code)")
+    summary_top_p: float = Field(0.95, gt=0, le=1, description="nucleus sampling of the summaries")
+    summary_max_tokens: int = Field(256, ge=8, description="new tokens per summary")
+    style: Literal["chat", "completion"] = Field("chat", description=(
+        "completion: one-shot documents for small/base models"))
+    template: str | None = Field(None, description="code prompt: {description}, {entry_point}, {instruction}")
+    template_file: str | None = Field(None, description="or a file holding it (relative to the YAML's folder)")
+    summary_template: str | None = Field(None, description="summary prompt: {code}, {entry_point}")
+    summary_template_file: str | None = Field(None, description="or a file holding it (relative to the YAML's folder)")
+    include_seed: bool = Field(True, description="also emit each task's seed pair (meta.origin: seed)")
+    timeout_s: float = Field(5.0, gt=0, description="sandbox: wall clock per program, seconds")
+    memory_mb: int = Field(512, ge=64, description="sandbox: address space per program, MiB")
+    workers: int = Field(2, ge=1, description="sandbox: programs run in parallel")
+    isolation: Literal["auto", "full", "basic"] = Field("auto", description=(
+        "sandbox: full refuses to run without namespaces; auto falls back to basic with a warning"))
 
     @model_validator(mode="after")
     def _one_template_each(self):
@@ -120,9 +129,9 @@ class CodeSampler:
         self.code_template = (read_template(cfg.template_file, ctx) or cfg.template or code_template(cfg.style))
         self.summary_template = (read_template(cfg.summary_template_file, ctx, "{code}") or cfg.summary_template
                                  or summary_template(cfg.style))
-        if "{description}" not in self.code_template:
-            log.warning("%s: the code prompt has no {description}: every sample ignores the resampled "
-                        "descriptions", stage.name)
+        if "{description}" not in self.code_template and "{header}" not in self.code_template:
+            log.warning("%s: the code prompt has no {description} or {header}: every sample ignores the "
+                        "resampled descriptions", stage.name)
         self.sampler = CheckpointSampler(stage.name, ctx, cfg.checkpoints, cfg.use_last_checkpoints)
         self.sandbox = None
 
@@ -152,11 +161,13 @@ class CodeSampler:
         return SamplingParams(n=n, temperature=c.temperature, top_p=c.top_p, max_tokens=c.max_tokens,
                               stop=CODE_STOP if c.style == "completion" else (), seed=seed)
 
-    def code_prompt(self, task: Row, description: str):
+    def code_prompt(self, task: Row, description: str) -> tuple[Any, str]:
+        """(the prompt, its function header) for sampling ``task``'s code from ``description``."""
         from synthkit.prompts.gift import as_prompt, render_code
 
-        text = render_code(self.code_template, description, task.get("entry_point"), task["instruction"])
-        return as_prompt(text, self.cfg.style)
+        header = task_header(task, description)
+        text = render_code(self.code_template, description, task.get("entry_point"), task["instruction"], header)
+        return as_prompt(text, self.cfg.style), header
 
     def summarise(self, items: list[tuple[Row, str]], seed: int) -> list[tuple[str | None, str]]:
         """One batched call: (new description or None, why not) per (task, code)."""
@@ -178,17 +189,20 @@ class CodeSampler:
             out.append((None, parsed.reason) if isinstance(parsed, ParseError) else (parsed, ""))
         return out
 
-    def sample_row(self, task: Row, suffix: str, comp, prompt, description: str, params: SamplingParams,
-                   **meta: Any) -> Row | Rejected:
-        """The row of one sampled code (its ``code`` parsed from the answer), or ``no_code``."""
+    def sample_row(self, task: Row, suffix: str, comp, prompt, header: str, description: str,
+                   params: SamplingParams, **meta: Any) -> Row | Rejected:
+        """The row of one sampled code (``code`` parsed from the answer, ``body``: its part after the
+        header, which ``perplexity_select`` scores given ``meta.header``), or ``no_code``."""
         from synthkit.prompts.answers import ParseError
-        from synthkit.prompts.gift import parse_code
+        from synthkit.prompts.gift import code_body, parse_code
 
         self.stage.ctx.tokens_generated += comp.tokens
-        code = parse_code(comp.text, self.cfg.style, task.get("entry_point"))
-        row = child(task, suffix, code=None if isinstance(code, ParseError) else code, response=comp.text,
+        code = parse_code(comp.text, self.cfg.style, task.get("entry_point"), opened_code(prompt))
+        ok = not isinstance(code, ParseError)
+        row = child(task, suffix, code=code if ok else None, body=code_body(code, task.get("entry_point")) if ok
+                    else None, response=comp.text,
                     meta=self.sampler.meta(task, task_id=task_id(task), description=description, prompt=prompt,
-                                           seed=params.seed, temperature=params.temperature, top_p=params.top_p,
+                                           header=header, seed=params.seed, temperature=params.temperature, top_p=params.top_p,
                                            finish_reason=comp.finish_reason, tokens=comp.tokens, origin="sample",
                                            **meta))
         return Rejected(row, code.reason, code.detail) if isinstance(code, ParseError) else row
@@ -214,6 +228,15 @@ class CodeSampler:
         return out
 
 
+def opened_code(prompt: Any) -> str:
+    """The code a completion prompt ends with, after its last opened ```` ```python ```` fence (the header,
+    which the model continues); "" for a chat prompt or a prompt whose last fence is closed."""
+    if not isinstance(prompt, str) or "```python\n" not in prompt:
+        return ""
+    tail = prompt.rsplit("```python\n", 1)[1]
+    return "" if "```" in tail else tail
+
+
 def task_id(row: Row) -> str:
     return str((row.get("meta") or {}).get("task_id") or row["id"])
 
@@ -223,10 +246,25 @@ def fence(code: str) -> str:
 
 
 def sft_row(row: Row, instruction: str | None = None) -> Row:
-    """``row`` with ``messages``: the (seed) instruction, then the code in a fence."""
+    """``row`` with ``messages``: the (seed) instruction, then the code without its docstrings (as the
+    reference trains: a docstring would hold the description the code was sampled from) in a fence."""
+    from synthkit.prompts.gift import strip_docstrings
+
     instruction = instruction if instruction is not None else row["instruction"]
     return {**row, "messages": [{"role": "user", "content": instruction},
-                                {"role": "assistant", "content": fence(row["code"])}]}
+                                {"role": "assistant", "content": fence(strip_docstrings(row["code"]))}]}
+
+
+def task_header(task: Row, description: str) -> str:
+    """The function header of ``task`` holding ``description``: imports and signature from the seed
+    solution (``code``), else from the seed prompt (``seed``) when that is code; for MBPP tasks
+    (``meta.source: mbpp``) the first test as a doctest. A task without either: a module docstring."""
+    from synthkit.prompts.gift import first_test_doctest, function_header, render_header
+
+    entry = task.get("entry_point")
+    parts = function_header(task.get("code"), entry) or function_header(task.get("seed"), entry)
+    mbpp = (task.get("meta") or {}).get("source") == "mbpp"
+    return render_header(parts, description, first_test_doctest(task.get("tests")) if mbpp else None)
 
 
 def seed_row(task: Row, sampler: CheckpointSampler) -> Row | None:
@@ -257,12 +295,13 @@ class GibbsResample(WholeStage):
     """GiFT: per task, T steps of description -> k codes -> keep one passing -> summarise; pool the kept codes."""
 
     reads = ("instruction", ("tests", "io_tests"))
-    writes = ("id", "code", "response", "messages", "verify", "scores", "meta")
+    writes = ("id", "code", "body", "response", "messages", "verify", "scores", "meta")
 
     class Config(CodeSamplingConfig):  # + the shared sampling, prompt and sandbox keys
-        steps: int = Field(20, ge=1)                  # T: chain steps per task
-        k: int = Field(3, ge=1)                       # codes sampled per step
-        pool: Literal["kept", "all_passing"] = "kept"  # kept: one code per step; all_passing: every passing one
+        steps: int = Field(20, ge=1, description="T: chain steps per task")
+        k: int = Field(3, ge=1, description="codes sampled per step")
+        pool: Literal["kept", "all_passing"] = Field("kept", description=(
+            "kept: one code per step; all_passing: every passing one"))
 
     def __init__(self, config, ctx) -> None:
         super().__init__(config, ctx)
@@ -339,10 +378,11 @@ class GibbsResample(WholeStage):
         prompts = [codes.code_prompt(t, state[task_id(t)]["description"]) for t in live]
         params = codes.code_params(codes.seed("code", step, live), cfg.k)
         samples, rejected = [], []
-        for task, prompt, comps in zip(live, prompts, self.sampler.llm.generate(prompts, params)):
+        answers = self.sampler.llm.generate([p for p, _ in prompts], params)
+        for task, (prompt, header), comps in zip(live, prompts, answers):
             for j, comp in enumerate(comps):
-                item = codes.sample_row(task, f"{ci}-{step}-{j}", comp, prompt, state[task_id(task)]["description"],
-                                        params, step=step, sample=j)
+                item = codes.sample_row(task, f"{ci}-{step}-{j}", comp, prompt, header,
+                                        state[task_id(task)]["description"], params, step=step, sample=j)
                 (rejected if isinstance(item, Rejected) else samples).append(item)
         passing: dict[str, list[Row]] = {task_id(t): [] for t in live}
         for item in codes.verify(samples):

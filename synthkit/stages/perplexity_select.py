@@ -1,13 +1,16 @@
 """perplexity_select: GiFT's perplexity-weighted draw from each task's pool of codes.
 
 Input: the rows of ``gibbs_resample`` (or ``rft_sample``): pooled codes with
-``meta.task_id`` and ``meta.prompt`` (the exact prompt that produced the
-code), and each task's seed pair (``meta.origin: seed``).
+``meta.task_id``, ``body`` and ``meta.header`` (the code after its function
+header, and that header), ``meta.prompt`` (the exact prompt) and
+``response``, and each task's seed pair (``meta.origin: seed``).
 
-1. **Perplexity** of every pooled code: exp(mean NLL of the tokens of its
-   ``field`` (default ``response``, the text the model generated) given
-   ``meta.prompt``), from ONE ``logprobs`` call of the backend (which batches
-   it). It is stored in ``scores.perplexity``. The model is the stage's LLM:
+1. **Perplexity** of every pooled code: exp(mean NLL of the tokens of the
+   code's ``body`` given ``meta.header``, both plain text: no fences, prose or
+   chat template, as the reference computes it; ``score: response``: of the
+   raw ``response`` given the exact ``meta.prompt``), from ONE ``logprobs``
+   call of the backend (which batches it). It is stored in
+   ``scores.perplexity``. The model is the stage's LLM:
    its own ``llm:`` block laid over the pipeline's, which ``iterations:`` rounds
    never change, so it stays the **base** model while the sampling stages move
    on to fine-tuned checkpoints (``use_last_checkpoints``). ``check()`` refuses
@@ -69,17 +72,19 @@ def draw_probabilities(perplexities: list[float], alpha: float, weighting: str =
 class PerplexitySelect(WholeStage):
     """GiFT: per task, draw s pooled codes with replacement, weighted by softmax(alpha * base-model perplexity)."""
 
-    reads, writes = ("meta",), ("id", "scores", "messages", "meta")  # + `field` (columns_read)
+    reads, writes = ("meta",), ("id", "scores", "messages", "meta")  # + the scored column (columns_read)
 
     def columns_read(self) -> list:
-        return [*super().columns_read(), (self.config.field, "field")]
+        return [*super().columns_read(), ("body" if self.config.score == "body" else "response", "score")]
 
     class Config(LLMStageConfig):  # + llm: the base model that scores (never a trained checkpoint)
-        draws: int = Field(8, ge=1)                          # s: codes drawn per task, with replacement
-        alpha: float = 2.0                                   # softmax(alpha * ppl); 0 = uniform
-        weighting: Literal["softmax", "uniform"] = "softmax"
-        include_seed: bool = True                            # keep the seed pairs in the training set
-        field: str = "response"                              # the column scored as the continuation of meta.prompt
+        draws: int = Field(8, ge=1, description="s: codes drawn per task, with replacement")
+        alpha: float = Field(2.0, description="softmax(alpha * ppl); 0 = uniform")
+        weighting: Literal["softmax", "uniform"] = Field("softmax", description=(
+            "softmax: draw probability softmax(alpha * ppl); uniform: every passing code alike"))
+        include_seed: bool = Field(True, description="keep the seed pairs in the training set")
+        score: Literal["body", "response"] = Field("body", description=(
+            "body given meta.header (reference); response given meta.prompt"))
 
     def __init__(self, config, ctx) -> None:
         super().__init__(config, ctx)
@@ -134,21 +139,22 @@ class PerplexitySelect(WholeStage):
 
     def _scored(self, rows: list[Row]) -> tuple[list[Row], list[Rejected]]:
         """Rows with ``scores.perplexity`` (one logprobs call), and those that cannot be scored."""
+        key, field = ("header", "body") if self.config.score == "body" else ("prompt", "response")
         ready, rejected = [], []
         for row in rows:
-            prompt, text = (row.get("meta") or {}).get("prompt"), row.get(self.config.field)
+            prompt, text = (row.get("meta") or {}).get(key), row.get(field)
             if not prompt:
-                rejected.append(Rejected(row, "no_prompt", "meta.prompt is missing: rows must come from a "
+                rejected.append(Rejected(row, "no_prompt", f"meta.{key} is missing: rows must come from a "
                                                            "sampling stage (gibbs_resample, rft_sample)"))
             elif not (isinstance(text, str) and text.strip()):
-                rejected.append(Rejected(row, "empty_code", f"`{self.config.field}` is empty"))
+                rejected.append(Rejected(row, "empty_code", f"`{field}` is empty"))
             else:
                 ready.append(row)
         if not ready:
             return [], rejected
         llm = self.ctx.make_llm()
         try:
-            scores = llm.logprobs([r["meta"]["prompt"] for r in ready], [r[self.config.field] for r in ready])
+            scores = llm.logprobs([r["meta"][key] for r in ready], [r[field] for r in ready])
         finally:
             llm.close()
         scored = []

@@ -9,9 +9,15 @@ every kept code also gets a generated description (the summary prompt of
 ``gibbs_resample``, one batched call per shard), and that (description, code)
 pair is one more row, id ``<sample id>/rd``, ``meta.origin: rd``.
 
-A fair comparison with GiFT spends the same samples per task: ``n`` defaults
-to ``budget.steps × budget.k`` (GiFT's T × k; ``budget`` defaults to GiFT's
-reference 20 × 3 = 60). Setting ``n`` overrides it.
+A fair comparison with GiFT spends the same samples per task and trains on
+as many rows per task: ``n`` defaults to ``budget.steps × budget.k`` (GiFT's
+T × k; ``budget`` defaults to GiFT's reference 20 × 3 = 60), and at most
+``max_rows`` (default ``budget.draws``, GiFT's s = 8) training rows are kept
+per task and checkpoint, the seed pair not counted: that many passing codes
+drawn at random without replacement (as the reference's RFT does), or with
+``describe`` half as many, each with its RD pair. The rest are rejected as
+``over_budget``. Setting ``n`` or ``max_rows`` overrides them. The prompt is
+``gibbs_resample``'s (the function header holding the seed description).
 
 Rows, as in ``gibbs_resample``: id ``<task>/<checkpoint>-<sample>``, ``code``,
 ``response``, ``verify``, ``scores.verify``, ``meta`` with ``task_id``,
@@ -19,9 +25,10 @@ Rows, as in ``gibbs_resample``: id ``<task>/<checkpoint>-<sample>``, ``code``,
 ``perplexity_select`` scores under), ``seed``, the checkpoint provenance and
 ``origin: sample``. ``include_seed`` (default) adds the task's seed pair,
 ``<task>/seed`` (``meta.origin: seed``), once (with the first checkpoint).
-Rejected: failing samples (the sandbox status, or ``no_code``), tasks without
-a description or tests (``no_description``, ``no_tests``), and RD rows whose
-summary was empty (``empty_summary``).
+Rejected: failing samples (the sandbox status, or ``no_code``), passing ones
+over the row budget (``over_budget``), tasks without a description or tests
+(``no_description``, ``no_tests``), and RD rows whose summary was empty
+(``empty_summary``).
 
 It is a row-local sampling stage (``CheckpointSampler``): one batched
 ``generate`` call per shard and checkpoint, one sandbox run for all of a
@@ -34,6 +41,7 @@ on ``self.diversity`` and in ``extra_stats()``.
 from __future__ import annotations
 
 import logging
+import random
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -41,6 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from synthkit.core import rundir
 from synthkit.core.record import Rejected, Row, child
 from synthkit.core.registry import register_stage
+from synthkit.core.sampling import derive_seed
 from synthkit.core.stage import Stage
 from synthkit.stages.gibbs_resample import CodeSampler, CodeSamplingConfig, seed_row, sft_row, split_tasks, task_id
 
@@ -52,8 +61,9 @@ class Budget(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    steps: int = Field(20, ge=1)   # GiFT's T
-    k: int = Field(3, ge=1)        # GiFT's samples per step
+    steps: int = Field(20, ge=1, description="GiFT's T")
+    k: int = Field(3, ge=1, description="GiFT's samples per step")
+    draws: int = Field(8, ge=1, description="GiFT's s: training rows per task (perplexity_select.draws)")
 
 
 @register_stage("rft_sample")
@@ -61,16 +71,27 @@ class RftSample(Stage):
     """RFT: n codes per task from the seed description, keep the passing ones; describe: true adds RFT+RD."""
 
     reads = ("instruction", ("tests", "io_tests"))
-    writes = ("id", "code", "response", "messages", "verify", "scores", "meta")
+    writes = ("id", "code", "body", "response", "messages", "verify", "scores", "meta")
 
     class Config(CodeSamplingConfig):  # + the shared sampling, prompt and sandbox keys of gibbs_resample
-        n: int | None = Field(None, ge=1)              # codes per task and checkpoint; None: budget.steps * budget.k
-        budget: Budget = Field(default_factory=Budget)  # GiFT's T and k, for an equal sampling budget
-        describe: bool = False                          # RFT+RD: add (generated description, code) rows
+        n: int | None = Field(None, ge=1, description="codes per task and checkpoint; None: budget.steps * budget.k")
+        budget: Budget = Field(default_factory=Budget, description="GiFT's T and k, for an equal sampling budget")
+        describe: bool = Field(False, description="RFT+RD: add (generated description, code) rows")
+        max_rows: int | None = Field(None, ge=1, description=(
+            "training rows per task (seed pair aside); None: budget.draws"))
 
         @property
         def samples(self) -> int:
             return self.n if self.n is not None else self.budget.steps * self.budget.k
+
+        @property
+        def rows_per_task(self) -> int:
+            return self.max_rows if self.max_rows is not None else self.budget.draws
+
+        @property
+        def codes_per_task(self) -> int:
+            """Passing codes kept per task: every one is a row, and with ``describe`` it brings its RD row."""
+            return max(1, self.rows_per_task // 2) if self.describe else self.rows_per_task
 
     def __init__(self, config, ctx) -> None:
         super().__init__(config, ctx)
@@ -104,20 +125,39 @@ class RftSample(Stage):
         prompts = [codes.code_prompt(t, t["instruction"]) for t in tasks]
         params = codes.code_params(self.sampler.seed(tasks), self.config.samples)
         samples = []
-        for task, prompt, comps in zip(tasks, prompts, self.sampler.llm.generate(prompts, params)):
+        answers = self.sampler.llm.generate([p for p, _ in prompts], params)
+        for task, (prompt, header), comps in zip(tasks, prompts, answers):
             for j, comp in enumerate(comps):
-                item = codes.sample_row(task, f"{ci}-{j}", comp, prompt, task["instruction"], params, sample=j)
+                item = codes.sample_row(task, f"{ci}-{j}", comp, prompt, header, task["instruction"], params,
+                                        sample=j)
                 (out if isinstance(item, Rejected) else samples).append(item)
-        kept = []
+        passing: dict[str, list[Row]] = {}
         for item in codes.verify(samples):
             if isinstance(item, Rejected):
                 out.append(item)
             else:
-                kept.append(item[0])
+                passing.setdefault(task_id(item[0]), []).append(item[0])
+        kept = []
+        for tid, rows in passing.items():
+            chosen, dropped = self._cap(tid, rows)
+            kept += chosen
+            out += dropped
         out += kept
         if self.config.describe:
             out += self._describe(kept, tasks)
         return out
+
+    def _cap(self, tid: str, rows: list[Row]) -> tuple[list[Row], list[Rejected]]:
+        """At most ``codes_per_task`` of a task's passing rows, drawn without replacement (seeded by the
+        pipeline seed, stage, checkpoint and task), in sample order; the others as ``over_budget``."""
+        limit = self.config.codes_per_task
+        if len(rows) <= limit:
+            return rows, []
+        rng = random.Random(derive_seed(self.ctx.seed, self.ctx.index, self.sampler.index, "cap", tid))
+        picked = set(rng.sample(range(len(rows)), limit))
+        why = f"{limit} of {len(rows)} passing codes kept: the training rows per task match GiFT's draws"
+        return ([r for i, r in enumerate(rows) if i in picked],
+                [Rejected(r, "over_budget", why) for i, r in enumerate(rows) if i not in picked])
 
     def _describe(self, kept: list[Row], tasks: list[Row]) -> list[Row | Rejected]:
         """RFT+RD: one generated description per kept code, paired with that code."""

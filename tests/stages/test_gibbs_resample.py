@@ -48,7 +48,7 @@ class Scripted:
         out = []
         for p in prompts:
             if kind == "code":
-                entry = re.findall(r"Function name: (\w+)", p)[-1]
+                entry = re.findall(r"def (\w+)\(", p)[-1]
                 out.append([Completion(self.script(self.step, entry, k), 5, "stop") for k in range(params.n)])
             else:
                 entry = re.findall(r"def (\w+)", p)[-1]
@@ -232,7 +232,7 @@ def test_tasks_without_description_or_tests_are_rejected_with_a_reason(tmp_path)
 
 def test_a_template_without_description_warns_and_ignores_the_chain(tmp_path, caplog):
     llm = Scripted(lambda step, entry, k: good(entry, step))
-    template = CODE_COMPLETION.replace("{description}", "{instruction}")
+    template = CODE_COMPLETION.replace("{header}", '"""{instruction}"""\ndef {entry_point}(a, b):\n')
     stage = make(tmp_path, llm, steps=3, k=1, template=template)
     assert "ignore the resampled" in caplog.text or "ignores the resampled" in caplog.text
     run(stage, [task(0)])
@@ -284,6 +284,24 @@ def test_config_is_strict_and_templates_are_checked(tmp_path):
         GibbsResample.Config(stage="gibbs_resample", pool="best")
     with pytest.raises(ConfigError, match="template_file"):
         make(tmp_path, Scripted(None), template_file="missing.txt")
+
+
+def test_code_prompts_carry_the_function_header_with_the_current_description(tmp_path):
+    llm = Scripted(lambda step, entry, k: "    return a + b\n")   # completion: the body after the header
+    mbpp = {**task(1), "code": f"import math\n{task(1)['code']}", "meta": {"task_id": "t1", "source": "mbpp"}}
+    stage = make(tmp_path, llm, steps=2, k=1)
+    kept, _ = run(stage, [task(0), mbpp])
+    first, second = (c[1] for c in llm.calls if c[0] == "code")
+    assert first[0].endswith('```python\ndef add0(a, b):\n    """Write add0(a, b) returning a + b.\n    """\n')
+    assert first[1].endswith('```python\nimport math\n\ndef add1(a, b):\n    """Write add1(a, b) returning a + b.'
+                             '\n    >>> add1(1, 2)\n    3\n    """\n')
+    assert "Seed docstring" not in first[0]
+    assert re.search(r'def add0\(a, b\):\n    """Summary \d+ of add0\.\n    """\n$', second[0])  # step 2: the summary
+    rows = {r["id"]: r for r in kept if r["meta"]["origin"] == "sample"}
+    row = rows["t0/0-1-0"]
+    assert row["code"] == row["meta"]["header"] + "    return a + b\n" and row["body"] == "    return a + b\n"
+    assert row["meta"]["header"] in row["meta"]["prompt"]
+    assert row["messages"][1]["content"] == "```python\ndef add0(a, b):\n    return a + b\n```"   # no docstring
 
 
 # --- SIGKILL mid-chain --------------------------------------------------------------

@@ -22,9 +22,11 @@ def make(tmp_path, llm=None, checkpoints=(), seed=0, **cfg) -> PerplexitySelect:
     return PerplexitySelect(PerplexitySelect.Config(stage="perplexity_select", **cfg), ctx)
 
 
-def pooled(tid: str, j: int, code: str, prompt="### Task\nAdd.\n### Solution\n```python\n") -> dict:
+def pooled(tid: str, j: int, code: str, prompt="### Task\nAdd.\n### Solution\n```python\n",
+           header='def f():\n    """Add."""\n') -> dict:
     return {"id": f"{tid}/0-{j}-0", "instruction": f"seed description of {tid}", "code": code, "response": code,
-            "verify": {"passed": True}, "meta": {"task_id": tid, "origin": "sample", "prompt": prompt, "step": j}}
+            "body": code, "verify": {"passed": True},
+            "meta": {"task_id": tid, "origin": "sample", "prompt": prompt, "header": header, "step": j}}
 
 
 def seed(tid: str) -> dict:
@@ -85,7 +87,7 @@ def test_duplicates_get_distinct_ids_and_sft_rows_pair_the_seed_description(tmp_
 
 
 def test_seed_pairs_can_be_left_out_and_unscorable_rows_are_rejected(tmp_path):
-    rows = [POOL[0], {**POOL[1], "meta": {**POOL[1]["meta"], "prompt": None}}, {**POOL[2], "response": " "},
+    rows = [POOL[0], {**POOL[1], "meta": {**POOL[1]["meta"], "header": None}}, {**POOL[2], "body": " "},
             seed("t0")]
     kept, rejected = make(tmp_path, draws=2, include_seed=False).process_all(rows)
     assert sorted(x.reason for x in rejected) == ["empty_code", "no_prompt", "seed_excluded"]
@@ -101,7 +103,7 @@ def test_perplexity_equals_a_direct_forward_pass_on_a_tiny_model(tmp_path, tiny_
             pooled("t0", 1, "for i in range(10):\n    total += i * 2\n", prompt=chat),
             pooled("t1", 0, "print('hello world')\n", prompt="```python\n")]
     llm = LLMConfig(backend="transformers", model=str(tiny_model_dir), device="cpu", batch_size=4, cache=False)
-    kept, rejected = make(tmp_path, llm=llm, draws=1).process_all(rows)
+    kept, rejected = make(tmp_path, llm=llm, draws=1, score="response").process_all(rows)
     got = {r["meta"]["drawn_from"]: r["scores"]["perplexity"] for r in kept}
     got.update({x.row["id"]: x.row["scores"]["perplexity"] for x in rejected})   # not drawn, but scored
     assert sorted(got) == sorted(r["id"] for r in rows)
@@ -119,6 +121,32 @@ def test_perplexity_equals_a_direct_forward_pass_on_a_tiny_model(tmp_path, tiny_
             logp = model(ids).logits[0, :-1].log_softmax(-1)
         nll = -sum(logp[len(p_ids) - 1 + i, t].item() for i, t in enumerate(c_ids)) / len(c_ids)
         assert got[row["id"]] == pytest.approx(math.exp(nll), rel=1e-4), row["id"]
+
+
+def test_default_perplexity_is_the_code_body_given_the_plain_header(tmp_path, tiny_model_dir, tiny_tokenizer):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    header = 'def add(a, b):\n    """Add a and b."""\n'
+    body = "    return a + b\n"
+    row = {**pooled("t0", 0, header + body, prompt=[{"role": "user", "content": "chat wrapper"}], header=header),
+           "body": body, "response": "Sure! ```python\n" + header + body + "```"}
+    llm = LLMConfig(backend="transformers", model=str(tiny_model_dir), device="cpu", batch_size=4, cache=False)
+    kept, _ = make(tmp_path, llm=llm, draws=1).process_all([row])
+    p_ids = tiny_tokenizer(header)["input_ids"]
+    c_ids = tiny_tokenizer(body, add_special_tokens=False)["input_ids"]
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    with torch.no_grad():
+        logp = model(torch.tensor([list(p_ids) + c_ids])).logits[0, :-1].log_softmax(-1)
+    nll = -sum(logp[len(p_ids) - 1 + i, t].item() for i, t in enumerate(c_ids)) / len(c_ids)
+    assert kept[0]["scores"]["perplexity"] == pytest.approx(math.exp(nll), rel=1e-4)
+
+
+def test_drawn_training_rows_lose_their_docstrings(tmp_path):
+    code = 'def f():\n    """A description the chain sampled from."""\n    return 1\n'
+    kept, _ = make(tmp_path, draws=2).process_all([pooled("t0", 0, code)])
+    assert kept and all(r["messages"][1]["content"] == "```python\ndef f():\n    return 1\n```" for r in kept)
+    assert all(r["code"] == code for r in kept)   # the verified code itself is kept as it was
 
 
 def test_check_refuses_a_trained_checkpoint_as_the_scoring_model(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,7 @@ class Fake:
         for p in prompts:
             text = p if isinstance(p, str) else p[-1]["content"]
             if "### Solution" in text:
-                name = re.findall(r"Function name: (\w+)", text)[-1]
+                name = re.findall(r"def (\w+)\(", text)[-1]
                 out.append([Completion(f"def {name}(a, b):\n    k = {k}\n    return a * b + k % 2\n", 9, "stop")
                             for k in range(params.n)])
             else:
@@ -124,12 +125,37 @@ def test_pipeline_run_writes_the_diversity_report(tmp_path):
     assert report["per_task"]["t0"]["distinct_codes"] <= 2 and report["n"] == 3
 
 
+def test_training_rows_per_task_are_capped_at_gifts_draws(tmp_path):
+    llm = Fake()   # even samples pass: 8 of 16 per task
+    stage = make(tmp_path, llm, budget={"steps": 4, "k": 4, "draws": 3}, include_seed=False)
+    try:
+        out = stage.process([task(0), task(1)])
+    finally:
+        stage.teardown()
+    kept = [r for r in out if isinstance(r, dict)]
+    over = [r for r in out if not isinstance(r, dict) and r.reason == "over_budget"]
+    assert sorted(Counter(r["meta"]["task_id"] for r in kept).values()) == [3, 3]
+    assert len(over) == 10 and all(r.row["verify"]["passed"] for r in over)
+    stage = make(tmp_path / "rd", Fake(), budget={"steps": 4, "k": 4, "draws": 4}, describe=True, include_seed=False)
+    try:
+        out = stage.process([task(0)])
+    finally:
+        stage.teardown()
+    rows = [r for r in out if isinstance(r, dict)]
+    assert len(rows) <= 4 and sum(r["meta"]["origin"] == "sample" for r in rows) == 2   # 2 codes + their RD rows
+
+
 def test_the_three_pipelines_share_one_budget_and_one_training_block():
+    from synthkit.stages.perplexity_select import PerplexitySelect
+
     raw = {n: yaml.safe_load((ROOT / "pipelines" / f"{n}.yaml").read_text()) for n in ("gift", "rft", "rft_rd")}
     gibbs = next(s for s in raw["gift"]["stages"] if s["stage"] == "gibbs_resample")
+    draws = PerplexitySelect.Config(**{k: v for k, v in next(
+        s for s in raw["gift"]["stages"] if s["stage"] == "perplexity_select").items() if k != "llm"}).draws
     for name in ("rft", "rft_rd"):
         rft = RftSample.Config(**next(s for s in raw[name]["stages"] if s["stage"] == "rft_sample"))
-        assert rft.samples == gibbs["steps"] * gibbs["k"], name
+        assert rft.samples == gibbs["steps"] * gibbs["k"], name     # the same sampling budget
+        assert rft.rows_per_task == draws, name                     # the same training rows per task
         assert raw[name]["iterations"] == raw["gift"]["iterations"], name
         assert raw[name]["llm"] == raw["gift"]["llm"], name
         assert next(s for s in raw[name]["stages"] if s["stage"] == "load_seeds") == raw["gift"]["stages"][0]
