@@ -17,7 +17,8 @@
   answer: the cache is a function of its key, so asking twice for the same
   (prompt, params) gives identical completions; ask with ``n > 1`` for variety.
 - ``hits`` / ``misses`` count prompts (not completions) served from the cache
-  and sent to the backend. ``model_id`` is the inner one, so wrapping does not
+  and sent to the backend; a ``usage`` (``synthkit.llm.usage.Usage``) given
+  gets the hits added to its ``requests`` and ``cache_hits``. ``model_id`` is the inner one, so wrapping does not
   change cache keys or row metadata.
 - The store is ``<cache_dir>/llm_cache.sqlite`` in WAL mode with a 60 s busy
   timeout: several processes (pipeline workers, a rerun beside a run) may read
@@ -68,8 +69,9 @@ def _key(*parts: Any) -> str:
 class CachedLLM:
     """An ``LLM`` that answers from SQLite first and asks ``llm`` only for misses."""
 
-    def __init__(self, llm: LLM, cache_dir: str | Path):
+    def __init__(self, llm: LLM, cache_dir: str | Path, usage: Any = None):
         self.inner = llm
+        self.usage = usage
         self.model_id = llm.model_id
         config = getattr(llm, "config", None)
         self.identity: Any = config.fingerprint() if isinstance(config, LLMConfig) else llm.model_id
@@ -137,6 +139,9 @@ class CachedLLM:
                 todo[k] = x
         self.misses += len(todo)
         self.hits += len(keys) - len(todo)
+        if self.usage is not None:
+            self.usage.requests += len(keys) - len(todo)
+            self.usage.cache_hits += len(keys) - len(todo)
         if todo:
             answers = call(list(todo.values()))
             if len(answers) != len(todo):
