@@ -2,13 +2,16 @@
 
     synthkit run PIPELINE.yaml [-o key.path=value ...] [--workdir DIR] [--executor local|ray]
     synthkit validate PIPELINE.yaml [-o ...]
-    synthkit stages
+    synthkit stages [NAME]                        every stage; NAME: that stage's options
+    synthkit schema                               the JSON Schema of a pipeline file
     synthkit eval --model PATH|embedded --tasks NAME|PATH --n 10 --k 1,5,10 --m 2
     synthkit train CONFIG.yaml [-o key=value ...]
     synthkit influence score --train DATA --val DATA --checkpoints CKPT [CKPT ...]
+    synthkit judge fit RUN_DIR --label pass_rate|FILE   fit the judge's aspect weights (prints `weights:`)
     synthkit card DATASET_DIR | --gallery [PIPELINE.yaml ...]   (re)write a card / data_cards/
     synthkit push DATASET_DIR REPO_ID [--private] [--revision R] [--create-pr] [--message M]
                   [--token-env NAME] [--dry-run]   one commit to a Hub dataset repo
+    synthkit view RUN_DIR [--port 8765] [--host 127.0.0.1]   a read-only page over a run (the viewer extra)
 
 Heavy imports live inside the command functions, so `--help` is instant.
 User errors (bad config, missing file) print one clean message and exit 2.
@@ -26,18 +29,36 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from synthkit import rounds
     from synthkit.core.pipeline import Pipeline
 
-    overrides = list(args.override) + ([f"executor={args.executor}"] if args.executor else [])
-    pipe = Pipeline.from_yaml(args.pipeline, overrides, workdir=args.workdir)
+    from synthkit.core import rerun
+
+    path, redirect, out = rerun.plan(args.pipeline, args.out)  # a saved dataset reruns into `out`
+    overrides = redirect + list(args.override) + ([f"executor={args.executor}"] if args.executor else [])
+    if out:
+        print(f"rerunning {path} into {out}")
+    pipe = Pipeline.from_yaml(path, overrides, workdir=args.workdir)
     dataset = rounds.run(pipe)
+    _print_summary(pipe.run_dir / "report.json")
     print(f"done: {len(dataset)} rows; run folder {pipe.run_dir} (report.json inside)")
     return 0
+
+
+def _print_summary(report_file: Path) -> None:
+    """The end-of-run table (rows, drops by reason, tokens, cache hits, seconds per stage)."""
+    import json
+
+    from synthkit.core.report import summary_table
+
+    if report_file.is_file():  # a pipeline with iterations: writes one report per round
+        print(summary_table(json.loads(report_file.read_text())))
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from synthkit.core.pipeline import Pipeline, check
     from synthkit.rounds import parse_iterations
 
-    pipe = Pipeline.from_yaml(args.pipeline, args.override)
+    from synthkit.core.rerun import plan
+
+    pipe = Pipeline.from_yaml(plan(args.pipeline)[0], args.override)
     if pipe.config.iterations is not None:
         parse_iterations(pipe.config.iterations)
     stages = pipe.build()
@@ -51,12 +72,26 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_stages(args: argparse.Namespace) -> int:
     from synthkit.core.registry import STAGES
 
+    if args.name:
+        from synthkit.reference import stage_text
+
+        print(stage_text(args.name))
+        return 0
     for name, source, file, line, doc in STAGES.describe():  # source: builtin, a distribution, local
         try:
             file = str(Path(file).relative_to(Path.cwd()))
         except ValueError:
             pass
         print(f"{name:<16} {source:<12} {file}:{line}  {doc}")
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from synthkit.reference import pipeline_schema
+
+    print(json.dumps(pipeline_schema(), indent=2, ensure_ascii=False))
     return 0
 
 
@@ -90,7 +125,7 @@ def _cmd_push(args: argparse.Namespace) -> int:
 
 
 def _add_pipeline_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("pipeline", help="pipeline YAML file")
+    p.add_argument("pipeline", help="pipeline YAML file, or a saved dataset folder (its pipeline.yaml reruns it)")
     p.add_argument("-o", "--override", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override a config key, e.g. -o stages.2.n=8 (repeatable)")
 
@@ -98,6 +133,7 @@ def _add_pipeline_args(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="synthkit", description="Build instruction datasets for code models.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"synthkit {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run a pipeline (resumes where a killed run stopped)")
@@ -106,14 +142,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", choices=["local", "ray"], default=None,
                    help="where units run (default: the YAML's `executor:`, local); ray joins ray.address or "
                         "$RAY_ADDRESS, else starts a local Ray instance (docs/scaling.md)")
+    p.add_argument("--out", default=None, help="rerunning a saved dataset (PIPELINE = its folder or pipeline.yaml): "
+                   "where the new run and dataset go (default: DATASET_DIR-rerun)")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("validate", help="build every stage of a pipeline without running it")
     _add_pipeline_args(p)
     p.set_defaults(func=_cmd_validate)
 
-    p = sub.add_parser("stages", help="list every stage with its file and one line of doc")
+    p = sub.add_parser("stages", help="list every stage with its file and one line of doc; NAME: its options")
+    p.add_argument("name", nargs="?", help="a stage: print its options (name, type, default, description)")
     p.set_defaults(func=_cmd_stages)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of a pipeline file (for editors: yaml-language-server)")
+    p.set_defaults(func=_cmd_schema)
 
     p = sub.add_parser("eval", help="sample solutions for a task set and report pass@k and Pass@k^(m)")
     _lazy_subcommand(p, "synthkit.eval.command")
@@ -123,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("influence", help="LESS gradient influence of training rows on a validation set")
     _lazy_subcommand(p, "synthkit.influence.command")
+
+    p = sub.add_parser("judge", help="judge tools: `judge fit RUN_DIR --label pass_rate|FILE` fits the aspect weights")
+    _lazy_subcommand(p, "synthkit.eval.judge_fit")
 
     p = sub.add_parser("card", help="(re)write the README.md data card of a saved dataset, or the data_cards/ gallery")
     p.add_argument("dataset", nargs="?", help="folder written by the `save` stage")
@@ -143,7 +188,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="environment variable holding the token (default: HF_TOKEN, then `hf auth login`'s)")
     p.add_argument("--dry-run", action="store_true", help="list what would be uploaded; send nothing")
     p.set_defaults(func=_cmd_push)
+
+    p = sub.add_parser("view", help="browse a run folder (funnel, rows, drops, matches) in a local web page")
+    _lazy_subcommand(p, "synthkit.viewer.command")
     return parser
+
+
+def _version() -> str:
+    """The installed distribution's version (the package's own when not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("synthkit")
+    except PackageNotFoundError:
+        from synthkit import __version__
+
+        return __version__
 
 
 def _lazy_subcommand(p: argparse.ArgumentParser, module: str) -> None:

@@ -104,7 +104,8 @@ def record(pipe: "Pipeline", stages: "list[Stage]") -> dict[str, Any]:
     out: dict[str, Any] = {"name": cfg.name, "seed": cfg.seed, "workdir": str(pipe.workdir),
                            "llm": llm_record(cfg.llm)}
     user = cfg.model_dump(exclude_unset=True, exclude={"name", "seed", "workdir", "llm", "stages", "inputs"})
-    out.update(user)
+    out.update({k: v for k, v in user.items() if v != type(cfg).model_fields[k].get_default(call_default_factory=True)
+                and not (k == "ray" and not v)})
     out["stages"] = [absolute(dict(s), pipe.base_dir) for s in cfg.stages]
     inputs = [item for stage in stages for item in stage.inputs()]
     if inputs:
@@ -149,3 +150,17 @@ def attach(pipe: "Pipeline", stages: "list[Stage]") -> None:
     verify_inputs(pipe.config.inputs)
     for stage in stages:
         stage.ctx.rerun = lambda: record(pipe, stages)
+
+
+def plan(target: str | Path, out: str | Path | None = None) -> tuple[Path, list[str], Path | None]:
+    """What ``synthkit run TARGET`` runs: (pipeline file, extra overrides, rerun output
+    folder). For a saved dataset (its folder or its pipeline.yaml) the outputs go
+    under ``out`` (default: ``<DATASET_DIR>-rerun`` beside it); otherwise unchanged."""
+    from synthkit.core.config import load_raw
+
+    saved = dataset_pipeline(target)
+    if saved is None:
+        return Path(target), [], None
+    folder = saved.parent.resolve()
+    dest = Path(out) if out else folder.with_name(f"{folder.name}-rerun")
+    return saved, rerun_overrides(load_raw(saved), folder, dest), dest.resolve()
