@@ -38,15 +38,16 @@ import math
 import re
 import time
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from synthkit.core import rerun, rundir
 from synthkit.core.columns import check_columns, folder_columns
-from synthkit.core.executor import clear_units
+from synthkit.core.executor import Executor
+from synthkit.core.local_executor import LocalExecutor
 from synthkit.core.config import PipelineConfig, load_raw, parse_pipeline, stage_llm_config, validate_stage
-from synthkit.errors import ConfigError, DataError, SynthkitError
+from synthkit.errors import ConfigError, DataError
 from synthkit.llm.base import row_neutral
-from synthkit.core.record import Funnel, Rejected, Row, assign_ids
+from synthkit.core.record import Funnel, Row, assign_ids
 from synthkit.core.registry import STAGES
 from synthkit.core.stage import Stage, StageConfig, StageContext
 
@@ -167,7 +168,7 @@ class Pipeline:
             stage.finish_run(summary)
         return final
 
-    def _run_one(self, stage: Stage, sdir: rundir.StageDir, input_dir: Path | None, executor: Any) -> None:
+    def _run_one(self, stage: Stage, sdir: rundir.StageDir, input_dir: Path | None, executor: Executor) -> None:
         started = time.perf_counter()
         try:
             if stage.whole_dataset:
@@ -184,49 +185,12 @@ class Pipeline:
         log.info("%s: %d in, %d kept, dropped %s", sdir.path.name, funnel.rows_in, funnel.kept, funnel.dropped)
 
 
-class LocalExecutor:
-    """Runs every unit here, one after another: the default executor."""
-
-    name = "local"
-
-    def run_units(self, stage: Stage, sdir: rundir.StageDir, input_dir: Path | None,
-                  passes: list[str], keys: list[list[str]]) -> None:
-        """Run the unfinished ``keys[p][s]`` units, pass by pass (``s`` = input shard)."""
-        stage.setup()
-        done = sum(sdir.unit_done(k) for row in keys for k in row)
-        with _progress(sum(map(len, keys)), done, f"{stage.ctx.index:02d} {stage.name}") as bar:
-            for p, name in enumerate(passes):
-                if all(sdir.unit_done(k) for k in keys[p]):
-                    continue
-                stage.open_pass(name)
-                try:
-                    for s, batch in enumerate(_batches(input_dir, stage.config.shard_size)):
-                        if sdir.unit_done(keys[p][s]):
-                            continue
-                        _run_unit(stage, sdir, keys[p][s], batch)
-                        bar.update(1)
-                finally:
-                    stage.close_pass()
-
-    def run_whole(self, stage: Stage, sdir: rundir.StageDir, input_dir: Path | None) -> Funnel:
-        stage.setup()
-        clear_units(sdir)  # a killed Ray run may have cut this stage's output into other units
-        return _run_whole(stage, sdir, input_dir)
-
-    def extra_stats(self, stage: Stage) -> dict[str, Any]:
-        """Stats the stage reported elsewhere (here: nowhere; it ran in this process)."""
-        return {}
-
-    def close(self) -> None:
-        pass
-
-
-def make_executor(config: PipelineConfig, stages: Sequence[Stage] = ()) -> Any:
+def make_executor(config: PipelineConfig, stages: Sequence[Stage] = ()) -> Executor:
     """The executor ``config.executor`` names, started (a Ray executor joins or starts its cluster)."""
     if config.executor == "ray":
         from synthkit.core.ray_executor import RayExecutor
 
-        return RayExecutor(config.ray, unit_fn=_run_unit, whole_fn=_run_whole, stages=stages)
+        return RayExecutor(config.ray, stages=stages)
     return LocalExecutor()
 
 
@@ -308,84 +272,16 @@ def _input_rows(dataset: Any) -> list[Row]:
     return out
 
 
-def _split(stage: Stage, out: Any) -> tuple[list[Row], list[Rejected]]:
-    if not isinstance(out, list):
-        raise SynthkitError(f"stage '{stage.name}' returned {type(out).__name__}; expected a list of rows")
-    kept, rejected = [], []
-    for item in out:
-        if isinstance(item, Rejected):
-            rejected.append(item)
-        elif isinstance(item, dict):
-            kept.append(item)
-        else:
-            raise SynthkitError(f"stage '{stage.name}' returned a {type(item).__name__} among its rows; "
-                                "expected dicts (kept) or Rejected (dropped)")
-    return kept, rejected
-
-
-def _batches(folder: Path | None, size: int) -> Iterator[list[Row]]:
-    batch: list[Row] = []
-    for row in rundir.iter_rows(folder) if folder else ():
-        batch.append(row)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _progress(total: int, initial: int, desc: str):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc=desc, unit="shard", mininterval=1.0, dynamic_ncols=True)
-
-
-def _run_rowwise(stage: Stage, sdir: rundir.StageDir, input_dir: Path | None, executor: Any) -> Funnel:
-    """Cut the input into (pass, shard) units at fixed boundaries; the executor runs the unfinished ones."""
+def _run_rowwise(stage: Stage, sdir: rundir.StageDir, input_dir: Path | None, executor: Executor) -> Funnel:
+    """Cut the input into (pass, shard) jobs at fixed boundaries; the executor runs the unfinished ones."""
     size = stage.config.shard_size
     n_rows = rundir.count_rows(input_dir) if input_dir else 0
     n_shards = math.ceil(n_rows / size)
     passes = list(stage.passes())
     keys = [[rundir.unit_key(p, s) for s in range(n_shards)] for p in range(len(passes))]
-    executor.run_units(stage, sdir, input_dir, passes, keys)
+    executor.run_jobs(stage, sdir, input_dir, passes, keys)
     funnel = sdir.funnel()
     funnel.rows_in = n_rows  # each pass reads every input row; count them once
-    return funnel
-
-
-def _run_unit(stage: Stage, sdir: rundir.StageDir, key: str, batch: list[Row]) -> None:
-    tokens_before, t0 = stage.ctx.tokens_generated, time.perf_counter()
-    kept, rejected = _split(stage, stage.process(batch))
-    funnel = Funnel(rows_in=len(batch), kept=len(kept),
-                    tokens_generated=stage.ctx.tokens_generated - tokens_before,
-                    seconds=time.perf_counter() - t0)
-    for r in rejected:
-        funnel.dropped[r.reason] = funnel.dropped.get(r.reason, 0) + 1
-    sdir.write_unit(key, kept, rejected, stage.name, funnel)
-
-
-def _run_whole(stage: Stage, sdir: rundir.StageDir, input_dir: Path | None) -> Funnel:
-    import datasets
-
-    t0 = time.perf_counter()
-    dataset = rundir.load_dataset(input_dir) if input_dir else datasets.Dataset.from_list([])
-    kept, rejected = stage.process_all(dataset)
-    rows_per = max(stage.config.shard_size, 10_000)
-    if isinstance(kept, datasets.Dataset):
-        kept = kept.flatten_indices() if kept._indices is not None else kept
-        n_kept, table = len(kept), kept.data.table
-        chunks = [table.slice(i, rows_per) for i in range(0, max(n_kept, 1), rows_per)]
-    else:
-        n_kept = len(kept)
-        chunks = [kept[i:i + rows_per] for i in range(0, max(n_kept, 1), rows_per)]
-    funnel = Funnel(rows_in=len(dataset), kept=n_kept, seconds=time.perf_counter() - t0,
-                    tokens_generated=stage.ctx.tokens_generated)
-    for r in rejected:
-        funnel.dropped[r.reason] = funnel.dropped.get(r.reason, 0) + 1
-    for i, chunk in enumerate(chunks):
-        last = i == len(chunks) - 1
-        sdir.write_unit(rundir.unit_key(0, i), chunk, rejected if last else [], stage.name,
-                        funnel if last else Funnel())
     return funnel
 
 

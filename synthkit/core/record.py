@@ -60,7 +60,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 Row = dict[str, Any]
 
@@ -99,6 +99,11 @@ class Funnel:
             self.dropped[reason] = self.dropped.get(reason, 0) + n
         for column, note in other.notes.items():
             self.notes.setdefault(column, note)
+
+    def count(self, rejected: Iterable[Rejected]) -> None:
+        """Add each rejected row to ``dropped`` under its reason."""
+        for r in rejected:
+            self.dropped[r.reason] = self.dropped.get(r.reason, 0) + 1
 
     def to_dict(self) -> dict[str, Any]:
         out = {"rows_in": self.rows_in, "kept": self.kept,

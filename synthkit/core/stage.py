@@ -33,6 +33,9 @@ from synthkit.errors import ConfigError
 
 if TYPE_CHECKING:
     import datasets
+    import pyarrow
+
+    from synthkit.core.shards import ShardedInput, Verdicts
 
     from synthkit.llm.base import LLM, LLMConfig
 
@@ -218,12 +221,32 @@ class Stage:
 
 
 class WholeStage(Stage):
-    """Whole-dataset stage: sees every row at once (dedup, selection)."""
+    """Whole-dataset stage: sees every row at once (dedup, selection).
+
+    ``process_all`` is the one-machine path. A stage that can also run without one
+    process holding every row sets ``distributed = True`` and implements its shard
+    plan: ``map_shard`` on every input shard (in workers, each with its own copy of
+    the stage, ``setup()`` done; reading only ``shard_columns()``, skipped when that
+    is empty), then ``reduce_shards`` here, which returns ``Verdicts``. The executor
+    decides which path runs; both must give the same rows and rejections."""
 
     whole_dataset: ClassVar[bool] = True
+    distributed: ClassVar[bool] = False  # True: map_shard / reduce_shards below are implemented
 
     def process_all(self, dataset: "datasets.Dataset") -> tuple["datasets.Dataset | list[Row]", list[Rejected]]:
         raise NotImplementedError(f"stage '{self.name}' must implement process_all(dataset)")
+
+    def shard_columns(self) -> list[str]:
+        """The columns ``map_shard`` reads; empty: the plan has no map step."""
+        return []
+
+    def map_shard(self, table: "pyarrow.Table", offset: int) -> Any:
+        """One input shard (rows from input position ``offset`` on) -> any picklable result."""
+        raise NotImplementedError(f"stage '{self.name}' declares shard_columns() but no map_shard")
+
+    def reduce_shards(self, source: "ShardedInput", results: list[Any]) -> "Verdicts":
+        """The ``map_shard`` results, one per input file in order -> the verdict on every row."""
+        raise NotImplementedError(f"stage '{self.name}' sets distributed = True but has no reduce_shards")
 
 
 class LLMStageConfig(StageConfig):

@@ -58,7 +58,8 @@ import sys
 
 from synthkit.sandbox import _wire
 from synthkit.sandbox._view import (HIDDEN, _closed_ancestors, _exec_only_loader, _minimal, _read,  # noqa: F401
-                                    _under, masked_files, view_plan)
+                                    _under, interpreter_paths, masked_files, view_plan, worker_paths,
+                                    worker_sources)
 
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x00020000, 0x08000000, 0x10000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
@@ -131,9 +132,9 @@ def launch_main(worker_boot: str) -> None:
         os._exit(0)
     if os.geteuid() == 0:  # in basic mode too: programs never run as root
         cfg["uid"] = UID_BASE + os.getpid()
-    cfg["needed"] = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-                     os.path.dirname(os.path.realpath(sys.executable))] + [p for p in sys.path if p]
-    argv = [sys.executable, "-I", "-c", worker_boot]
+    cfg["needed"] = interpreter_paths(cfg.get("preload", []))
+    cfg["sys_path"], cfg["modules"] = worker_paths(cfg["needed"]), worker_sources()
+    argv = [os.path.realpath(sys.executable), "-I", "-S", "-c", worker_boot]
     reasons, via = [], "none"
     for backend in [] if cfg.get("force_basic") else cfg.get("backends", ()):
         try:
@@ -155,7 +156,7 @@ def launch_main(worker_boot: str) -> None:
     cfg.update(isolation="full" if via != "none" else "basic", via=via,
                reason="basic isolation requested" if cfg.get("force_basic") else "; ".join(reasons))
     if via == "none":
-        os.execv(sys.executable, argv + [json.dumps(cfg)])
+        os.execv(argv[0], argv + [json.dumps(cfg)])
     _start_worker(cfg, argv, userns=via == "userns")
 
 
@@ -287,7 +288,7 @@ def _start_worker(cfg: dict, argv: list[str], userns: bool) -> None:
                 os.set_inheritable(fd, True)
             full = argv + [json.dumps(cfg)]
             if loader is None:
-                os.execv(sys.executable, full)  # PID 1 of the new namespace; ctypes is gone with the exec
+                os.execv(argv[0], full)  # PID 1 of the new namespace; ctypes is gone with the exec
             _drop_capabilities()
             os.execve(loader[0], loader[1:] + full, dict(os.environ))  # execute-only: non-dumpable
         except BaseException as e:
@@ -331,6 +332,10 @@ def _clone(keep: list[str]) -> list[tuple[str, bool, int]]:
 
 def _cover(top: str, clones: list[tuple[str, bool, int]]) -> None:
     """Cover ``top`` with an empty tmpfs and attach the ``clones`` (``_clone``) back in."""
+    if not os.path.isdir(top):  # inside a folder an earlier cover emptied: hidden already
+        for _, _, fd in clones:
+            os.close(fd)
+        return
     _mount("tmpfs", top, "tmpfs", TMPFS, "size=1m,mode=755")
     for path, is_dir, fd in clones:
         os.makedirs(path if is_dir else os.path.dirname(path), mode=0o755, exist_ok=True)

@@ -1,23 +1,34 @@
 """What a sandboxed worker may see, computed the same way for every mechanism.
 
-``view_plan`` decides which host paths a worker needs (the interpreter, its
-libraries, the package) and which directories to cover so that nothing else
-shows; ``masked_files`` lists lib-dynload modules hidden from programs;
-``_exec_only_loader`` makes the execute-only loader copy that keeps a worker
-non-dumpable. ``_isolate`` (namespaces set up by synthkit) and ``_bwrap``
-(bubblewrap) both build their view from these, so the two mechanisms promise
-the same containment.
+The view is an allow-list: the interpreter, its shared library, the standard
+library and the preloaded packages (``interpreter_paths``), on top of the
+system folders (``SYSTEM``: /usr, /lib*, /bin, /sbin, /etc, /dev). Every other
+top-level folder (homes, /work, /opt, /var, /srv, /proc, /sys, ...) and every
+folder of installed packages (site-packages, dist-packages, the synthkit
+package itself) is covered with an empty tmpfs, with the needed paths bound
+back (``view_plan``). So no synthkit data file, task set, run folder, LLM
+cache or home directory is reachable by path; the worker gets its own code as
+source (``worker_sources``). ``masked_files`` lists lib-dynload modules hidden
+from programs; ``_exec_only_loader`` makes the execute-only loader copy that
+keeps a worker non-dumpable. ``_isolate`` and ``_bwrap`` both build from these.
 """
 
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 import struct
 import sys
+import sysconfig
 
 MFD_CLOEXEC, MFD_EXEC = 1, 0x10
 HIDDEN = ("/root", "/home", "/run", "/mnt", "/media", "/srv", "/var/tmp", "/proc")
+SYSTEM = ("bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "sbin", "tmp", "usr")  # top-level folders kept
+PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # the synthkit package folder
+# the worker's code, in import order; it gets these as source, never by path
+WORKER_MODULES = ("synthkit.sandbox._wire", "synthkit.sandbox.units", "synthkit.sandbox._confine",
+                  "synthkit.sandbox._child", "synthkit.sandbox._worker")
 MASKED = ("_ctypes*", "_test*", "_xx*", "xx*")  # in lib-dynload: raw memory, or crash helpers
 
 
@@ -110,10 +121,76 @@ def _closed_ancestors(needed: list[str]) -> list[str]:
     return out
 
 
+def interpreter_paths(preload: list[str]) -> list[str]:
+    """What a worker needs to see: the interpreter, its shared library, the
+    standard library (zip, folder, lib-dynload) and each preloaded package
+    that is not in the standard library (with its ``<name>.libs`` folder)."""
+    stdlib = os.path.dirname(os.__file__)
+    paths = [os.path.realpath(sys.executable), stdlib]
+    paths += [p for p in sys.path if p.endswith(("lib-dynload", ".zip"))]
+    if sysconfig.get_config_var("Py_ENABLE_SHARED"):
+        lib = os.path.join(sysconfig.get_config_var("LIBDIR") or "", sysconfig.get_config_var("LDLIBRARY") or "")
+        paths += [lib, os.path.realpath(lib)]
+    for name in preload:
+        paths += _package_paths(name.split(".")[0], stdlib)
+    return [p for p in dict.fromkeys(paths) if p and os.path.exists(p)]
+
+
+def _package_paths(name: str, stdlib: str) -> list[str]:
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return []
+    if spec is None or spec.origin in (None, "built-in", "frozen"):
+        return []
+    where = list(spec.submodule_search_locations or []) or [spec.origin]
+    if all(_under(os.path.realpath(p), os.path.realpath(stdlib)) for p in where):
+        return []
+    parents = {os.path.dirname(p.rstrip("/")) for p in where}
+    return where + [d for parent in parents for d in glob.glob(os.path.join(parent, f"{name}*.libs"))]
+
+
+def worker_paths(needed: list[str]) -> list[str]:
+    """The worker's ``sys.path``: the standard library's entries, then the folders
+    holding the preloaded packages."""
+    std = [p for p in sys.path if p == os.path.dirname(os.__file__) or p.endswith(("lib-dynload", ".zip"))]
+    extra = [os.path.dirname(p.rstrip("/")) for p in needed if os.path.isdir(p) and p not in std
+             and os.path.exists(os.path.join(p, "__init__.py"))]
+    return list(dict.fromkeys(std + extra))
+
+
+def worker_sources() -> list[list[str]]:
+    """``[module name, source]`` of the worker's code, in import order."""
+    out = []
+    for name in WORKER_MODULES:
+        with open(os.path.join(PACKAGE, "sandbox", name.rsplit(".", 1)[1] + ".py"), encoding="utf-8") as f:
+            out.append([name, f.read()])
+    return out
+
+
+def _package_dirs() -> list[str]:
+    """Folders of installed packages (and synthkit's own), covered in every view."""
+    stdlib = os.path.dirname(os.__file__)
+    dirs = [p for p in sys.path if os.path.basename(p.rstrip("/")) in ("site-packages", "dist-packages")]
+    dirs += [os.path.join(stdlib, "site-packages"), os.path.join(stdlib, "dist-packages"), PACKAGE]
+    return [os.path.realpath(d) for d in dict.fromkeys(dirs) if os.path.isdir(d)]
+
+
 def view_plan(needed: list[str]) -> tuple[list[str], list[tuple[str, list[str]]], str]:
-    """(needed paths, [(directory to cover, needed paths under it)], working directory)."""
+    """(needed paths, [(directory to cover, needed paths under it)], working directory).
+
+    Covers run in the order given: a later one may lie inside a needed path an
+    earlier one bound back (site-packages inside the standard library's
+    folder); one that would lie in an emptied folder is left out."""
     needed = _minimal([p for p in map(os.path.realpath, filter(os.path.exists, needed))
                        if not any(_under(top, p) for top in HIDDEN + ("/tmp",))])
-    tops = [t for t in _minimal(list(HIDDEN) + _closed_ancestors(needed)) if os.path.isdir(t) and t != "/"]
+    tops = ["/" + e for e in sorted(os.listdir("/")) if e not in SYSTEM and os.path.isdir("/" + e)
+            and not os.path.islink("/" + e)]
+    tops = _minimal(tops + list(HIDDEN) + _closed_ancestors(needed))
+    covers = [t for t in tops if os.path.isdir(t) and t != "/"]
+    for d in sorted(_package_dirs(), key=len):
+        outer = [c for c in covers if _under(d, c)]
+        if not any(_under(d, c) and not any(_under(d, p) for p in needed) for c in outer) and d not in covers:
+            covers.append(d)
     workdir = "/tmp/.synthkit-run" if any(_under(p, "/tmp") for p in needed) else "/tmp"
-    return needed, [(t, [p for p in needed if _under(p, t)]) for t in tops], workdir
+    return needed, [(t, [p for p in needed if _under(p, t)]) for t in covers], workdir

@@ -39,6 +39,8 @@ def main(cfg_json: str) -> None:
     os.umask(0o022)
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # PID 1 with no handler: runs cannot signal it
     cfg = json.loads(cfg_json)
+    for key in ("modules", "sys_path", "needed"):
+        cfg.pop(key, None)
     sys.modules["ctypes"] = None  # type: ignore[assignment]  # preloads that try it (numpy) do without
     failed = []
     for name in list(HARNESS_MODULES) + list(cfg.get("preload", [])):

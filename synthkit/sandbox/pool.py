@@ -33,8 +33,18 @@ from synthkit.sandbox.program import Program, Result, finish_assert, finish_io, 
 log = logging.getLogger(__name__)
 
 _ROOT = str(Path(__file__).resolve().parents[2])
-_WORKER = (f"import sys; sys.path.insert(0, {_ROOT!r}); "
-           "from synthkit.sandbox._worker import main; main(sys.argv[1])")
+# The worker's boot: its code arrives as source in its config (the view holds no synthkit file), then runs.
+_WORKER = ("import json, sys, types\ncfg = json.loads(sys.argv[1])\nsys.path[:] = cfg['sys_path']\n"
+           "for name in ('synthkit', 'synthkit.sandbox'):\n"
+           "    sys.modules[name] = types.ModuleType(name)\n    sys.modules[name].__path__ = []\n"
+           "for name, source in cfg['modules']:\n"
+           "    mod = sys.modules[name] = types.ModuleType(name)\n    mod.__file__ = '<synthkit>/' + name\n"
+           "    exec(compile(source, mod.__file__, 'exec', dont_inherit=True), mod.__dict__)\n"
+           "    parent, _, leaf = name.rpartition('.')\n    setattr(sys.modules[parent], leaf, mod)\n"
+           "del cfg, name, source, mod, parent, leaf\n"
+           "from synthkit.sandbox._worker import main\n"
+           "for name in [n for n in sys.modules if n.split('.')[0] == 'synthkit']:\n    del sys.modules[name]\n"
+           "main(sys.argv[1])\n")
 _LAUNCH = f"import sys; sys.path.insert(0, {_ROOT!r}); from synthkit.sandbox._isolate import launch_main; " \
           f"launch_main({_WORKER!r})"
 _ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}

@@ -8,6 +8,7 @@ runs this file again as an ordinary user, under ``userns`` and ``bwrap``).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -90,7 +91,10 @@ def test_patching_the_harness_is_not_a_pass(sandbox):
 
 
 def test_patching_what_the_harness_uses_after_the_program_is_not_a_pass(sandbox):
-    child = "import sys, math, builtins\nm = sys.modules['synthkit.sandbox._child']\n"
+    # the harness module is out of sys.modules, but its globals are one frame up from the program's top level
+    child = ("import sys, math, builtins\nG = sys._getframe(1).f_globals\nclass _M:\n"
+             "    def __getattr__(self, k):\n        return G[k]\n    def __setattr__(self, k, v):\n"
+             "        G[k] = v\nm = _M()\nassert G['__name__'] == 'synthkit.sandbox._child'\n")
     # the hook calls only what it bound before the program ran: a patched write that reads
     # the key off the hook's frame and forges every pass line is never called
     steal = ("def spy(fd, data):\n    f = sys._getframe(1)\n"
@@ -310,3 +314,31 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
     except (OSError, IndexError):
         return False
+
+
+def test_nothing_of_synthkit_its_task_sets_or_installed_packages_is_reachable():
+    # the view holds the interpreter and the standard library only: a program that looks for the
+    # bundled tasks (reference solutions included), the package, a run folder or any installed
+    # package finds none of them, by path, by import or by walking the whole tree
+    import datasets
+
+    import synthkit
+
+    package = Path(synthkit.__file__).resolve().parent
+    files = sorted(str(p) for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    files += [str(Path(datasets.__file__).resolve()), str(package.parent / "pyproject.toml"), __file__]
+    assert any(f.endswith("hard.jsonl") for f in files)
+    program = ("import json, os, sys\nfound = []\nfor p in json.loads(%r):\n    try:\n"
+               "        open(p, 'rb').read(1)\n        found.append(p)\n    except OSError:\n        pass\n"
+               "for name in ('synthkit', 'synthkit.data', 'datasets', 'numpy', 'torch'):\n    try:\n"
+               "        __import__(name)\n        found.append('import ' + name)\n    except ImportError:\n"
+               "        pass\n"
+               "for top in sorted(os.listdir('/')):\n    if top in ('proc', 'sys', 'dev'):\n        continue\n"
+               "    for d, dirs, names in os.walk('/' + top):\n"
+               "        found += [os.path.join(d, n) for n in dirs + names if 'synthkit' in n or n.endswith('.jsonl')]\n"
+               "print(json.dumps(found))\n" % json.dumps(files))
+    with make_sandbox(workers=1, timeout_s=30.0, memory_mb=512) as sb:
+        require_full(sb)
+        r = run1(sb, program, "assert True\n")
+    assert r.passed, r
+    assert json.loads(r.stdout) == [], r.stdout[:2000]
