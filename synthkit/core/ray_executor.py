@@ -1,45 +1,22 @@
-"""``executor: ray``: the runner's units on a Ray cluster (Ray Core actors; Ray Data in dedup).
+"""``executor: ray``: the runner's shard jobs and distributed stages on a Ray cluster (an ``Executor``).
 
-What runs where:
-
-- **Row-local stages.** The runner cuts the same (pass, shard) units as under
-  ``local``; each unfinished unit becomes one call on a Ray actor that holds its
-  own copy of the stage (built from the same config and context, ``setup()``
-  once). The actor reads the unit's rows from the run folder (rows ``lo:hi`` of
-  the input, the same boundaries), runs the runner's own ``_run_unit`` (same
-  seeds, same ``write_unit``: the kept shard written last), and the driver only
-  tracks which units are done. LLM stages get actors that reserve
-  ``ray.num_gpus_per_llm_worker`` GPUs (the vLLM tensor-parallel size) or
-  ``ray.cpus_per_llm_worker`` CPUs, and hold one model each (one pass at a
-  time, like the local loop); other stages (the sandbox of ``verify_tests``,
-  filters) get ``ray.cpus_per_worker`` CPUs. Passes run one after another.
-- **Retries.** A unit whose actor died (process killed, node lost, out of
-  memory) goes back to the queue and a fresh actor takes its place, up to
-  ``ray.max_retries`` times per unit. A unit whose shard exists is finished and
-  is never run again. An exception raised by the stage itself fails the run,
-  exactly as under ``local``.
-- **Whole-dataset stages** with a ``process_all_ray(source)`` method
-  (``dedup_minhash``, ``decontaminate``, ``select_top``) get the input as shard
-  files and return ``Verdicts``; Ray tasks then write one output unit per input
-  shard. Other whole-dataset stages (``load_seeds``, ``save``, plugins) run on
-  the driver, as under ``local``.
-- **Shared state.** Workers read and write the run folder directly, so it must
-  be one path that every node sees (NFS, a cluster filesystem; on one machine
-  any folder). Each actor checks this when it starts and fails with the path if
-  not. The LLM cache is written per worker and merged by the driver between
-  stages (``synthkit.llm.cache``). Per-unit counters (rows, drops, tokens,
-  seconds) are files beside the shards; the runner sums them, as under local.
-- **Resume.** Nothing the driver holds is needed to resume: a killed driver
-  takes its actors with it (Ray ends a job's actors with its driver), finished
-  units stay on disk, and the same command finishes the rest.
-
-Cluster: ``ray.address``, else ``$RAY_ADDRESS``, else a local instance with
-``ray.num_cpus`` CPUs; an already initialised Ray (a notebook, a test) is used
-as it is. Ray is imported only here, when a pipeline asks for it.
+- A row-local stage's unfinished (pass, shard) jobs become calls on Ray actors, each
+  holding its own copy of the stage (``setup()`` once) and running ``executor.run_job``
+  on rows it reads from the run folder, so rows, seeds and writes are the local ones.
+  LLM stages reserve ``ray.num_gpus_per_llm_worker`` GPUs or ``cpus_per_llm_worker``
+  CPUs per actor; other stages ``cpus_per_worker``.
+- A job whose actor died is retried on a fresh actor up to ``ray.max_retries`` times;
+  a job whose shard exists is never rerun; an exception in the stage fails the run.
+- A whole-dataset stage with ``distributed = True`` runs its shard plan: ``map_shard``
+  on actors, ``reduce_shards`` on the driver, output shards written by Ray tasks from
+  the verdicts. Other whole-dataset stages run on the driver, as under local.
+- The run folder must be one path every node sees; each actor checks it when it starts.
+Cluster: ``ray.address``, else ``$RAY_ADDRESS``, else a local instance. See docs/scaling.md.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -52,8 +29,9 @@ from typing import Any, Callable, Sequence
 
 from synthkit.core import rundir
 from synthkit.core.config import RayConfig
-from synthkit.core.executor import ShardedInput, Verdicts, clear_units, write_verdict_unit
+from synthkit.core.executor import clear_jobs, progress, run_job, run_whole, write_verdict_job
 from synthkit.core.record import Funnel
+from synthkit.core.shards import ShardedInput, Verdicts
 from synthkit.core.stage import LLMStageConfig, Stage
 from synthkit.errors import ConfigError, SynthkitError, require
 
@@ -90,29 +68,29 @@ class _Worker:
         self.stage: Stage | None = None
         self.pass_name: str | None = None
 
-    def load(self, cls: type, config: Any, ctx: Any, source: ShardedInput, run_unit: Callable | None) -> str:
+    def load(self, cls: type, config: Any, ctx: Any, source: ShardedInput) -> str:
         self.unload()
         if not Path(ctx.stage_dir).parent.is_dir():
             raise ConfigError(f"worker on {socket.gethostname()} cannot see the run folder {Path(ctx.stage_dir).parent}; "
                               "with executor: ray the workdir must be a path every node shares (NFS, a cluster filesystem)")
-        self.stage, self.source, self.run_unit = cls(config, ctx), source, run_unit
+        self.stage, self.source = cls(config, ctx), source
         self.stage.setup()
         return socket.gethostname()
 
     def run(self, pass_name: str, key: str, lo: int, hi: int) -> None:
-        """One (pass, shard) unit: rows ``lo:hi`` through the runner's ``_run_unit``."""
+        """One (pass, shard) job: rows ``lo:hi`` through ``executor.run_job``."""
         if pass_name != self.pass_name:
             if self.pass_name is not None:
                 self.stage.close_pass()
             self.pass_name = None
             self.stage.open_pass(pass_name)
             self.pass_name = pass_name
-        self.run_unit(self.stage, rundir.StageDir(self.stage.ctx.stage_dir), key, self.source.rows(lo, hi))
+        run_job(self.stage, rundir.StageDir(self.stage.ctx.stage_dir), key, self.source.rows(lo, hi))
 
-    def call(self, method: str, files: list[int], columns: list[str] | None) -> list[Any]:
-        """``stage.<method>(table, offset)`` for each of these input files."""
-        fn, offsets = getattr(self.stage, method), self.source.offsets
-        return [fn(self.source.table(i, columns), offsets[i]) for i in files]
+    def map_shards(self, files: list[int], columns: list[str]) -> list[Any]:
+        """``stage.map_shard(table, offset)`` for each of these input files."""
+        offsets = self.source.offsets
+        return [self.stage.map_shard(self.source.table(i, columns), offsets[i]) for i in files]
 
     def unload(self) -> dict[str, Any]:
         """Tear the stage down; returns its ``extra_stats()``, asked after the teardown as
@@ -129,18 +107,28 @@ class _Worker:
         return stage.extra_stats()
 
 
+def _no_progress(n: int) -> None:
+    pass
+
+
+def _worker_context(ctx: Any) -> Any:
+    """The stage context a worker gets: the driver's callbacks (its progress bar, the
+    rerun record, which holds every stage) stay on the driver."""
+    return dataclasses.replace(ctx, advance=_no_progress, rerun=None)
+
+
 def _write_units(stage_name: str, stage_dir: str, source: ShardedInput, files: list[int],
                  verdicts: list[dict], seconds: float) -> None:
     """A Ray task: write the output unit of each input file from its verdicts."""
     sdir = rundir.StageDir(Path(stage_dir))
     for i, rejected in zip(files, verdicts):
-        write_verdict_unit(sdir, stage_name, rundir.unit_key(0, i), source.table(i), rejected,
-                           seconds if i == 0 else 0.0)
+        write_verdict_job(sdir, stage_name, rundir.unit_key(0, i), source.table(i), rejected,
+                          seconds if i == 0 else 0.0)
 
 
 @dataclass
 class _Task:
-    args: tuple                      # the actor method's arguments
+    args: tuple                      # the arguments of the actor call
     label: str                       # for messages: the unit key or the input files
     done: Callable[[], bool] = lambda: False  # finished on disk already (a worker died after writing)
     attempts: int = 0
@@ -152,8 +140,6 @@ class RayExecutor:
     """Runs units on Ray; see the module doc. Built by ``pipeline.make_executor``."""
 
     config: RayConfig
-    unit_fn: Callable                # the runner's _run_unit: one unit, written (runs in the workers)
-    whole_fn: Callable               # the runner's _run_whole: a whole-dataset stage on the driver
     stages: Sequence[Stage] = ()
     name: str = "ray"
     _pool: list = field(default_factory=list)
@@ -228,15 +214,15 @@ class RayExecutor:
                 log.info("ray: merged the workers' LLM cache files into %s", d)
 
     # --- dispatch with retries ------------------------------------------------------------
-    def _run_tasks(self, stage: Stage, tasks: list[_Task], method: str, source: ShardedInput,
-                   run_unit: Callable | None, bar=None) -> None:
+    def _run_tasks(self, stage: Stage, tasks: list[_Task], submit: Callable[[Any, tuple], Any],
+                   source: ShardedInput, bar=None) -> None:
         """Run ``tasks`` on a pool of actors holding ``stage``; a task whose actor died is retried
         on a fresh actor (``max_retries`` times) unless it finished on disk before dying."""
         ray, exc = self.ray, self.ray.exceptions
         lost = (exc.RayActorError, exc.WorkerCrashedError, exc.OutOfMemoryError, exc.NodeDiedError)
         shape = self._shape_of(stage)
         n = min(self.config.workers or self._fits(shape), len(tasks))
-        load = (type(stage), stage.config, stage.ctx, source, run_unit)
+        load = (type(stage), stage.config, _worker_context(stage.ctx), source)
         idle = list(self._actors(shape, n))
         self._wait_started(stage, shape, [a.load.remote(*load) for a in idle])
         queue, pending, finished = deque(tasks), {}, False
@@ -244,7 +230,7 @@ class RayExecutor:
             while queue or pending:
                 while idle and queue:
                     actor, task = idle.pop(), queue.popleft()
-                    pending[getattr(actor, method).remote(*task.args)] = (actor, task)
+                    pending[submit(actor, task.args)] = (actor, task)
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 actor, task = pending.pop(ready[0])
                 try:
@@ -296,47 +282,46 @@ class RayExecutor:
         """What ``stage.extra_stats()`` said in the workers that ran it (``merge_worker_stats``)."""
         return merge_worker_stats(self._worker_stats.pop(stage.ctx.index, []))
 
-    def run_units(self, stage: Stage, sdir: rundir.StageDir, input_dir: Path | None,
-                  passes: list[str], keys: list[list[str]]) -> None:
-        """The unfinished ``keys[p][s]`` units, pass by pass, on actors holding ``stage``."""
-        from tqdm.auto import tqdm
-
+    def run_jobs(self, stage: Stage, sdir: rundir.StageDir, input_dir: Path | None,
+                 passes: list[str], keys: list[list[str]]) -> None:
+        """The unfinished ``keys[p][s]`` jobs, pass by pass, on actors holding ``stage``."""
         source = ShardedInput.of(input_dir, self.cpus())
         size = stage.config.shard_size
         total = sum(map(len, keys))
         done = sum(sdir.unit_done(k) for row in keys for k in row)
-        with tqdm(total=total, initial=done, desc=f"{stage.ctx.index:02d} {stage.name} (ray)", unit="shard",
-                  mininterval=1.0, dynamic_ncols=True) as bar:
+        with progress(total, done, f"{stage.ctx.index:02d} {stage.name} (ray)") as bar:
             for name, row in zip(passes, keys):
                 tasks = [_Task((name, key, s * size, (s + 1) * size), f"unit {key}",
                                done=lambda key=key: sdir.unit_done(key))
                          for s, key in enumerate(row) if not sdir.unit_done(key)]
                 if tasks:
-                    self._run_tasks(stage, tasks, "run", source, self.unit_fn, bar)
+                    self._run_tasks(stage, tasks, lambda actor, args: actor.run.remote(*args), source, bar)
         self._merge_caches()
 
-    def map(self, stage: Stage, source: ShardedInput, method: str, columns: list[str] | None) -> list[Any]:
-        """``stage.<method>(table, offset)`` for every input file, in file order, on actors."""
-        tasks = [_Task((method, g, columns), f"input files {g[0]}..{g[-1]}") for g in _groups(source.counts)]
-        self._run_tasks(stage, tasks, "call", source, None)
+    def map_shards(self, stage: Stage, source: ShardedInput, columns: list[str]) -> list[Any]:
+        """``stage.map_shard(table, offset)`` for every input file, in file order, on actors."""
+        tasks = [_Task((g, columns), f"input files {g[0]}..{g[-1]}") for g in _groups(source.counts)]
+        self._run_tasks(stage, tasks, lambda actor, args: actor.map_shards.remote(*args), source)
         return [r for t in tasks for r in t.result]
 
     def run_whole(self, stage: Stage, sdir: rundir.StageDir, input_dir: Path | None) -> Funnel:
-        """``process_all_ray`` with output written by Ray tasks, else the local path on the driver."""
+        """A distributed stage by its shard plan (map on actors, reduce here, output written by
+        Ray tasks); any other whole-dataset stage on the driver, as under local."""
         source = ShardedInput.of(input_dir, self.cpus())
-        method = getattr(stage, "process_all_ray", None)
-        if method is None or source.n == 0:
+        if not stage.distributed or source.n == 0:
             log.info("%s: whole-dataset stage runs on the driver", stage.name)
             stage.setup()
-            clear_units(sdir)
-            return self.whole_fn(stage, sdir, input_dir)
-        source.mapper = lambda name, columns: self.map(stage, source, name, columns)
+            clear_jobs(sdir)
+            return run_whole(stage, sdir, input_dir)
         self.release()  # idle actors of the last stage would hold the CPUs Ray Data and tasks need
         t0 = time.perf_counter()
-        verdicts: Verdicts = method(source)
+        columns = stage.shard_columns()
+        results = self.map_shards(stage, source, list(columns)) if columns else []
+        self.release()
+        verdicts: Verdicts = stage.reduce_shards(source, results)
         seconds = time.perf_counter() - t0
         self.release()  # the write tasks (and Ray Data before them) need the CPUs
-        clear_units(sdir)
+        clear_jobs(sdir)
         write = self.ray.remote(_write_units).options(num_cpus=self.config.cpus_per_worker,
                                                      max_retries=self.config.max_retries)
         slices = verdicts.by_file(source.offsets, source.counts)

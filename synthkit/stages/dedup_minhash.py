@@ -30,10 +30,8 @@ a list (the stage API), so they are held in memory.
 Also writes ``<stage_dir>/dedup.json``: bands, rows, pair counts, cluster
 counts and per-pass seconds.
 
-Under ``executor: ray`` the stage runs ``process_all_ray`` instead: the same
-clusters and the same rejections, computed by ``synthkit.dedup.ray_dedup``
-(signatures in Ray Data tasks, a shuffle by LSH band, edges streamed into a
-memory-mapped union-find on the driver; no signature reaches the driver).
+Distributed (``reduce_shards``): the same clusters and rejections, computed by
+``synthkit.dedup.ray_dedup`` from the shard files (needs a Ray instance).
 """
 
 from __future__ import annotations
@@ -47,6 +45,7 @@ from pydantic import Field, model_validator
 
 from synthkit.core.record import Rejected, Row
 from synthkit.core.registry import register_stage
+from synthkit.core.shards import Verdicts
 from synthkit.core.stage import StageConfig, WholeStage
 
 log = logging.getLogger(__name__)
@@ -55,6 +54,8 @@ log = logging.getLogger(__name__)
 @register_stage("dedup_minhash")
 class DedupMinhash(WholeStage):
     """Remove exact and near-duplicate rows (MinHash LSH + union-find); keep one per cluster."""
+
+    distributed = True  # reduce_shards: signatures and the band shuffle on the cluster
 
     reads, writes = (), ()  # reads `columns` (columns_read)
 
@@ -127,12 +128,12 @@ class DedupMinhash(WholeStage):
             return [dataset[i] for i in kept_idx.tolist()], rejected
         return dataset.select(kept_idx), rejected
 
-    def process_all_ray(self, source: Any) -> Any:
-        """``executor: ray``: the clusters of ``process_all``, computed on the cluster; the same
-        rejections, as ``Verdicts`` (input position -> reason, detail, dup columns)."""
+    def reduce_shards(self, source: Any, results: list[Any]) -> Verdicts:
+        """The clusters of ``process_all``, computed from the shard files by
+        ``synthkit.dedup.ray_dedup`` (no map step: it signs and shuffles with Ray Data and
+        Ray tasks itself, so this plan needs a Ray instance); the same rejections."""
         import numpy as np
 
-        from synthkit.core.executor import Verdicts
         from synthkit.dedup.ray_dedup import find_duplicates_ray
         from synthkit.errors import DataError
 

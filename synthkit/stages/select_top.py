@@ -26,10 +26,9 @@ dicts, which at a small ``fraction`` is most of the dataset.
 The ranking itself is ``rank`` / ``keep_count`` / ``top_indices`` below, plain
 functions over a list of scores, for other selection stages to reuse.
 
-Under ``executor: ray`` (``process_all_ray``) the score and id columns are read
-by Ray workers, one input shard each, and only ``(score, id)`` pairs (and the
-detail of a row with no score) reach the driver, which ranks them with the same
-code; the rows themselves never leave the workers.
+Distributed (``map_shard`` / ``reduce_shards``): workers read the score and id
+columns of one shard each; only ``(score, id)`` pairs reach ``reduce_shards``,
+which ranks them with the same code.
 """
 
 from __future__ import annotations
@@ -43,6 +42,7 @@ from pydantic import Field, field_validator, model_validator
 
 from synthkit.core.record import Rejected, Row
 from synthkit.core.registry import register_stage
+from synthkit.core.shards import Verdicts
 from synthkit.core.stage import StageConfig, WholeStage
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,8 @@ def top_indices(scores: Sequence[float], fraction: float | None = None, k: int |
 @register_stage("select_top")
 class SelectTop(WholeStage):
     """Keep the top fraction or top k rows by a score (ties by id); reject the rest with their rank."""
+
+    distributed = True  # map_shard reads (score, id) per shard; reduce_shards ranks them
 
     reads, writes = (), ()  # reads the root column of `by`
 
@@ -163,27 +165,12 @@ class SelectTop(WholeStage):
             return f"{c.by} = {scores[p]:.6g}, rank {rank_at[p]} of {len(scored)}, keeping {n_keep}"
         return kept, below, missing, why_below
 
-    def process_all_ray(self, source: Any) -> Any:
-        """``executor: ray``: ``score_shard`` on every input shard in Ray workers, the ranking
-        here (8 bytes and an id a row); the same kept rows and rejections, as ``Verdicts``."""
-        import numpy as np
+    def shard_columns(self) -> list[str]:
+        return [self.config.by.split(".")[0], "id"]
 
-        from synthkit.core.executor import Verdicts
-
-        parts = self.config.by.split(".")
-        shards = [r for _, r in source.map("score_shard", [parts[0], "id"])]
-        scores = np.concatenate([s for s, _, _ in shards]) if shards else np.zeros(0)
-        has_ids = any(i is not None for _, i, _ in shards)
-        ids = [x for s, i, _ in shards for x in (i if i is not None else [""] * len(s))] if has_ids else None
-        no_score = {p: d for _, _, details in shards for p, d in details.items()}
-        kept, below, missing, why_below = self._select(scores, ids)
-        verdicts = Verdicts({p: ("no_score", no_score[p], {}) for p in missing.tolist()})
-        verdicts.rejected.update({p: ("below_top", why_below(p), {}) for p in below.tolist()})
-        return verdicts
-
-    def score_shard(self, table: Any, offset: int) -> tuple[Any, list[str] | None, dict[int, str]]:
-        """In a Ray worker: the scores and ids of one shard, as ``process_all`` reads them, and
-        the detail of each row with no score (by input position)."""
+    def map_shard(self, table: Any, offset: int) -> tuple[Any, list[str] | None, dict[int, str]]:
+        """The scores and ids of one shard, as ``process_all`` reads them, and the detail
+        of each row with no score (by input position)."""
         import datasets
         import numpy as np
 
@@ -194,6 +181,19 @@ class SelectTop(WholeStage):
         rows = _rows(shard.select_columns([c for c in shard.column_names if c == parts[0]]), missing)
         details = {offset + p: _why_no_score(row, parts, self.config.by) for p, row in zip(missing, rows)}
         return scores, _arrow_ids(shard), details
+
+    def reduce_shards(self, source: Any, results: list[Any]) -> Verdicts:
+        """The ranking of every shard's (score, id) pairs (8 bytes and an id a row)."""
+        import numpy as np
+
+        scores = np.concatenate([s for s, _, _ in results]) if results else np.zeros(0)
+        has_ids = any(i is not None for _, i, _ in results)
+        ids = [x for s, i, _ in results for x in (i if i is not None else [""] * len(s))] if has_ids else None
+        no_score = {p: d for _, _, details in results for p, d in details.items()}
+        kept, below, missing, why_below = self._select(scores, ids)
+        verdicts = Verdicts({p: ("no_score", no_score[p], {}) for p in missing.tolist()})
+        verdicts.rejected.update({p: ("below_top", why_below(p), {}) for p in below.tolist()})
+        return verdicts
 
 
 def _lookup(row: Any, parts: list[str]) -> Any:

@@ -113,6 +113,9 @@ class IBSpec(BaseModel):
         "IB logits: lm_head(h_bar) (reference), or lm_head(final_norm(h_bar))"))
     input_norm: bool = Field(False, description=(
         "RMS-normalise h before W_mu, W_sigma (the reference reads h as it is)"))
+    init: Literal["linear_default", "small"] = Field("linear_default", description=(
+        "linear_default: nn.Linear's default for all three projections (reference); "
+        "small: W_mu, W_sigma at std 0.1/sqrt(hidden) and zero bias, so the KL starts near 0"))
 
     @field_validator("layer", mode="before")
     @classmethod

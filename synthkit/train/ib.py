@@ -17,7 +17,11 @@ arXiv 2510.16022, and its authors' training code)::
 ``beta`` and ``gamma`` are the paper's alpha (0.2) and beta (0.01): the config
 kept the names it had before the paper's notation was adopted. The KL mean runs
 over every non-padding token of the micro-batch (prompt tokens included: the
-bottleneck sits on the whole sequence) and every latent dimension. With
+bottleneck sits on the whole sequence) and every latent dimension. The
+reference's ``.mean()`` runs over its whole padded tensor instead: each row is
+padded to ``max_length`` 2,048, so its mean includes the KL at every padding
+position; on rows of n real tokens it is n/2048 of synthkit's real-token mean
+plus (2048 - n)/2048 of the mean KL at the pad positions. With
 ``kl_reduction: sum`` it is summed over the latent dimensions and averaged over
 the labelled positions instead (synthkit's earlier variant: about ``dim`` times
 stronger at the same beta). With gradient accumulation over ``num_items``
@@ -30,9 +34,15 @@ reference's; on SmolLM2-135M (30 blocks) it is 19. A forward hook on the block
 captures h, so k = L is the last block *before* the final norm (transformers'
 ``hidden_states[L]`` is after it). With ``input_norm`` the encoder reads
 RMS-normalised h (synthkit's earlier variant; raw residual values reach the
-hundreds in some models). Init: W_mu and W_sigma start small (std 0.1/sqrt(hidden),
-zero bias), so the latent starts near N(0, I) and the KL near 0; W_up is
-PyTorch's default.
+hundreds in some models). Init (``init``): ``linear_default`` (the reference's)
+leaves all three projections at ``nn.Linear``'s default (uniform, bound
+1/sqrt(fan_in), weight and bias); ``small`` starts W_mu and W_sigma at std
+0.1/sqrt(hidden) with zero bias, so the latent starts near N(0, I) and the KL
+near 0 (W_up keeps the default).
+
+Gradient clipping (``max_grad_norm``) covers the bottleneck's parameters
+together with the model's (one norm over both), as the reference clips its
+whole module; the trainer adds them to the clipping call.
 
 The bottleneck's weights live outside the model (their own optimizer group):
 a checkpoint's adapter or model loads and generates like any other, and the
@@ -74,15 +84,18 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 class Bottleneck(nn.Module):
     """h -> (mu, clamped logvar) of a ``dim``-d Gaussian -> sample -> h_bar."""
 
-    def __init__(self, hidden_size: int, dim: int, input_norm: bool = False) -> None:
+    def __init__(self, hidden_size: int, dim: int, input_norm: bool = False, init: str = "linear_default") -> None:
         super().__init__()
+        if init not in ("linear_default", "small"):
+            raise ConfigError(f"ib.init: expected linear_default or small, got {init!r}")
         self.input_norm = input_norm
         self.w_mu = nn.Linear(hidden_size, dim)
         self.w_logvar = nn.Linear(hidden_size, dim)
         self.w_up = nn.Linear(dim, hidden_size)
-        for enc in (self.w_mu, self.w_logvar):
-            nn.init.normal_(enc.weight, std=0.1 / hidden_size ** 0.5)
-            nn.init.zeros_(enc.bias)
+        if init == "small":
+            for enc in (self.w_mu, self.w_logvar):
+                nn.init.normal_(enc.weight, std=0.1 / hidden_size ** 0.5)
+                nn.init.zeros_(enc.bias)
 
     def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x = F.rms_norm(h, (h.shape[-1],)) if self.input_norm else h
@@ -177,7 +190,7 @@ def attach(model: Any, spec: "IBSpec") -> tuple[Bottleneck, LayerTap, Callable[[
     k = block_number(spec.layer, len(layers))
     lm_head = model.get_output_embeddings()
     hidden, device = lm_head.weight.shape[1], lm_head.weight.device
-    bottleneck = Bottleneck(hidden, spec.dim, spec.input_norm).to(device)
+    bottleneck = Bottleneck(hidden, spec.dim, spec.input_norm, spec.init).to(device)
     head = lm_head if spec.head == "direct" else nn.Sequential(norm, lm_head)
     log.info("IB-FT: %d-d bottleneck on block %d of %d (hidden_states[%d]), KL %s, head %s",
              spec.dim, k, len(layers), k, spec.kl_reduction, spec.head)

@@ -59,6 +59,18 @@ class SynthkitSFTTrainer(SFTTrainer):
 
             self.bottleneck, self.tap, self.ib_head = attach(self.model, self.ib)
             self.add_callback(_ZeroBottleneckGrad(self.bottleneck))
+            self._clip_bottleneck_too()
+
+    def _clip_bottleneck_too(self) -> None:
+        """Make transformers' gradient clipping (``accelerator.clip_grad_norm_(model.parameters(), max_norm)``)
+        see the bottleneck's parameters as well: one norm over model and bottleneck, as the reference, whose
+        bottleneck is part of the clipped module, has it. The reported grad_norm includes them too."""
+        clip, extra = self.accelerator.clip_grad_norm_, list(self.bottleneck.parameters())
+
+        def clip_grad_norm_(parameters, max_norm, *args, **kwargs):
+            return clip([*parameters, *extra], max_norm, *args, **kwargs)
+
+        self.accelerator.clip_grad_norm_ = clip_grad_norm_
 
     def create_optimizer(self, model: Any = None) -> Any:
         optimizer = super().create_optimizer(model)

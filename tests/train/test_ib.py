@@ -174,3 +174,51 @@ def test_tap_captures_only_while_armed(lora_model):
     tap.armed = True
     lora_model(input_ids=ids)
     assert tap.take().shape == (1, 6, 64) and not tap.armed
+
+
+# --- reference details: initialisation, gradient clipping ----------------------------------------------------------
+
+
+def test_init_is_nn_linears_default_unless_small_is_asked_for():
+    from synthkit.train.ib import Bottleneck
+
+    torch.manual_seed(0)
+    ref = Bottleneck(64, 16)                             # the reference: nn.Linear(64, 16) as it comes
+    bound = 1 / 64 ** 0.5
+    for lin in (ref.w_mu, ref.w_logvar):
+        assert lin.weight.abs().max() <= bound and lin.weight.abs().max() > 0.9 * bound   # kaiming-uniform range
+        assert lin.bias.abs().max() > 0.5 * bound                                      # a non-zero bias
+    small = Bottleneck(64, 16, init="small")
+    assert all(float(lin.bias.abs().max()) == 0.0 for lin in (small.w_mu, small.w_logvar))
+    assert float(small.w_mu.weight.std()) == pytest.approx(0.1 / 8, rel=0.15)
+    assert IBSpec().init == "linear_default"
+    with pytest.raises(Exception, match="init"):
+        IBSpec(init="zeros")
+
+
+@pytest.mark.slow   # one training step of the tiny model: a few seconds
+def test_gradient_clipping_covers_the_bottleneck(tiny_model_dir, tmp_path, save_rows, make_chat):
+    from transformers import TrainerCallback
+
+    from synthkit.train.trainer import build_trainer
+
+    max_norm = 1e-3
+    cfg = parse_train_config({
+        "model": str(tiny_model_dir), "dataset": str(save_rows(tmp_path / "ds", [{"messages": make_chat(i)} for i in range(4)])),
+        "output_dir": str(tmp_path / "o"), "per_device_train_batch_size": 4, "max_length": 128, "max_steps": 1,
+        "save_steps": 0, "lora": {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]},
+        "ib": {"enabled": True, "dim": 8}, "sft": {"max_grad_norm": max_norm}})
+    trainer, _ = build_trainer(cfg)
+    seen = {}
+
+    class Norms(TrainerCallback):   # called after clipping, before optimizer.step()
+        def on_pre_optimizer_step(self, args, state, control, **kwargs):
+            def norm(params):
+                return float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params if p.grad is not None])))
+            seen["bottleneck"] = norm(trainer.bottleneck.parameters())
+            seen["all"] = norm([*trainer.model.parameters(), *trainer.bottleneck.parameters()])
+
+    trainer.add_callback(Norms())
+    trainer.train()
+    assert seen["bottleneck"] > 0                        # the bottleneck has gradients at that point
+    assert seen["all"] <= max_norm * 1.01, seen           # and one norm over model + bottleneck is clipped
