@@ -8,6 +8,7 @@
     synthkit train CONFIG.yaml [-o key=value ...]
     synthkit influence score --train DATA --val DATA --checkpoints CKPT [CKPT ...]
     synthkit judge fit RUN_DIR --label pass_rate|FILE   fit the judge's aspect weights (prints `weights:`)
+    synthkit judge fit RUN_DIR --label pass_rate|FILE   fit the judge's aspect weights (prints `weights:`)
     synthkit card DATASET_DIR | --gallery [PIPELINE.yaml ...]   (re)write a card / data_cards/
     synthkit push DATASET_DIR REPO_ID [--private] [--revision R] [--create-pr] [--message M]
                   [--token-env NAME] [--dry-run]   one commit to a Hub dataset repo
@@ -165,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("influence", help="LESS gradient influence of training rows on a validation set")
     _lazy_subcommand(p, "synthkit.influence.command")
+
+    p = sub.add_parser("judge", help="judge tools: `judge fit RUN_DIR --label pass_rate|FILE` fits the aspect weights")
+    _lazy_subcommand(p, "synthkit.eval.judge_fit")
 
     p = sub.add_parser("judge", help="judge tools: `judge fit RUN_DIR --label pass_rate|FILE` fits the aspect weights")
     _lazy_subcommand(p, "synthkit.eval.judge_fit")

@@ -89,6 +89,9 @@ class Judge(Stage):
         max_tokens: int | None = Field(None, ge=1)           # default: 16 per_aspect, 16 + 12/aspect joint
         top_logprobs: int = Field(20, ge=1, le=100)          # alternatives per token (expected mode)
         max_retries: int = Field(2, ge=0)
+        weights: dict[str, float] | None = Field(None, description=(
+            "aspect name -> weight, laid over the aspects' own weights (e.g. the block `synthkit judge fit` "
+            "prints); every name must be an aspect"))
 
         @field_validator("aspects", mode="before")
         @classmethod
@@ -132,8 +135,15 @@ class Judge(Stage):
         if self.config.top_fraction is not None:  # only Config.expand() can honour it; never ignore it
             raise ConfigError(f"stages.{ctx.index}.top_fraction: load the pipeline with parse_pipeline or "
                               "Pipeline(...), which turn it into a select_top stage, or add select_top yourself")
-        total = sum(a.weight for a in self.config.aspects.values())
-        self.weights = {k: a.weight / total for k, a in self.config.aspects.items()}
+        given = self.config.weights or {}
+        unknown = sorted(set(given) - set(self.config.aspects))
+        if unknown or any(w < 0 for w in given.values()) or (given and sum(
+                given.get(k, a.weight) for k, a in self.config.aspects.items()) <= 0):
+            raise ConfigError(f"stages.{ctx.index}.weights: {unknown or 'a weight'} "
+                              f"{'is not an aspect' if unknown else 'must be >= 0, not all 0'}; aspects: "
+                              f"{', '.join(self.config.aspects)}")
+        raw = {k: given.get(k, a.weight) for k, a in self.config.aspects.items()}
+        self.weights = {k: w / sum(raw.values()) for k, w in raw.items()}
         self.rubrics = {k: a.rubric or prompts.RUBRICS[k] for k, a in self.config.aspects.items()}
         self.llm = None
 

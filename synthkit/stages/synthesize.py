@@ -16,7 +16,13 @@ and stops at the next ``Code snippet:``.
 Each seed row yields ``n`` answers per checkpoint; each answer is parsed by
 ``synthkit.prompts.synthesize.parse_synthesis`` into ``instruction``, ``response`` (the
 [Solution] section), ``code``, ``tests``, ``entry_point`` and ``messages``
-(user: instruction, assistant: response). Row ids are
+(user: instruction, assistant: response), and ``synthesis``: the synthesis
+sample as the synthesizer saw it, ``{style, prompt, answer}`` (``prompt`` the
+chat turns sent, the ``system:`` turn included, or for ``style: completion``
+one user turn holding the whole document; ``answer`` the raw answer text).
+Self-distillation rounds train the synthesizer on ``prompt + answer``
+(``iterations.train_on: synthesis``); ``messages`` stays the instruction
+dataset the code model is trained on. Row ids are
 ``<seed id>/<checkpoint index>-<k>``. An answer that cannot be parsed is
 rejected with the parser's reason (``no_problem``, ``no_tests``, ...), the raw
 answer kept in the rejected row's ``response``. Rows without a usable seed
@@ -49,7 +55,7 @@ class Synthesize(Stage):
     """Seed snippet -> problem, reference solution and tests (OSS-Instruct), from several checkpoints."""
 
     reads = ()  # `field` (columns_read)
-    writes = ("id", "instruction", "response", "code", "tests", "entry_point", "messages", "meta")
+    writes = ("id", "instruction", "response", "code", "tests", "entry_point", "messages", "synthesis", "meta")
 
     def columns_read(self) -> list:
         return [(self.config.field, "field")]
@@ -64,6 +70,8 @@ class Synthesize(Stage):
         style: Literal["chat", "completion"] = "chat"  # completion: few-shot text for small/base models
         template: str | None = None              # inline prompt with {seed}; default: the built-in one
         template_file: str | None = None         # or: a prompt file with {seed} (relative to the YAML's folder)
+        system: str | None = Field(None, description="chat style: a system turn sent before the prompt "
+                                   "(kept in the row's `synthesis` sample)")
         max_seed_chars: int = Field(4000, ge=100)  # longer seeds are cut (at a line end)
         max_answer_chars: int = Field(40_000, ge=1000)  # longer answers are rejected (too_long)
 
@@ -83,6 +91,8 @@ class Synthesize(Stage):
                 raise ValueError("set `template` (inline) or `template_file` (a path), not both")
             if self.template is not None and "{seed}" not in self.template:
                 raise ValueError("template: the prompt needs a {seed} placeholder")
+            if self.system is not None and self.style != "chat":
+                raise ValueError("system: a system turn needs style: chat (a completion prompt has no turns)")
             return self
 
     def __init__(self, config, ctx) -> None:
@@ -106,20 +116,21 @@ class Synthesize(Stage):
                 continue
             ready.append(row)
             text = render(seed, self.template, self.config.max_seed_chars)
-            prompts.append(text if self.config.style == "completion" else [{"role": "user", "content": text}])
+            system = [{"role": "system", "content": self.config.system}] if self.config.system else []
+            prompts.append(text if self.config.style == "completion" else [*system, {"role": "user", "content": text}])
         if not ready:
             return out
         c = self.config
         params = SamplingParams(n=c.n, temperature=c.temperature, top_p=c.top_p, max_tokens=c.max_tokens,
                                 stop=STOP if c.style == "completion" else (), seed=self.sampler.seed(ready))
         answers = self.sampler.llm.generate(prompts, params)
-        for row, completions in zip(ready, answers):
+        for row, prompt, completions in zip(ready, prompts, answers):
             for k, comp in enumerate(completions):
                 self.ctx.tokens_generated += comp.tokens
-                out.append(self._row(row, k, comp, params))
+                out.append(self._row(row, k, comp, params, prompt))
         return out
 
-    def _row(self, row: Row, k: int, comp, params: SamplingParams) -> Row | Rejected:
+    def _row(self, row: Row, k: int, comp, params: SamplingParams, prompt: Any) -> Row | Rejected:
         meta = self.sampler.meta(row, sample=k, temperature=params.temperature, top_p=params.top_p,
                                  seed=params.seed, finish_reason=comp.finish_reason, tokens=comp.tokens)
         text = comp.text
@@ -131,7 +142,9 @@ class Synthesize(Stage):
             raw = text if isinstance(text, str) else repr(text)
             return Rejected(child(row, suffix, response=raw[: self.config.max_answer_chars], meta=meta),
                             parsed.reason, parsed.detail)
+        turns = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+        sample = {"style": self.config.style, "prompt": turns, "answer": comp.text}
         return child(row, suffix, instruction=parsed.instruction, response=parsed.response,
                      code=parsed.code, tests=parsed.tests, entry_point=parsed.entry_point,
                      messages=[{"role": "user", "content": parsed.instruction},
-                               {"role": "assistant", "content": parsed.response}], meta=meta)
+                               {"role": "assistant", "content": parsed.response}], synthesis=sample, meta=meta)
