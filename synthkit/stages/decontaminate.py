@@ -31,10 +31,9 @@ reads it; also on ``self.summary``) and ``removed`` (each row's id, position,
 and matches with the benchmark item, detector, view, column, and the matched
 span or similarity).
 
-Under ``executor: ray`` (``process_all_ray``) the scoring is sharded: Ray
-workers each build the detector once and check the input shard files they are
-given; the driver collects the matches of contaminated rows only, and writes
-the same report and the same rejections.
+Distributed (``map_shard`` / ``reduce_shards``): each worker builds the
+detector once and checks its input shards; only the matches of contaminated
+rows come back, and the report and rejections are the same.
 """
 
 from __future__ import annotations
@@ -49,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from synthkit.errors import DataError
 from synthkit.core.record import Rejected
 from synthkit.core.registry import register_stage
+from synthkit.core.shards import Verdicts
 from synthkit.core.stage import StageConfig, WholeStage, deprecated
 from synthkit.data.tasksets import NAMES, SPECS, looks_like_path
 
@@ -96,6 +96,8 @@ def _as_ref(value: Any) -> BenchmarkRef:
 @register_stage("decontaminate")
 class Decontaminate(WholeStage):
     """Drop rows overlapping a benchmark (substring, n-gram, MinHash); write contamination.json."""
+
+    distributed = True  # map_shard checks one shard (a detector per worker); reduce_shards reports
 
     reads, writes = (), ()  # reads `columns` (columns_read)
 
@@ -192,11 +194,7 @@ class Decontaminate(WholeStage):
             self._write_report(0, {}, [])
             return dataset, []
         cols = self.config.columns
-        names = dataset.column_names if not isinstance(dataset, list) else (list(dataset[0]) if dataset else cols)
-        missing = [c for c in cols if c not in names]
-        if missing:
-            raise DataError(f"decontaminate: columns {missing} are not in the dataset "
-                            f"(it has: {', '.join(names)}); set `columns:`")
+        self._check_columns(dataset.column_names if not isinstance(dataset, list) else (list(dataset[0]) if dataset else cols))
         found = self._scan(dataset)
         bad = sorted(found)
         flags = [True] * len(dataset)
@@ -216,20 +214,14 @@ class Decontaminate(WholeStage):
         kept = [dataset[i] for i in clean] if isinstance(dataset, list) else dataset.select(clean)
         return kept, rejected
 
-    def process_all_ray(self, source: Any) -> Any:
-        """``executor: ray``: ``check_shard`` on every input shard in Ray workers; the same
-        report and rejections as ``process_all``, as ``Verdicts``."""
-        from synthkit.core.executor import Verdicts
+    def shard_columns(self) -> list[str]:
+        return list(self.config.columns)
 
-        cols = self.config.columns
-        names = source.column_names()
-        missing = [c for c in cols if c not in names]
-        if missing:
-            raise DataError(f"decontaminate: columns {missing} are not in the dataset "
-                            f"(it has: {', '.join(names)}); set `columns:`")
+    def reduce_shards(self, source: Any, results: list[Any]) -> Verdicts:
+        """The matches ``map_shard`` found -> the same report and rejections as ``process_all``."""
         self.load_items()  # the summary's item counts; the workers build the detector
         found: dict[int, list] = {}
-        for _, hits in source.map("check_shard", cols):
+        for hits in results:
             found.update(hits)
         ids = source.column("id") if found else None
         bad = sorted(found)
@@ -243,12 +235,13 @@ class Decontaminate(WholeStage):
         log.info("decontaminate: %d of %d rows removed (%s)", len(bad), source.n, self.summary["by_benchmark"])
         return verdicts
 
-    def check_shard(self, table: Any, offset: int) -> dict[int, list]:
-        """In a Ray worker: input position -> matches, for the contaminated rows of one shard."""
+    def map_shard(self, table: Any, offset: int) -> dict[int, list]:
+        """Input position -> matches, for the contaminated rows of one shard."""
         import datasets
 
         from synthkit.dedup.contamination import check_all
 
+        self._check_columns(table.column_names)
         self.setup()
         found: dict[int, list] = {}
         batches = check_all(self._detector, self._batches(datasets.Dataset(table)), 1)
@@ -256,6 +249,12 @@ class Decontaminate(WholeStage):
             if matches:
                 found[offset + k] = matches
         return found
+
+    def _check_columns(self, names: list[str]) -> None:
+        missing = [c for c in self.config.columns if c not in names]
+        if missing:
+            raise DataError(f"decontaminate: columns {missing} are not in the dataset "
+                            f"(it has: {', '.join(names)}); set `columns:`")
 
     def _scan(self, dataset: Any) -> dict[int, list]:
         """Position -> matches, for every contaminated row."""
