@@ -120,34 +120,25 @@ def generate(target: int, max_minutes: float, batch: int) -> None:
     llm.close()
 
 
-def _ranks(values):
-    """1-based ranks, ties sharing their mean rank."""
-    import numpy as np
-
-    v = np.asarray(values, float)
-    order = np.argsort(v, kind="mergesort")
-    ranks = np.empty(len(v))
-    ranks[order] = np.arange(1, len(v) + 1)
-    _, inverse = np.unique(v, return_inverse=True)
-    return (np.bincount(inverse, ranks) / np.bincount(inverse))[inverse]
-
-
 def auroc(scores: list[float], labels: list[bool]) -> float:
-    """Mann-Whitney AUROC with tied scores counted as half; nan without both classes."""
+    """sklearn.metrics.roc_auc_score (ties count half); nan without both classes."""
     import numpy as np
+    from sklearn.metrics import roc_auc_score
 
     y = np.asarray(labels, bool)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if not n_pos or not n_neg:
+    if y.all() or not y.any():
         return float("nan")
-    return float((_ranks(scores)[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(roc_auc_score(y, np.asarray(scores, float)))
 
 
 def spearman(a: list[float], b: list[float]) -> float:
+    """scipy.stats.spearmanr (average ranks for ties); nan when either side is constant."""
     import numpy as np
+    from scipy.stats import spearmanr
 
-    ra, rb = _ranks(a), _ranks(b)
-    return float("nan") if ra.std() == 0 or rb.std() == 0 else float(np.corrcoef(ra, rb)[0, 1])
+    if np.ptp(np.asarray(a, float)) == 0 or np.ptp(np.asarray(b, float)) == 0:
+        return float("nan")
+    return float(spearmanr(a, b).statistic)
 
 
 def bootstrap(scores: list[float], labels: list[bool], n: int = 1000) -> tuple[float, float]:
