@@ -13,6 +13,7 @@
     synthkit push DATASET_DIR REPO_ID [--private] [--revision R] [--create-pr] [--message M]
                   [--token-env NAME] [--dry-run]   one commit to a Hub dataset repo
     synthkit view RUN_DIR [--port 8765] [--host 127.0.0.1]   a read-only page over a run (the viewer extra)
+    synthkit view RUN_DIR [--port 8765] [--host 127.0.0.1]   a read-only page over a run (the viewer extra)
 
 Heavy imports live inside the command functions, so `--help` is instant.
 User errors (bad config, missing file) print one clean message and exit 2.
@@ -192,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="environment variable holding the token (default: HF_TOKEN, then `hf auth login`'s)")
     p.add_argument("--dry-run", action="store_true", help="list what would be uploaded; send nothing")
     p.set_defaults(func=_cmd_push)
+
+    p = sub.add_parser("view", help="browse a run folder (funnel, rows, drops, matches) in a local web page")
+    _lazy_subcommand(p, "synthkit.viewer.command")
 
     p = sub.add_parser("view", help="browse a run folder (funnel, rows, drops, matches) in a local web page")
     _lazy_subcommand(p, "synthkit.viewer.command")

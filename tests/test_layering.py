@@ -8,7 +8,7 @@ Layers, lowest first (README "How the code is laid out"):
 3. the libraries stages use: ``prompts/``, ``sandbox/``, ``dedup/``, ``seeds/``,
    ``data/``, ``eval/``, ``hub/``, ``train/``, ``influence/``
 4. ``stages/``
-5. ``rounds``, ``cli``
+5. ``rounds``, ``cli``, ``viewer`` (a reader of run folders)
 
 Every import counts, including those inside functions (a lazy import is still
 a dependency); only ``if TYPE_CHECKING:`` blocks are skipped, since they never
@@ -30,7 +30,7 @@ LAYERS = {
     "core": 2,
     **{lib: 3 for lib in ("prompts", "sandbox", "dedup", "seeds", "data", "eval", "hub", "train", "influence")},
     "stages": 4,
-    "rounds": 5, "reference": 5, "cli": 5, "__main__": 5,
+    "rounds": 5, "reference": 5, "cli": 5, "__main__": 5, "viewer": 5,
 }
 
 

@@ -1,0 +1,42 @@
+"""``synthkit view``: a local, read-only web page over a run folder or a saved dataset.
+
+``serve(run_dir, host, port)`` runs the Starlette app of ``synthkit.viewer.app``
+on uvicorn (the ``viewer`` extra: ``pip install 'synthkit[viewer]'``; without
+it ``require`` raises ``MissingDependency`` with that command). It reads the
+folder only: no route writes, and only GET is answered.
+
+What it protects against: row text is model output and is treated as data.
+Every value is HTML-escaped, links are built by the viewer (never taken from a
+row), and each response carries a Content-Security-Policy allowing scripts,
+styles and images from this server only (no inline script or style, no
+``javascript:`` URLs). It listens on 127.0.0.1 by default.
+What it does not protect against: anyone who can reach the port reads the data
+(there is no login); ``--host 0.0.0.0`` exposes it to the network.
+
+Memory and time: see ``synthkit.viewer.query`` (pages are read from parquet row
+groups; scans stream record batches) and ``bench/viewer.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from synthkit.errors import require as _require
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def require() -> None:
+    """Fail with the pip command when the ``viewer`` extra is missing."""
+    _require("starlette", "viewer")
+    _require("uvicorn", "viewer")
+
+
+def serve(run_dir: Path, host: str = "127.0.0.1", port: int = 8765) -> None:
+    """Serve ``run_dir`` until interrupted (blocks)."""
+    require()
+    import uvicorn
+
+    from synthkit.viewer.app import make_app
+
+    uvicorn.run(make_app(Path(run_dir)), host=host, port=port, log_level="warning")

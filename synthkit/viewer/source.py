@@ -1,0 +1,235 @@
+"""What the viewer reads: a run folder or a saved dataset folder, file by file.
+
+A **run folder** (``runs/<name>/``) holds ``NN_<stage>/`` folders (kept rows in
+``shards/``, dropped rows in ``rejected/``, ``stats.json`` or the per-unit
+``stats/*.json`` of a stage still running) and ``report.json``. A **saved
+dataset folder** (what ``save`` writes) holds ``data/*.parquet`` and the copied
+``report.json``, card and ``images/``; it has final rows only.
+
+Nothing is loaded whole. A ``Folder`` knows its parquet files and their row
+counts from the footers (read on first use, once); rows are read one row group
+at a time. Footer indexes live in an LRU of ``MAX_FOLDERS`` folders, so the
+memory held is bounded by the number of files of the folders in use, never by
+their rows. Legacy ``.jsonl`` shards are not shown (the page says so).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from synthkit.errors import DataError
+
+MAX_FOLDERS = 32
+STAGE_DIR = re.compile(r"^(\d{2,})_([A-Za-z0-9_]+)$")
+PLOT_NAME = re.compile(r"^[A-Za-z0-9_.-]+\.png$")
+
+
+class NotFound(Exception):
+    """A row, cluster, plot or card the URL names is not in the folder (the page answers 404)."""
+
+
+@dataclass
+class Stage:
+    key: str      # folder name, e.g. "04_dedup_minhash": the stable URL value
+    name: str     # registry name, e.g. "dedup_minhash"
+    index: int
+    path: Path | None
+
+
+class Folder:
+    """The parquet files of one folder with cumulative row counts (from footers)."""
+
+    def __init__(self, path: Path) -> None:
+        import pyarrow.parquet as pq
+
+        files = sorted(path.glob("*.parquet"), key=lambda p: p.stem) if path.is_dir() else []
+        self.legacy = bool(path.is_dir() and any(path.glob("*.jsonl")))
+        self.files: list[Path] = []
+        self.starts: list[int] = []          # global row number of each file's first row
+        self.groups: list[list[int]] = []    # per file: global start of each row group
+        total = 0
+        for f in files:
+            meta = pq.ParquetFile(f).metadata
+            self.files.append(f)
+            self.starts.append(total)
+            starts, at = [], total
+            for g in range(meta.num_row_groups):
+                starts.append(at)
+                at += meta.row_group(g).num_rows
+            self.groups.append(starts)
+            total = at
+        self.total = total
+
+    def locate(self, row: int) -> tuple[int, int, int]:
+        """Global row number -> (file, row group, row within the group)."""
+        fi = bisect.bisect_right(self.starts, row) - 1
+        gi = bisect.bisect_right(self.groups[fi], row) - 1
+        return fi, gi, row - self.groups[fi][gi]
+
+    def read(self, rows: list[int], columns: list[str] | None = None) -> list[dict[str, Any]]:
+        """The rows at these global numbers (in the order given), reading only their row groups."""
+        import pyarrow.parquet as pq
+
+        by_group: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        for k, r in enumerate(rows):
+            fi, gi, at = self.locate(r)
+            by_group.setdefault((fi, gi), []).append((k, at))
+        out: list[dict[str, Any] | None] = [None] * len(rows)
+        for (fi, gi), wanted in by_group.items():
+            pf = pq.ParquetFile(self.files[fi])
+            cols = [c for c in columns if c in pf.schema_arrow.names] if columns else None
+            table = pf.read_row_group(gi, columns=cols).take([at for _, at in wanted])
+            for (k, _), row in zip(wanted, table.to_pylist()):
+                out[k] = row
+        return [r for r in out if r is not None]
+
+
+class RunSource:
+    """A run folder or a saved dataset folder, read lazily (see the module doc)."""
+
+    def __init__(self, root: Path) -> None:
+        root = Path(root).expanduser().resolve()
+        if not root.is_dir():
+            raise DataError(f"{root}: not a folder; give a run folder (runs/<name>) or a saved dataset folder")
+        self.root = root
+        self.stages = self._stages()
+        self.dataset = None if self.stages else root / "data"
+        if not self.stages and not (self.dataset.is_dir() and any(self.dataset.glob("*.parquet"))):
+            raise DataError(f"{root}: neither a run folder (no NN_<stage>/ folders) nor a saved dataset "
+                            "(no data/*.parquet)")
+        self._folders: OrderedDict[Path, Folder] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _stages(self) -> list[Stage]:
+        found = []
+        for p in sorted(self.root.iterdir()):
+            m = STAGE_DIR.match(p.name)
+            if m and p.is_dir():
+                found.append(Stage(p.name, m.group(2), int(m.group(1)), p))
+        return found
+
+    @property
+    def kind(self) -> str:
+        return "run" if self.stages else "dataset"
+
+    def folder(self, path: Path) -> Folder:
+        with self._lock:
+            if path in self._folders:
+                self._folders.move_to_end(path)
+                return self._folders[path]
+        made = Folder(path)
+        with self._lock:
+            self._folders[path] = made
+            while len(self._folders) > MAX_FOLDERS:
+                self._folders.popitem(last=False)
+        return made
+
+    def stage(self, key: str | None) -> Stage | None:
+        """A stage by folder name ("04_dedup_minhash") or by name when unique; None = final rows."""
+        if not key:
+            return None
+        hits = [s for s in self.stages if key in (s.key, s.name)]
+        if len(hits) != 1:
+            known = ", ".join(s.key for s in self.stages) or "none (a saved dataset has final rows only)"
+            raise DataError(f"stage {key!r}: {'ambiguous' if hits else 'unknown'}; stages: {known}")
+        return hits[0]
+
+    def final_stage(self) -> Stage | None:
+        return self.stages[-1] if self.stages else None
+
+    def kept_path(self, stage: Stage | None) -> Path:
+        if stage is None:
+            return self.dataset if self.dataset is not None else self.final_stage().path / "shards"
+        return stage.path / "shards"
+
+    def rejected_path(self, stage: Stage) -> Path:
+        return stage.path / "rejected"
+
+    # --- the funnel, the report and the card -------------------------------------------
+    def funnel(self) -> list[dict[str, Any]]:
+        """One dict per stage: stats.json, or the sum of stats/*.json while it runs."""
+        if not self.stages:
+            report = self.report()
+            return [dict(s, key=None, running=False) for s in report.get("stages", [])]
+        out = []
+        for s in self.stages:
+            stats = _read_json(s.path / "stats.json")
+            running = stats is None
+            if running:
+                stats = _sum_units(s.path / "stats")
+            out.append({**stats, "stage": s.name, "index": s.index, "key": s.key, "running": running})
+        return out
+
+    def report(self) -> dict[str, Any]:
+        return _read_json(self.root / "report.json") or {}
+
+    def card_dir(self) -> Path | None:
+        """The saved dataset's folder: this one, or the path the run's save stage wrote."""
+        if self.dataset is not None:
+            return self.root
+        for s in reversed(self.stages):
+            cfg = (_read_json(s.path / "_FINGERPRINT") or {}).get("config") or {}
+            if s.name == "save" and cfg.get("path"):
+                path = Path(cfg["path"])
+                return path if path.is_dir() else None
+        return None
+
+    def plots(self) -> list[str]:
+        card = self.card_dir()
+        images = card / "images" if card else None
+        if not images or not images.is_dir():
+            return []
+        return sorted(p.name for p in images.iterdir() if PLOT_NAME.match(p.name))
+
+    def plot_path(self, name: str) -> Path | None:
+        card = self.card_dir()
+        if card is None or not PLOT_NAME.match(name):
+            return None
+        path = card / "images" / name
+        return path if path.is_file() else None
+
+    def card_text(self) -> str | None:
+        card = self.card_dir()
+        readme = card / "README.md" if card else None
+        return readme.read_text(errors="replace") if readme and readme.is_file() else None
+
+    def trace(self, task_id: str, checkpoint: int | None) -> list[dict[str, Any]]:
+        """GiFT chain steps of one task (``trace.jsonl`` of gibbs_resample stages), streamed."""
+        steps = []
+        for s in self.stages:
+            path = s.path / "trace.jsonl"
+            if not path.is_file():
+                continue
+            with path.open() as f:
+                for line in f:
+                    if task_id not in line:
+                        continue
+                    t = json.loads(line)
+                    if t.get("task_id") == task_id and checkpoint in (None, t.get("checkpoint")):
+                        steps.append(t)
+        return sorted(steps, key=lambda t: (t.get("checkpoint") or 0, t.get("step") or 0))
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _sum_units(folder: Path) -> dict[str, Any]:
+    total: dict[str, Any] = {"rows_in": 0, "kept": 0, "dropped": {}, "tokens_generated": 0, "seconds": 0.0}
+    for p in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        d = _read_json(p) or {}
+        for k in ("rows_in", "kept", "tokens_generated", "seconds"):
+            total[k] += d.get(k, 0) or 0
+        for reason, n in (d.get("dropped") or {}).items():
+            total["dropped"][reason] = total["dropped"].get(reason, 0) + n
+    return total

@@ -1,0 +1,117 @@
+"""A real run for the viewer tests, and `synthkit view` serving it on 127.0.0.1.
+
+The run is pipelines/scoder.yaml on the dummy backend (the real stages, seeds,
+sandbox, dedup and decontamination): synthesize drops answers without tests,
+verify_tests drops the one whose own test fails (in the sandbox), judge drops
+low scores, dedup_minhash drops copies, decontaminate drops HumanEval/0. One
+answer carries markup and script in its text (``PLANTED``) and is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from scoder_answers import ANSWERS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PLANTED = """[Problem]
+Write `triple(x)` <img src=x onerror="window.__xss='img'"> <script>window.__xss='script'</script>
+<a href="javascript:window.__xss='link'">click me</a> and [also](javascript:window.__xss='md').
+
+[Entry Point]
+triple
+
+[Solution]
+```python
+def triple(x):
+    # </code></pre><script>window.__xss='code'</script>
+    return 3 * x
+```
+
+[Tests]
+```python
+assert triple(2) == 6
+assert triple(0) == 0
+```"""
+
+
+@pytest.fixture(scope="session")
+def viewer_run(tmp_path_factory) -> Path:
+    """The run folder of a real pipeline run (see the module doc)."""
+    from synthkit.core.pipeline import Pipeline
+
+    tmp = tmp_path_factory.mktemp("viewer_run")
+    answers = json.dumps(ANSWERS + [PLANTED])
+    pipe = Pipeline.from_yaml(ROOT / "pipelines" / "scoder.yaml", overrides=[
+        "llm.backend=dummy", f"llm.dummy_responses={answers}", "stages.0.limit=6",
+        "stages.1.style=chat", "stages.1.n=6", "stages.1.checkpoints=[ckA, ckB]",
+        "stages.3.style=chat", "stages.3.llm={dummy_responses: ['2', '5', '8', '9']}", "stages.3.min_score=5.5",
+        f"stages.6.path={tmp / 'out'}"], workdir=tmp / "runs")
+    pipe.run()
+    return pipe.run_dir
+
+
+def start_viewer(run_dir: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+    """`synthkit view RUN_DIR --port 0` in a subprocess; returns it and the URL it printed."""
+    proc = subprocess.Popen([sys.executable, "-m", "synthkit.cli", "view", str(run_dir), "--port", "0", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    deadline, lines = time.time() + 60, []
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        m = re.search(r"open (http://\S+)/", line)
+        if m:
+            return proc, _wait_ready(proc, m.group(1))
+    proc.kill()
+    raise AssertionError(f"synthkit view printed no URL: {''.join(lines)} {proc.stderr.read()}")
+
+
+def _wait_ready(proc: subprocess.Popen, base: str) -> str:
+    import httpx
+
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"synthkit view exited: {proc.stderr.read()}")
+        try:
+            if httpx.get(base + "/static/viewer.css", timeout=2).status_code == 200:
+                return base
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError("synthkit view did not answer within 30 s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def viewer_url(viewer_run):
+    proc, base = start_viewer(viewer_run)
+    yield base
+    stop(proc)
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory) -> Path:
+    """Screenshots go to $SYNTHKIT_TEST_ARTIFACTS/viewer when set (CI keeps that folder), else a tmp folder."""
+    root = os.environ.get("SYNTHKIT_TEST_ARTIFACTS")
+    path = Path(root) / "viewer" if root else tmp_path_factory.mktemp("viewer_screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
