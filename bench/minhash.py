@@ -40,7 +40,7 @@ code. Section 1 is ``text`` (datasketch is given the same word shingles).
 With ``--executor ray`` it prints, instead, the dedup throughput of the same
 corpus under both executors, at 1 and 2 workers, each in a fresh child process:
 the local executor (``process_all``, ``workers: w``) next to the Ray executor
-(``process_all_ray`` on the corpus cut into 10,000-row shard files, as a stage
+(``reduce_shards`` on the corpus cut into 10,000-row shard files, as a stage
 reads its input, on a fresh local Ray instance with ``num_cpus=w``). Ray is
 timed cold (the first dedup: worker processes start and import) and warm (the
 same dedup again), and the instance's start is reported apart. Both sides
@@ -222,7 +222,7 @@ def child(path: str, workers: int, trace: bool, normalize: str = "auto") -> None
 
 
 def ray_child(folder: str, workers: int, repeats: int) -> None:
-    """In a fresh process: a Ray instance with ``workers`` CPUs, then ``process_all_ray`` on the shards."""
+    """In a fresh process: a Ray instance with ``workers`` CPUs, then the stage's ``reduce_shards`` on the shards."""
     import logging
 
     t = time.perf_counter()
@@ -232,7 +232,7 @@ def ray_child(folder: str, workers: int, repeats: int) -> None:
     ray.data.DataContext.get_current().enable_progress_bars = False
     start_s = time.perf_counter() - t
 
-    from synthkit.core.executor import ShardedInput
+    from synthkit.core.shards import ShardedInput
     from synthkit.core.stage import StageContext
     from synthkit.stages.dedup_minhash import DedupMinhash as S
 
@@ -242,7 +242,7 @@ def ray_child(folder: str, workers: int, repeats: int) -> None:
             stage = S(S.Config(stage="dedup_minhash"), StageContext(index=0, seed=0, stage_dir=Path(d), base_dir=Path(d)))
             source = ShardedInput.of(Path(folder), workers=workers)
             t = time.perf_counter()
-            verdicts = stage.process_all_ray(source)
+            verdicts = stage.reduce_shards(source, [])
             runs.append({"seconds": time.perf_counter() - t, "rejected": len(verdicts.rejected),
                          "stats": json.loads((Path(d) / "dedup.json").read_text())})
     ray.shutdown()

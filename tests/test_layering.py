@@ -102,6 +102,25 @@ def test_no_import_points_up():
     assert not upward, "imports from a lower layer to a higher one:\n" + "\n".join(sorted(upward))
 
 
+EXECUTORS = {"synthkit.core.executor", "synthkit.core.local_executor", "synthkit.core.ray_executor"}
+
+
+def stage_imports_of_executors(edges: dict[str, set[str]]) -> list[str]:
+    """``stage module imports executor module`` for every such import (there must be none)."""
+    return sorted(f"{mod} imports {dep}" for mod, deps in edges.items() if mod.startswith("synthkit.stages.")
+                  for dep in deps if dep in EXECUTORS)
+
+
+def test_no_stage_imports_an_executor():
+    """A stage declares what it can do (``WholeStage.distributed`` and its shard plan);
+    which executor runs it is none of its business (docs/scaling.md)."""
+    assert all(m in graph() for m in EXECUTORS), "an executor module moved; update EXECUTORS"
+    found = stage_imports_of_executors(graph())
+    assert not found, "stage modules import an executor:\n" + "\n".join(found)
+    assert stage_imports_of_executors({"synthkit.stages.x": {"synthkit.core.ray_executor"}}) == [
+        "synthkit.stages.x imports synthkit.core.ray_executor"]
+
+
 def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
     state: dict[str, int] = {}
     path: list[str] = []

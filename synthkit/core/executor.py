@@ -1,160 +1,131 @@
-"""What an executor is given and what a whole-dataset stage hands back to it.
+"""The executor contract: what the runner hands an executor, and the code every executor runs.
 
-An *executor* runs the units the runner (``synthkit.core.pipeline``) cuts. The
-runner decides *what* to run: the (pass, shard) units of a row-local stage,
-with fixed boundaries and keys, or one whole-dataset stage; the executor
-decides *where*:
-
-- ``local`` (``pipeline.LocalExecutor``): today's loop, in this process.
-- ``ray`` (``synthkit.core.ray_executor.RayExecutor``): the same units as Ray
-  actor calls. A unit's rows are read by the worker from the run folder, so
-  they are the same rows, cut at the same boundaries and seeded the same way,
-  whichever executor ran it; units of one stage may even be split between a
-  local run and a Ray run that resumes it.
-
-A whole-dataset stage that can work without holding every row in one process
-implements ``process_all_ray(source: ShardedInput) -> Verdicts``; the Ray
-executor calls it instead of ``process_all`` and writes the output shards in
-workers, from the verdicts. ``ShardedInput`` gives it the input shard files and
-``map`` (run one of the stage's methods on every shard, in Ray workers, each
-holding its own copy of the stage), and ``Verdicts`` says which input rows were
-dropped, why, and with which extra columns; every other row is kept unchanged,
-in input order.
+The runner (``core.pipeline``) decides *what* runs: the (pass, shard) jobs of a
+row-local stage, at fixed boundaries with fixed keys, or one whole-dataset
+stage. An ``Executor`` decides *where*: ``LocalExecutor`` (``core.local_executor``)
+here, ``RayExecutor`` (``core.ray_executor``) on a Ray cluster. Both run a shard
+job with ``run_job`` and a whole-dataset stage on one machine with ``run_whole``,
+so rows, rejections, counts and resume are the same under either; a stage never
+learns which executor runs it (see docs/scaling.md).
 """
 
 from __future__ import annotations
 
-import bisect
 import shutil
-from dataclasses import dataclass, field
+import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 from synthkit.core import rundir
+from synthkit.core.progress import whole_bar
 from synthkit.core.record import Funnel, Rejected, Row
+from synthkit.errors import SynthkitError
+
+if TYPE_CHECKING:
+    from synthkit.core.shards import Verdict
+    from synthkit.core.stage import Stage
 
 
-def count_file_rows(path: Path) -> int:
-    """Rows in one shard file (parquet metadata; a JSON-lines shard is counted line by line)."""
-    import pyarrow.parquet as pq
+class Executor(Protocol):
+    """Runs a pipeline's stages where it chooses; built by ``pipeline.make_executor``."""
 
-    if path.suffix == ".parquet":
-        return pq.ParquetFile(path).metadata.num_rows
-    with path.open() as f:
-        return sum(1 for line in f if line.strip())
+    name: str
 
+    def run_jobs(self, stage: "Stage", sdir: rundir.StageDir, input_dir: Path | None,
+                 passes: list[str], keys: list[list[str]]) -> None:
+        """Run the unfinished jobs ``keys[p][s]`` (pass ``passes[p]``, input shard ``s`` of
+        ``stage.config.shard_size`` rows) with ``run_job``; each job writes its own output."""
 
-@dataclass
-class ShardedInput:
-    """The input of a stage as its shard files, in key order (the order the rows have)."""
+    def run_whole(self, stage: "Stage", sdir: rundir.StageDir, input_dir: Path | None) -> Funnel:
+        """Run a whole-dataset stage over ``input_dir`` into ``sdir``; return its funnel. A stage
+        with ``distributed = True`` may be run by its shard plan instead of ``process_all``."""
 
-    files: list[Path]
-    counts: list[int]                        # rows per file
-    workers: int = 1                         # CPUs the executor can put on this stage
-    mapper: Callable[..., list[Any]] | None = field(default=None, repr=False, compare=False)
-    _cache: tuple[int, list[Row]] | None = field(default=None, repr=False, compare=False)
+    def extra_stats(self, stage: "Stage") -> dict[str, Any]:
+        """What ``stage.extra_stats()`` said where the stage ran, if not in this process."""
 
-    @classmethod
-    def of(cls, folder: Path | None, workers: int = 1) -> "ShardedInput":
-        files = rundir.shard_files(folder) if folder is not None else []
-        return cls(files, [count_file_rows(p) for p in files], workers)
-
-    def __getstate__(self) -> dict[str, Any]:  # the mapper is the driver's; workers never call it
-        return {**self.__dict__, "mapper": None, "_cache": None}
-
-    @property
-    def n(self) -> int:
-        return sum(self.counts)
-
-    @property
-    def offsets(self) -> list[int]:
-        """Input position of each file's first row."""
-        out, total = [], 0
-        for c in self.counts:
-            out.append(total)
-            total += c
-        return out
-
-    def rows(self, lo: int, hi: int) -> list[Row]:
-        """Rows ``lo:hi`` of the concatenated input (what ``_batches`` yields for that unit)."""
-        out: list[Row] = []
-        for i, (start, count) in enumerate(zip(self.offsets, self.counts)):
-            if start + count <= lo or start >= hi:
-                continue
-            if self._cache is None or self._cache[0] != i:  # consecutive units mostly share a file
-                self._cache = (i, rundir.read_rows(self.files[i]))
-            out.extend(self._cache[1][max(lo - start, 0):hi - start])
-        return out
-
-    def table(self, i: int, columns: Sequence[str] | None = None):
-        """File ``i`` as an Arrow table, with those of ``columns`` it has (all when None)."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        path = self.files[i]
-        if path.suffix == ".parquet":
-            names = pq.ParquetFile(path).schema_arrow.names
-            return pq.read_table(path, columns=[c for c in columns if c in names] if columns else None)
-        table = pa.Table.from_pylist(rundir.read_rows(path))
-        return table.select([c for c in columns if c in table.column_names]) if columns else table
-
-    def column_names(self) -> list[str]:
-        """Every top-level column any shard has, in first-seen order."""
-        import pyarrow.parquet as pq
-
-        names: dict[str, None] = {}
-        for i, path in enumerate(self.files):
-            cols = pq.ParquetFile(path).schema_arrow.names if path.suffix == ".parquet" \
-                else self.table(i).column_names
-            names.update(dict.fromkeys(cols))
-        return list(names)
-
-    def column(self, name: str) -> list[Any] | None:
-        """One column of every row, read here (the ``id`` column, say); None if no shard has it."""
-        values: list[Any] = []
-        found = False
-        for i, count in enumerate(self.counts):
-            t = self.table(i, [name])
-            if name in t.column_names:
-                found = True
-                values.extend(t.column(name).to_pylist())
-            else:
-                values.extend([None] * count)
-        return values if found else None
-
-    def map(self, method: str, columns: Sequence[str] | None = None) -> Iterator[tuple[int, Any]]:
-        """``(offset, stage.<method>(table, offset))`` for every shard file, in order, computed by
-        the executor's workers (each with its own copy of the stage, ``setup()`` done)."""
-        if self.mapper is None:
-            raise RuntimeError("ShardedInput.map needs an executor; this input has none")
-        results = self.mapper(method, list(columns) if columns else None)
-        yield from zip(self.offsets, results)
+    def close(self) -> None:
+        """Release workers; called once, after the last stage."""
 
 
-@dataclass
-class Verdicts:
-    """A whole-dataset stage's decision per input row, without the rows: every row is
-    kept unchanged except those in ``rejected`` (input position -> (reason, detail,
-    extra columns laid over the rejected row))."""
-
-    rejected: dict[int, tuple[str, str, dict[str, Any]]] = field(default_factory=dict)
-
-    def by_file(self, offsets: list[int], counts: list[int]) -> list[dict[int, tuple[str, str, dict[str, Any]]]]:
-        """The verdicts of each file's rows, keyed by position within the file."""
-        out: list[dict[int, tuple[str, str, dict[str, Any]]]] = [{} for _ in offsets]
-        for p, v in self.rejected.items():
-            i = bisect.bisect_right(offsets, p) - 1
-            if not 0 <= i < len(offsets) or p >= offsets[i] + counts[i]:
-                raise ValueError(f"verdict for input position {p}, outside the input")
-            out[i][p - offsets[i]] = v
-        return out
+def batches(folder: Path | None, size: int) -> Iterator[list[Row]]:
+    """The rows of ``folder`` in batches of ``size``: shard ``s`` of a stage is batch ``s``."""
+    batch: list[Row] = []
+    for row in rundir.iter_rows(folder) if folder else ():
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
-def write_verdict_unit(sdir: rundir.StageDir, stage: str, key: str, table: Any,
-                       rejected: dict[int, tuple[str, str, dict[str, Any]]], seconds: float = 0.0) -> Funnel:
-    """Write one output unit of a whole-dataset stage: the rows of ``table`` (an input shard,
-    Arrow) minus the rejected ones. Kept rows stay Arrow, as ``_run_whole`` writes them, so
-    even an all-dropped unit keeps the input's columns."""
+def progress(total: int, initial: int, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="shard", mininterval=1.0, dynamic_ncols=True)
+
+
+def split(stage: "Stage", out: Any) -> tuple[list[Row], list[Rejected]]:
+    """A row-local stage's answer as (kept, rejected); anything else is an error naming the stage."""
+    if not isinstance(out, list):
+        raise SynthkitError(f"stage '{stage.name}' returned {type(out).__name__}; expected a list of rows")
+    kept, rejected = [], []
+    for item in out:
+        if isinstance(item, Rejected):
+            rejected.append(item)
+        elif isinstance(item, dict):
+            kept.append(item)
+        else:
+            raise SynthkitError(f"stage '{stage.name}' returned a {type(item).__name__} among its rows; "
+                                "expected dicts (kept) or Rejected (dropped)")
+    return kept, rejected
+
+
+def run_job(stage: "Stage", sdir: rundir.StageDir, key: str, batch: list[Row]) -> None:
+    """One shard job: ``stage.process(batch)``, written under ``key`` (kept shard last)."""
+    tokens_before, usage_before, t0 = stage.ctx.tokens_generated, stage.ctx.usage.copy(), time.perf_counter()
+    kept, rejected = split(stage, stage.process(batch))
+    funnel = Funnel(rows_in=len(batch), kept=len(kept),
+                    tokens_generated=stage.ctx.tokens_generated - tokens_before,
+                    seconds=time.perf_counter() - t0)
+    funnel.add_usage(stage.ctx.usage.minus(usage_before))
+    funnel.count(rejected)
+    sdir.write_unit(key, kept, rejected, stage.name, funnel)
+
+
+def run_whole(stage: "Stage", sdir: rundir.StageDir, input_dir: Path | None) -> Funnel:
+    """A whole-dataset stage in this process: ``process_all`` on the input as one Dataset."""
+    import datasets
+
+    t0 = time.perf_counter()
+    dataset = rundir.load_dataset(input_dir) if input_dir else datasets.Dataset.from_list([])
+    with whole_bar(len(dataset), f"{stage.ctx.index:02d} {stage.name}") as advance:
+        stage.ctx.advance = advance  # the stage moves the bar where it can (progress.whole_bar)
+        kept, rejected = stage.process_all(dataset)
+    rows_per = max(stage.config.shard_size, 10_000)
+    if isinstance(kept, datasets.Dataset):
+        kept = kept.flatten_indices() if kept._indices is not None else kept
+        n_kept, table = len(kept), kept.data.table
+        chunks = [table.slice(i, rows_per) for i in range(0, max(n_kept, 1), rows_per)]
+    else:
+        n_kept = len(kept)
+        chunks = [kept[i:i + rows_per] for i in range(0, max(n_kept, 1), rows_per)]
+    funnel = Funnel(rows_in=len(dataset), kept=n_kept, seconds=time.perf_counter() - t0,
+                    tokens_generated=stage.ctx.tokens_generated)
+    funnel.add_usage(stage.ctx.usage)
+    funnel.count(rejected)
+    for i, chunk in enumerate(chunks):
+        last = i == len(chunks) - 1
+        sdir.write_unit(rundir.unit_key(0, i), chunk, rejected if last else [], stage.name,
+                        funnel if last else Funnel())
+    return funnel
+
+
+def write_verdict_job(sdir: rundir.StageDir, stage: str, key: str, table: Any,
+                      rejected: "dict[int, Verdict]", seconds: float = 0.0) -> Funnel:
+    """Write one output shard of a whole-dataset stage: the rows of ``table`` (an input shard,
+    Arrow) minus the rejected ones. Kept rows stay Arrow, as ``run_whole`` writes them, so
+    even an all-dropped shard keeps the input's columns."""
     import pyarrow as pa
 
     positions = sorted(rejected)
@@ -167,14 +138,13 @@ def write_verdict_unit(sdir: rundir.StageDir, stage: str, key: str, table: Any,
         reason, detail, extra = rejected[k]
         dropped.append(Rejected({**row, **extra}, reason, detail))
     funnel = Funnel(rows_in=table.num_rows, kept=kept.num_rows, seconds=seconds)
-    for r in dropped:
-        funnel.dropped[r.reason] = funnel.dropped.get(r.reason, 0) + 1
+    funnel.count(dropped)
     sdir.write_unit(key, kept, dropped, stage, funnel)
     return funnel
 
 
-def clear_units(sdir: rundir.StageDir) -> None:
-    """Remove a whole-dataset stage's unit files: it is never resumed mid-stage, and a
-    killed run of another executor may have cut its output into other units."""
+def clear_jobs(sdir: rundir.StageDir) -> None:
+    """Remove a whole-dataset stage's output shards: it is never resumed mid-stage, and a
+    killed run of another executor may have cut its output at other boundaries."""
     for sub in (rundir.DATA, rundir.REJECTED, rundir.STATS):
         shutil.rmtree(sdir.path / sub, ignore_errors=True)

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from synthkit.core import rundir
-from synthkit.core.executor import ShardedInput, Verdicts, write_verdict_unit
-from synthkit.core.pipeline import Pipeline, _batches
+from synthkit.core.executor import batches, write_verdict_job
+from synthkit.core.pipeline import Pipeline
+from synthkit.core.shards import ShardedInput, Verdicts
 from synthkit.errors import ConfigError
 from synthkit.llm.base import LLMConfig, SamplingParams
 from synthkit.llm.cache import SHARDED_ENV, CachedLLM, merge_writers
@@ -61,7 +62,7 @@ def test_sharded_input_cuts_the_units_the_local_loop_cuts(tmp_path):
         rundir.write_rows(tmp_path, rundir.unit_key(0, k), rows[lo:hi])
     source = ShardedInput.of(tmp_path)
     assert source.counts == [7, 0, 9, 7] and source.offsets == [0, 7, 7, 16] and source.n == 23
-    local = list(_batches(tmp_path, 5))
+    local = list(batches(tmp_path, 5))
     assert [source.rows(s * 5, (s + 1) * 5) for s in range(len(local))] == local
     assert source.column("id") == [r["id"] for r in rows] and source.column("nope") is None
     assert source.column_names() == ["id", "x"]
@@ -77,7 +78,7 @@ def test_verdicts_become_units_with_the_local_rejection_rows(tmp_path):
     import pyarrow as pa
 
     rows = [{"id": f"r{i}", "v": i} for i in range(3)]
-    funnel = write_verdict_unit(sdir, "dedup_minhash", rundir.unit_key(0, 0), pa.Table.from_pylist(rows),
+    funnel = write_verdict_job(sdir, "dedup_minhash", rundir.unit_key(0, 0), pa.Table.from_pylist(rows),
                                 per_file[0], seconds=1.5)
     assert (funnel.rows_in, funnel.kept, funnel.dropped) == (3, 2, {"near_duplicate": 1})
     assert rundir.load_dataset(sdir.data).to_list() == [rows[0], rows[2]]
@@ -85,7 +86,7 @@ def test_verdicts_become_units_with_the_local_rejection_rows(tmp_path):
     assert rej == {"id": "r1", "v": 1, "dup_of": "r0", "rejected_by": "dedup_minhash:near_duplicate",
                    "rejected_detail": "dup of r0"}
     # every row dropped: the empty kept shard has the input's columns, not the extra ones
-    write_verdict_unit(sdir, "dedup_minhash", rundir.unit_key(0, 1), pa.Table.from_pylist(rows[:1]),
+    write_verdict_job(sdir, "dedup_minhash", rundir.unit_key(0, 1), pa.Table.from_pylist(rows[:1]),
                        {0: ("near_duplicate", "x", {"dup_of": "r9"})})
     assert rundir.load_table(sdir.data).column_names == ["id", "v"]
 

@@ -179,7 +179,7 @@ def test_ray_dedup_finds_the_local_clusters_with_verify_and_keep_longest(cluster
 
     import numpy as np
 
-    from synthkit.core.executor import ShardedInput
+    from synthkit.core.shards import ShardedInput
     from synthkit.dedup.corpus import stdlib_functions
     from synthkit.dedup.near_dedup import DedupSettings, find_duplicates
     from synthkit.dedup.ray_dedup import find_duplicates_ray
