@@ -2,7 +2,7 @@
 
 One source for three readers: ``synthkit stages NAME`` (``stage_text``), ``synthkit schema``
 (``pipeline_schema``: the JSON Schema of a pipeline file, stages as a union told apart by
-``stage:``) and the docs' stage reference (``reference_markdown``, rendered into docs/stages.md
+``stage:``; committed as ``schema/pipeline.schema.json``) and the docs' stage reference (``reference_markdown``, rendered into docs/stages.md
 when the site is built). An option is a field's name, annotation, default and
 ``Field(description=...)``; nested models (``source:``, ``lora:``) are listed under their key.
 ``config_models()`` names every config model, for the test that each field is described.
@@ -97,6 +97,12 @@ def _tag(model: type[BaseModel]) -> str:
     return model.__name__
 
 
+def builtin_stages() -> list[str]:
+    """The stages synthkit ships (``synthkit/stages/``), sorted; plugins and stages registered by
+    running code are left out, so the schema and the reference do not depend on the environment."""
+    return [n for n in STAGES.names() if STAGES.get(n).__module__.startswith("synthkit.stages.")]
+
+
 def stage_summary(name: str) -> str:
     doc = (STAGES.get(name).__doc__ or "").strip()
     return doc.splitlines()[0] if doc else ""
@@ -157,7 +163,7 @@ def _other_models() -> list[tuple[str, str, type[BaseModel], str]]:
 def config_models() -> dict[str, type[BaseModel]]:
     """Every config model a user writes keys of, by a readable name, nested ones included."""
     found: dict[str, type[BaseModel]] = {}
-    roots = [(f"stage {n}", STAGES.get(n).Config) for n in STAGES.names()]
+    roots = [(f"stage {n}", STAGES.get(n).Config) for n in builtin_stages()]
     roots += [(title, model) for title, _, model, _ in _other_models()]
     for title, model in roots:
         found[title] = model
@@ -173,8 +179,8 @@ def reference_markdown() -> str:
            "stale; `synthkit stages NAME` prints the same for one stage. Every stage also takes `shard_size`",
            "(rows per saved shard, the unit of resume) and its LLM stages an `llm:` block laid over the",
            "pipeline's.", ""]
-    out += [f"- [`{n}`](#{n}): {stage_summary(n)}" for n in STAGES.names()] + [""]
-    for n in STAGES.names():
+    out += [f"- [`{n}`](#{n}): {stage_summary(n)}" for n in builtin_stages()] + [""]
+    for n in builtin_stages():
         out += _md_model(f"`{n}`", n, STAGES.get(n).Config, stage_summary(n), skip=("stage",))
     out += ["# Other configs", ""]
     for title, anchor, model, intro in _other_models():
@@ -195,7 +201,7 @@ def pipeline_schema() -> dict[str, Any]:
     each ``stages:`` item validated against the config of the stage its ``stage:`` names."""
     from synthkit.rounds.config import IterationsConfig
 
-    variants = tuple(_stage_variant(n) for n in STAGES.names())
+    variants = tuple(_stage_variant(n) for n in builtin_stages())
     stage_union = typing.Annotated[Union[variants], Field(discriminator="stage")]  # type: ignore[valid-type]
     fields = PipelineConfig.model_fields
     doc = create_model(

@@ -32,26 +32,33 @@ class RayConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    address: str | None = None           # cluster to join (host:6379, ray://host:10001); None: $RAY_ADDRESS, else a local instance
-    num_cpus: int | None = Field(None, ge=1)  # CPUs of the local instance synthkit starts (ignored when joining a cluster)
-    workers: int = Field(0, ge=0)        # Ray workers per row-local stage; 0 = as many as the cluster's resources fit
-    cpus_per_worker: float = Field(1.0, gt=0)  # CPUs a CPU worker reserves (sandbox, filters, scoring)
-    cpus_per_llm_worker: float = Field(1.0, gt=0)  # CPUs an LLM worker reserves (its torch threads on a CPU model)
-    num_gpus_per_llm_worker: float = Field(0.0, ge=0)  # GPUs an LLM worker reserves (= vLLM tensor_parallel_size); 0 = CPU
-    max_retries: int = Field(3, ge=0)    # a unit whose worker died is retried this often, then the run fails
+    address: str | None = Field(None, description=(
+        "cluster to join (host:6379, ray://host:10001); None: $RAY_ADDRESS, else a local instance"))
+    num_cpus: int | None = Field(None, ge=1, description=(
+        "CPUs of the local instance synthkit starts (ignored when joining a cluster)"))
+    workers: int = Field(0, ge=0, description=(
+        "Ray workers per row-local stage; 0 = as many as the cluster's resources fit"))
+    cpus_per_worker: float = Field(1.0, gt=0, description="CPUs a CPU worker reserves (sandbox, filters, scoring)")
+    cpus_per_llm_worker: float = Field(1.0, gt=0, description=(
+        "CPUs an LLM worker reserves (its torch threads on a CPU model)"))
+    num_gpus_per_llm_worker: float = Field(0.0, ge=0, description=(
+        "GPUs an LLM worker reserves (= vLLM tensor_parallel_size); 0 = CPU"))
+    max_retries: int = Field(3, ge=0, description="a unit whose worker died is retried this often, then the run fails")
 
 
 class PipelineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str                            # run folder name: <workdir>/<name>/
-    seed: int = 0                        # reaches every stage; fixes sampling and shuffles
-    workdir: str = "runs"                # run folders; relative to the pipeline file's folder
-    llm: LLMConfig = Field(default_factory=LLMConfig)  # default model for every LLM stage
-    stages: list[dict[str, Any]]         # validated one by one against each stage's Config
-    iterations: dict[str, Any] | None = None  # self-distillation rounds; validated by synthkit.rounds
-    executor: Literal["local", "ray"] = "local"  # ray: the same units on a Ray cluster (same rows, same resume)
-    ray: RayConfig = Field(default_factory=RayConfig)  # executor: ray settings
+    name: str = Field(description="run folder name: <workdir>/<name>/")
+    seed: int = Field(0, description="reaches every stage; fixes sampling and shuffles")
+    workdir: str = Field("runs", description="run folders; relative to the pipeline file's folder")
+    llm: LLMConfig = Field(default_factory=LLMConfig, description="default model for every LLM stage")
+    stages: list[dict[str, Any]] = Field(description="validated one by one against each stage's Config")
+    iterations: dict[str, Any] | None = Field(None, description=(
+        "self-distillation rounds; validated by synthkit.rounds"))
+    executor: Literal["local", "ray"] = Field("local", description=(
+        "ray: the same units on a Ray cluster (same rows, same resume)"))
+    ray: RayConfig = Field(default_factory=RayConfig, description="executor: ray settings")
     inputs: list[dict[str, Any]] | None = Field(None, description=(
         "Written by `save` into a dataset's pipeline.yaml: each seed input's identity (a local file by "
         "sha256, a bundled set by name, a Hub dataset by id and revision); a run checks the files first."))

@@ -46,8 +46,10 @@ def derive_seed(*parts: object) -> int:
 class SamplingConfig(LLMStageConfig):
     """Config fields every sampling stage shares: which checkpoints to sample from."""
 
-    checkpoints: list[str] = Field(default_factory=list)  # models to sample from, in turn; empty = the llm's
-    use_last_checkpoints: int = Field(0, ge=0)  # iterative runs: sample from the last M trained checkpoints
+    checkpoints: list[str] = Field(default_factory=list, description=(
+        "models to sample from, in turn; empty = the llm's"))
+    use_last_checkpoints: int = Field(0, ge=0, description=(
+        "iterative runs: sample from the last M trained checkpoints"))
 
     @field_validator("checkpoints")
     @classmethod

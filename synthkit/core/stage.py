@@ -65,8 +65,8 @@ class StageConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     renamed: ClassVar[dict[str, str]] = {}  # old key -> new key
 
-    stage: str                       # registry key; equals the stage's file name
-    shard_size: int = Field(64, ge=1)  # rows per saved shard: the unit of resume
+    stage: str = Field(description="registry key; equals the stage's file name")
+    shard_size: int = Field(64, ge=1, description="rows per saved shard: the unit of resume")
 
     @model_validator(mode="before")
     @classmethod
@@ -252,4 +252,4 @@ class WholeStage(Stage):
 class LLMStageConfig(StageConfig):
     """Config fields shared by stages that call a model."""
 
-    llm: "dict[str, Any] | None" = None  # overrides pipeline `llm:` keys for this stage only
+    llm: "dict[str, Any] | None" = Field(None, description="overrides pipeline `llm:` keys for this stage only")

@@ -45,11 +45,13 @@ class ValidationSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    tasks: str | None = None                # a task set: bundled:train, humaneval, mbpp, hub:<id>[:split], a file
-    path: str | None = None                 # rows with messages (or instruction + response, or tasks): jsonl/parquet/save_to_disk
-    split: str | None = None                # split of a DatasetDict folder at `path`
-    subtask_field: str | None = None        # dotted path to each example's subtask; default: its task family
-    limit_per_subtask: int | None = Field(None, ge=1)  # keep the first N examples of each subtask
+    tasks: str | None = Field(None, description="a task set: bundled:train, humaneval, mbpp, hub:<id>[:split], a file")
+    path: str | None = Field(None, description=(
+        "rows with messages (or instruction + response, or tasks): jsonl/parquet/save_to_disk"))
+    split: str | None = Field(None, description="split of a DatasetDict folder at `path`")
+    subtask_field: str | None = Field(None, description=(
+        "dotted path to each example's subtask; default: its task family"))
+    limit_per_subtask: int | None = Field(None, ge=1, description="keep the first N examples of each subtask")
 
     @model_validator(mode="after")
     def _one_source(self) -> "ValidationSpec":

@@ -43,17 +43,19 @@ class WarmupSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    checkpoints: list[str] | None = None   # existing LoRA checkpoint folders or training output folders: no training
-    model: str | None = None               # base model; default: the pipeline's llm.model
-    fraction: float = Field(0.05, gt=0, le=1)  # share of the pool trained on, drawn at random (LESS: 5%)
-    min_rows: int = Field(1, ge=1)         # train on at least this many rows (all if the pool is smaller)
-    num_train_epochs: int = Field(4, ge=1)  # one checkpoint per epoch (LESS: 4)
-    learning_rate: float = Field(2e-5, gt=0)  # peak, linear decay (LESS: 2e-5)
-    warmup_ratio: float = Field(0.0, ge=0, lt=1)  # LR warm-up share; LESS's 0.03 would give a short run's first checkpoint lr 0
-    per_device_train_batch_size: int = Field(8, ge=1)
-    gradient_accumulation_steps: int = Field(1, ge=1)
-    max_length: int = Field(1024, ge=8)    # tokens per row (the features use the stage's max_length)
-    lora: LoraSpec = Field(default_factory=_less_lora)  # LESS: q,k,v,o; r 128 on 7B, 8 here for CPUs
+    checkpoints: list[str] | None = Field(None, description=(
+        "existing LoRA checkpoint folders or training output folders: no training"))
+    model: str | None = Field(None, description="base model; default: the pipeline's llm.model")
+    fraction: float = Field(0.05, gt=0, le=1, description="share of the pool trained on, drawn at random (LESS: 5%)")
+    min_rows: int = Field(1, ge=1, description="train on at least this many rows (all if the pool is smaller)")
+    num_train_epochs: int = Field(4, ge=1, description="one checkpoint per epoch (LESS: 4)")
+    learning_rate: float = Field(2e-5, gt=0, description="peak, linear decay (LESS: 2e-5)")
+    warmup_ratio: float = Field(0.0, ge=0, lt=1, description=(
+        "LR warm-up share; LESS's 0.03 would give a short run's first checkpoint lr 0"))
+    per_device_train_batch_size: int = Field(8, ge=1, description="warm-up rows per device and step")
+    gradient_accumulation_steps: int = Field(1, ge=1, description="warm-up steps accumulated per optimizer step")
+    max_length: int = Field(1024, ge=8, description="tokens per row (the features use the stage's max_length)")
+    lora: LoraSpec = Field(default_factory=_less_lora, description="LESS: q,k,v,o; r 128 on 7B, 8 here for CPUs")
 
 
 def draw(n: int, fraction: float, min_rows: int, seed: int) -> list[int]:

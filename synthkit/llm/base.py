@@ -77,20 +77,22 @@ class LLMConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["transformers", "vllm", "openai", "dummy"] = "transformers"
-    model: str = "embedded"          # local path, hub id, or "embedded" (SmolLM2-135M-Instruct)
-    device: str = "auto"             # transformers: "cpu", "cuda", "auto"
-    dtype: str = "auto"              # transformers/vllm: "float32", "bfloat16", "auto"
-    batch_size: int = Field(16, ge=1)  # transformers: prompts per forward batch
-    threads: int | None = Field(None, ge=1)  # transformers on CPU: torch threads, process-wide (None: torch's default)
-    engine_kwargs: dict[str, Any] = Field(default_factory=dict)  # vllm: passed to vllm.LLM
-    base_url: str = "http://127.0.0.1:8000/v1"  # openai: server root
-    api_key_env: str = "OPENAI_API_KEY"  # openai: env var holding the key (may be unset)
-    max_concurrency: int = Field(8, ge=1)  # openai: requests in flight
-    timeout_s: float = Field(120.0, gt=0)  # openai: per request
-    max_retries: int = Field(4, ge=0)      # openai: on 429/5xx/connection errors
-    cache: bool = True               # memoise (model, prompt, params, seed) -> completions
-    dummy_responses: list[str] = Field(default_factory=list)  # dummy: canned answers, cycled
+    backend: Literal["transformers", "vllm", "openai", "dummy"] = Field("transformers", description=(
+        "who answers: a local HF model, offline vLLM, an OpenAI-compatible server, or canned test answers"))
+    model: str = Field("embedded", description="local path, hub id, or \"embedded\" (SmolLM2-135M-Instruct)")
+    device: str = Field("auto", description="transformers: \"cpu\", \"cuda\", \"auto\"")
+    dtype: str = Field("auto", description="transformers/vllm: \"float32\", \"bfloat16\", \"auto\"")
+    batch_size: int = Field(16, ge=1, description="transformers: prompts per forward batch")
+    threads: int | None = Field(None, ge=1, description=(
+        "transformers on CPU: torch threads, process-wide (None: torch's default)"))
+    engine_kwargs: dict[str, Any] = Field(default_factory=dict, description="vllm: passed to vllm.LLM")
+    base_url: str = Field("http://127.0.0.1:8000/v1", description="openai: server root")
+    api_key_env: str = Field("OPENAI_API_KEY", description="openai: env var holding the key (may be unset)")
+    max_concurrency: int = Field(8, ge=1, description="openai: requests in flight")
+    timeout_s: float = Field(120.0, gt=0, description="openai: per request")
+    max_retries: int = Field(4, ge=0, description="openai: on 429/5xx/connection errors")
+    cache: bool = Field(True, description="memoise (model, prompt, params, seed) -> completions")
+    dummy_responses: list[str] = Field(default_factory=list, description="dummy: canned answers, cycled")
 
     @model_validator(mode="after")
     def _keys_of_this_backend(self) -> "LLMConfig":

@@ -48,24 +48,24 @@ class _Source(BaseModel):
 
 
 class PythonPackageSource(_Source):
-    kind: Literal["python_package"]
-    packages: list[str] = Field(min_length=1)    # import names: [textwrap, json]
-    exclude: list[str] = Field(default_factory=lambda: list(DEFAULT_EXCLUDE))  # globs on "/<rel path>"
+    kind: Literal["python_package"] = Field(description="installed packages or the stdlib, by import name")
+    packages: list[str] = Field(min_length=1, description="import names: [textwrap, json]")
+    exclude: list[str] = Field(default_factory=lambda: list(DEFAULT_EXCLUDE), description="globs on \"/<rel path>\"")
 
 
 class DirectorySource(_Source):
-    kind: Literal["directory"]
-    path: str                                    # relative to the pipeline file
-    glob: str = "**/*.py"
-    exclude: list[str] = Field(default_factory=lambda: list(DEFAULT_EXCLUDE))
-    license: str | None = None                   # recorded in meta (we cannot know it)
+    kind: Literal["directory"] = Field(description="Python files under a folder")
+    path: str = Field(description="relative to the pipeline file")
+    glob: str = Field("**/*.py", description="files read, relative to `path`")
+    exclude: list[str] = Field(default_factory=lambda: list(DEFAULT_EXCLUDE), description="globs on \"/<rel path>\"")
+    license: str | None = Field(None, description="recorded in meta (we cannot know it)")
 
 
 class _TableLike(_Source):
-    field: str = "content"                       # column holding the code text
-    meta_fields: dict[str, str] = Field(default_factory=dict)  # meta key -> column copied into meta
-    extract: bool = True                         # cut defs out (False: each row is a seed)
-    license: str | None = None
+    field: str = Field("content", description="column holding the code text")
+    meta_fields: dict[str, str] = Field(default_factory=dict, description="meta key -> column copied into meta")
+    extract: bool = Field(True, description="cut defs out (False: each row is a seed)")
+    license: str | None = Field(None, description="recorded in meta where the rows carry none")
 
     @model_validator(mode="before")
     @classmethod
@@ -83,17 +83,17 @@ class _TableLike(_Source):
 
 
 class TableSource(_TableLike):
-    kind: Literal["jsonl", "parquet"]
-    path: str
+    kind: Literal["jsonl", "parquet"] = Field(description="a table file of code texts")
+    path: str = Field(description="the file (relative to the pipeline file)")
 
 
 class HFSource(_TableLike):
-    kind: Literal["hf"]
-    path_or_id: str                              # save_to_disk directory, or a Hub dataset id
-    split: str = "train"
-    subset: str | None = None                    # Hub config name
-    revision: str | None = None                  # Hub revision (pin it for reproducibility)
-    max_docs: int | None = Field(None, ge=1)     # read at most this many documents
+    kind: Literal["hf"] = Field(description="a Hugging Face dataset (save_to_disk folder or Hub id)")
+    path_or_id: str = Field(description="save_to_disk directory, or a Hub dataset id")
+    split: str = Field("train", description="split read")
+    subset: str | None = Field(None, description="Hub config name")
+    revision: str | None = Field(None, description="Hub revision (pin it for reproducibility)")
+    max_docs: int | None = Field(None, ge=1, description="read at most this many documents")
 
 
 SeedSource = Annotated[Union[PythonPackageSource, DirectorySource, TableSource, HFSource],

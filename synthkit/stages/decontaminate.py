@@ -64,11 +64,11 @@ class BenchmarkRef(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = None                   # a known name or hub:<id>[:split]; with path, a label
-    path: str | None = None                   # local .jsonl/.jsonl.gz/.json/.parquet
-    prompt_fields: list[str] | None = None    # default: the format's, or guessed
-    solution_fields: list[str] | None = None
-    id_field: str | None = None
+    name: str | None = Field(None, description="a known name or hub:<id>[:split]; with path, a label")
+    path: str | None = Field(None, description="local .jsonl/.jsonl.gz/.json/.parquet")
+    prompt_fields: list[str] | None = Field(None, description="default: the format's, or guessed")
+    solution_fields: list[str] | None = Field(None, description="columns holding solutions; default: the format's, or guessed")
+    id_field: str | None = Field(None, description="column holding the item id, named in contamination.json; default: the format's")
 
     @model_validator(mode="after")
     def _known(self):
@@ -106,20 +106,22 @@ class Decontaminate(WholeStage):
 
     class Config(StageConfig):
         renamed = {"minhash_threshold": "threshold", "minhash_perm": "num_perm", "num_workers": "workers"}
-        benchmarks: list[BenchmarkRef] = Field(  # names, paths or {name, path, ...}; bundled:test is added
-            default_factory=lambda: [BenchmarkRef(name="humaneval")])
-        columns: list[str] = Field(default_factory=lambda: ["instruction", "code"], min_length=1)  # compared
-        detectors: list[Detector] = Field(default_factory=lambda: list(DETECTORS), min_length=1)  # which run
-        min_substring_chars: int = Field(50, ge=8)     # substring: shorter benchmark strings are not matched
-        ngram_text: int = Field(10, ge=3)              # ngram: words per n-gram, text view
-        ngram_code: int = Field(24, ge=3)              # ngram: normalised code tokens per n-gram, code view
-        max_item_share: int = Field(3, ge=2)           # n-grams in this many benchmark items are boilerplate
-        threshold: float = Field(0.7, gt=0, lt=1)      # minhash: estimated Jaccard that counts as contaminated
-        num_perm: int = Field(128, ge=16, le=1024)     # minhash: permutations for that estimate
-        min_tokens: int = Field(20, ge=1)              # minhash: shorter views are not compared
-        max_solutions: int = Field(5, ge=1)            # solutions per benchmark item (APPS has dozens)
-        batch_rows: int = Field(512, ge=1)             # rows checked per batch
-        workers: int = Field(0, ge=0)                  # processes; 0 = one per core from 5,000 rows on
+        benchmarks: list[BenchmarkRef] = Field(default_factory=lambda: [BenchmarkRef(name="humaneval")], description=(
+            "benchmarks to remove: names, paths or {name, path, ...}; the held-out bundled:test is always added"))
+        columns: list[str] = Field(default_factory=lambda: ["instruction", "code"], min_length=1, description=(
+            "columns compared against the benchmarks"))
+        detectors: list[Detector] = Field(default_factory=lambda: list(DETECTORS), min_length=1, description=(
+            "which run"))
+        min_substring_chars: int = Field(50, ge=8, description="substring: shorter benchmark strings are not matched")
+        ngram_text: int = Field(10, ge=3, description="ngram: words per n-gram, text view")
+        ngram_code: int = Field(24, ge=3, description="ngram: normalised code tokens per n-gram, code view")
+        max_item_share: int = Field(3, ge=2, description="n-grams in this many benchmark items are boilerplate")
+        threshold: float = Field(0.7, gt=0, lt=1, description="minhash: estimated Jaccard that counts as contaminated")
+        num_perm: int = Field(128, ge=16, le=1024, description="minhash: permutations for that estimate")
+        min_tokens: int = Field(20, ge=1, description="minhash: shorter views are not compared")
+        max_solutions: int = Field(5, ge=1, description="solutions per benchmark item (APPS has dozens)")
+        batch_rows: int = Field(512, ge=1, description="rows checked per batch")
+        workers: int = Field(0, ge=0, description="processes; 0 = one per core from 5,000 rows on")
 
         @model_validator(mode="before")
         @classmethod
@@ -142,7 +144,7 @@ class Decontaminate(WholeStage):
         def _no_repeats(cls, value: list[str]) -> list[str]:
             return [d for d in DETECTORS if d in value]    # canonical order, each once
 
-        @field_validator("benchmarks", mode="before")
+        @field_validator("benchmarks", mode="before", json_schema_input_type=list[BenchmarkRef | str] | BenchmarkRef | str)
         @classmethod
         def _refs(cls, value: Any) -> list[BenchmarkRef]:
             if isinstance(value, (str, dict)):

@@ -64,28 +64,31 @@ class DedupMinhash(WholeStage):
 
     class Config(StageConfig):
         renamed = {"num_workers": "workers"}
-        columns: list[str] = Field(default_factory=lambda: ["code"], min_length=1)  # compared, joined by "\n"
-        shingle: Literal["word", "char"] = "word"      # word n-grams or character n-grams
-        ngram: int = Field(5, ge=1)                    # tokens (word) or characters (char) per shingle
-        ngram_code: int = Field(10, ge=1)              # tokens per word shingle of a row compared as code
-        lowercase: bool = True                         # case-fold before shingling
-        punctuation: Literal["drop", "split", "keep"] = "drop"  # drop: \w+ tokens only (text rows)
-        normalize: Literal["auto", "code", "text"] = "auto"  # auto: rows that parse as Python compare as code
-        num_perm: int = Field(256, ge=2, le=4096)      # MinHash permutations
-        threshold: float = Field(0.7, gt=0, lt=1)      # Jaccard similarity that counts as duplicate
-        bands: int | None = Field(None, ge=1)          # LSH override; set bands and rows together
-        rows: int | None = Field(None, ge=1)           # permutations per band
-        fp_weight: float = Field(0.5, ge=0)            # weight of false positives when choosing bands
-        fn_weight: float = Field(0.5, ge=0)            # weight of false negatives when choosing bands
-        mode: Literal["fast", "compat", "compat_affine32"] = "fast"  # hash family; compat = datasketch
-        seed: int = Field(1, ge=0)                     # permutation seed (datasketch's default is 1)
-        exact: bool = True                             # exact-duplicate pass on the normalised text first
-        verify: bool = False                           # merge a candidate pair only if real Jaccard >= threshold
-        keep: Literal["first", "longest"] = "first"    # which row of a cluster survives
-        workers: int = Field(0, ge=0)                  # signature processes; 0 = auto (1 below 20k rows)
-        batch_rows: int = Field(2048, ge=1)            # rows per record batch / worker task
-        memory_mb: int = Field(512, ge=16)             # RAM for grouping one band; more rows -> partitions
-        keep_workdir: bool = False                     # keep signatures under <stage_dir>/minhash
+        columns: list[str] = Field(default_factory=lambda: ["code"], min_length=1, description=(
+            "compared, joined by \"\\n\""))
+        shingle: Literal["word", "char"] = Field("word", description="word n-grams or character n-grams")
+        ngram: int = Field(5, ge=1, description="tokens (word) or characters (char) per shingle")
+        ngram_code: int = Field(10, ge=1, description="tokens per word shingle of a row compared as code")
+        lowercase: bool = Field(True, description="case-fold before shingling")
+        punctuation: Literal["drop", "split", "keep"] = Field("drop", description="drop: \\w+ tokens only (text rows)")
+        normalize: Literal["auto", "code", "text"] = Field("auto", description=(
+            "auto: rows that parse as Python compare as code"))
+        num_perm: int = Field(256, ge=2, le=4096, description="MinHash permutations")
+        threshold: float = Field(0.7, gt=0, lt=1, description="Jaccard similarity that counts as duplicate")
+        bands: int | None = Field(None, ge=1, description="LSH override; set bands and rows together")
+        rows: int | None = Field(None, ge=1, description="permutations per band")
+        fp_weight: float = Field(0.5, ge=0, description="weight of false positives when choosing bands")
+        fn_weight: float = Field(0.5, ge=0, description="weight of false negatives when choosing bands")
+        mode: Literal["fast", "compat", "compat_affine32"] = Field("fast", description=(
+            "hash family; compat = datasketch"))
+        seed: int = Field(1, ge=0, description="permutation seed (datasketch's default is 1)")
+        exact: bool = Field(True, description="exact-duplicate pass on the normalised text first")
+        verify: bool = Field(False, description="merge a candidate pair only if real Jaccard >= threshold")
+        keep: Literal["first", "longest"] = Field("first", description="which row of a cluster survives")
+        workers: int = Field(0, ge=0, description="signature processes; 0 = auto (1 below 20k rows)")
+        batch_rows: int = Field(2048, ge=1, description="rows per record batch / worker task")
+        memory_mb: int = Field(512, ge=16, description="RAM for grouping one band; more rows -> partitions")
+        keep_workdir: bool = Field(False, description="keep signatures under <stage_dir>/minhash")
 
         @model_validator(mode="after")
         def _banding(self):

@@ -66,21 +66,24 @@ class FilterInfluence(WholeStage):
     reads, writes = ("messages",), ("scores", "meta")
 
     class Config(StageConfig):
-        validation: ValidationSpec                         # {tasks: bundled:train} or {path: val.jsonl}
-        warmup: WarmupSpec = Field(default_factory=WarmupSpec)  # train a warm-up LoRA, or {checkpoints: [...]}
-        fraction: float | None = Field(None, gt=0, le=1)  # keep ceil(fraction * scored rows); default 0.05
-        k: int | None = Field(None, ge=1)                 # or keep this many rows
-        dim: int = Field(8192, ge=1)                      # projected dimension (LESS: 8192)
-        projection_seed: int = 0                          # seed of the random projection
-        max_length: int = Field(1024, ge=8)               # tokens per row (cut as the trainer cuts)
-        batch_rows: int | None = Field(None, ge=1)        # rows per batched per-example gradient; None: 8 GPU, 2 CPU
-        batch_tokens: int = Field(4096, ge=8)             # padded tokens per batch (memory bound)
-        project_rows: int = Field(32, ge=1)               # rows per projection call and cache append
-        device: Literal["auto", "cpu", "cuda"] = "auto"
-        projector_memory_mb: int = Field(2048, ge=0)      # keep the projection matrix in RAM up to this size
-        threads: int | None = Field(None, ge=1)           # torch CPU threads, warm-up included (None: llm.threads, else torch's)
-        cache_dir: str | None = None                      # features + warm-up; default <workdir>/.influence
-        enabled: bool = True                              # false: pass every row through, unscored
+        validation: ValidationSpec = Field(description="{tasks: bundled:train} or {path: val.jsonl}")
+        warmup: WarmupSpec = Field(default_factory=WarmupSpec, description=(
+            "train a warm-up LoRA, or {checkpoints: [...]}"))
+        fraction: float | None = Field(None, gt=0, le=1, description="keep ceil(fraction * scored rows); default 0.05")
+        k: int | None = Field(None, ge=1, description="or keep this many rows")
+        dim: int = Field(8192, ge=1, description="projected dimension (LESS: 8192)")
+        projection_seed: int = Field(0, description="seed of the random projection")
+        max_length: int = Field(1024, ge=8, description="tokens per row (cut as the trainer cuts)")
+        batch_rows: int | None = Field(None, ge=1, description=(
+            "rows per batched per-example gradient; None: 8 GPU, 2 CPU"))
+        batch_tokens: int = Field(4096, ge=8, description="padded tokens per batch (memory bound)")
+        project_rows: int = Field(32, ge=1, description="rows per projection call and cache append")
+        device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where gradients are computed; auto: cuda when available")
+        projector_memory_mb: int = Field(2048, ge=0, description="keep the projection matrix in RAM up to this size")
+        threads: int | None = Field(None, ge=1, description=(
+            "torch CPU threads, warm-up included (None: llm.threads, else torch's)"))
+        cache_dir: str | None = Field(None, description="features + warm-up; default <workdir>/.influence")
+        enabled: bool = Field(True, description="false: pass every row through, unscored")
 
         @model_validator(mode="after")
         def _one_size(self):

@@ -28,16 +28,18 @@ class Generate(Stage):
         return (*self.writes, self.config.output)
 
     class Config(SamplingConfig):  # + checkpoints, use_last_checkpoints
-        template: str = "{seed}"            # inline str.format template over the row's columns
-        template_file: str | None = None    # or: a file holding the template (relative to the YAML's folder)
-        system: str | None = None           # optional system message (chat style)
-        style: Literal["chat", "completion"] = "chat"  # chat: a user message; completion: raw text to continue
-        n: int = Field(1, ge=1)             # completions per row and checkpoint
-        temperature: float = Field(0.8, ge=0)
-        top_p: float = Field(0.95, gt=0, le=1)
-        max_tokens: int = Field(256, ge=1)  # new tokens per completion
-        stop: list[str] = Field(default_factory=list)
-        output: str = "response"            # column that receives the completion
+        template: str = Field("{seed}", description="inline str.format template over the row's columns")
+        template_file: str | None = Field(None, description=(
+            "or: a file holding the template (relative to the YAML's folder)"))
+        system: str | None = Field(None, description="optional system message (chat style)")
+        style: Literal["chat", "completion"] = Field("chat", description=(
+            "chat: a user message; completion: raw text to continue"))
+        n: int = Field(1, ge=1, description="completions per row and checkpoint")
+        temperature: float = Field(0.8, ge=0, description="sampling temperature (0: greedy)")
+        top_p: float = Field(0.95, gt=0, le=1, description="nucleus sampling: smallest token set with this probability")
+        max_tokens: int = Field(256, ge=1, description="new tokens per completion")
+        stop: list[str] = Field(default_factory=list, description="strings that end a completion (not included)")
+        output: str = Field("response", description="column that receives the completion")
 
         @model_validator(mode="before")
         @classmethod

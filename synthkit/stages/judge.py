@@ -61,8 +61,8 @@ log = logging.getLogger(__name__)
 
 class Aspect(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    weight: float = Field(1.0, ge=0)
-    rubric: str | None = None  # None: the built-in rubric of that name
+    weight: float = Field(1.0, ge=0, description="weight of this aspect in the combined score")
+    rubric: str | None = Field(None, description="None: the built-in rubric of that name")
 
 
 def _default_aspects() -> dict[str, Aspect]:
@@ -78,17 +78,21 @@ class Judge(Stage):
     class Config(LLMStageConfig):
         renamed: ClassVar[dict[str, str]] = {"threshold": "min_score"}
 
-        aspects: dict[str, Aspect] = Field(default_factory=_default_aspects)  # name -> {weight, rubric} or weight
-        mode: Literal["per_aspect", "joint"] = "per_aspect"   # one prompt per aspect, or one JSON answer
-        scoring: Literal["sample", "expected"] = "sample"    # read the digit, or G-Eval expectation
-        style: Literal["chat", "completion"] = "chat"        # completion: plain text ending in "<aspect> score (0-9):"
-        min_score: float | None = Field(None, ge=0, le=9)    # keep rows with combined score >= this
-        top_fraction: float | None = Field(None, gt=0, le=1)  # deprecated: becomes a select_top stage after this one
-        temperature: float = Field(0.0, ge=0)                # first attempt
-        retry_temperature: float = Field(0.7, ge=0)          # retries (a greedy retry would repeat itself)
-        max_tokens: int | None = Field(None, ge=1)           # default: 16 per_aspect, 16 + 12/aspect joint
-        top_logprobs: int = Field(20, ge=1, le=100)          # alternatives per token (expected mode)
-        max_retries: int = Field(2, ge=0)
+        aspects: dict[str, Aspect] = Field(default_factory=_default_aspects, description=(
+            "name -> {weight, rubric} or weight"))
+        mode: Literal["per_aspect", "joint"] = Field("per_aspect", description=(
+            "one prompt per aspect, or one JSON answer"))
+        scoring: Literal["sample", "expected"] = Field("sample", description="read the digit, or G-Eval expectation")
+        style: Literal["chat", "completion"] = Field("chat", description=(
+            "completion: plain text ending in \"<aspect> score (0-9):\""))
+        min_score: float | None = Field(None, ge=0, le=9, description="keep rows with combined score >= this")
+        top_fraction: float | None = Field(None, gt=0, le=1, description=(
+            "deprecated: becomes a select_top stage after this one"))
+        temperature: float = Field(0.0, ge=0, description="sampling temperature of the first attempt")
+        retry_temperature: float = Field(0.7, ge=0, description="retries (a greedy retry would repeat itself)")
+        max_tokens: int | None = Field(None, ge=1, description="default: 16 per_aspect, 16 + 12/aspect joint")
+        top_logprobs: int = Field(20, ge=1, le=100, description="alternatives per token (expected mode)")
+        max_retries: int = Field(2, ge=0, description="re-asks of an unparseable answer, at retry_temperature")
         weights: dict[str, float] | None = Field(None, description=(
             "aspect name -> weight, laid over the aspects' own weights (e.g. the block `synthkit judge fit` "
             "prints); every name must be an aspect"))

@@ -58,15 +58,16 @@ class LoadSeeds(WholeStage):
     writes = ("id", "seed", "instruction", "tests", "io_tests", "entry_point", "code", "meta")  # tasks/source
 
     class Config(StageConfig):
-        path: str | None = None            # rows as-is: .jsonl, .parquet or save_to_disk dir
-        split: str | None = None           # split of a DatasetDict directory at `path`
-        source: SeedSource | None = None   # or: code to extract snippets from
-        tasks: str | None = None           # or: a task set with tests (bundled, bundled:train, humaneval, a file)
-        min_lines: int = Field(4, ge=1)    # snippet bounds (physical lines, decorators included)
-        max_lines: int = Field(60, ge=1)
-        docstrings: Literal["keep", "strip"] = "keep"
-        limit: int | None = Field(None, ge=1)  # keep the first N (after shuffle)
-        shuffle: bool = False              # seeded by pipeline seed + stage index
+        path: str | None = Field(None, description="rows as-is: .jsonl, .parquet or save_to_disk dir")
+        split: str | None = Field(None, description="split of a DatasetDict directory at `path`")
+        source: SeedSource | None = Field(None, description="or: code to extract snippets from")
+        tasks: str | None = Field(None, description=(
+            "or: a task set with tests (bundled, bundled:train, humaneval, a file)"))
+        min_lines: int = Field(4, ge=1, description="snippet bounds (physical lines, decorators included)")
+        max_lines: int = Field(60, ge=1, description="longest snippet kept (physical lines, decorators included)")
+        docstrings: Literal["keep", "strip"] = Field("keep", description="keep or strip the snippets' docstrings")
+        limit: int | None = Field(None, ge=1, description="keep the first N (after shuffle)")
+        shuffle: bool = Field(False, description="seeded by pipeline seed + stage index")
 
         @model_validator(mode="after")
         def _one_input(self):

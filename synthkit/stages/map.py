@@ -47,8 +47,8 @@ def import_function(ref: str) -> Callable[..., Any]:
 class FunctionConfig(StageConfig):
     """The config of a stage that calls a function of yours per row (map, filter)."""
 
-    function: str                      # `module.path:function`, called as fn(row, **kwargs)
-    kwargs: dict[str, Any] = Field(default_factory=dict)  # extra keyword arguments for the function
+    function: str = Field(description="`module.path:function`, called as fn(row, **kwargs)")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="extra keyword arguments for the function")
 
     @field_validator("function")
     @classmethod

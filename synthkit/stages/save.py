@@ -49,17 +49,19 @@ class Save(WholeStage):
         return [(c, "columns") for c in self.config.columns]
 
     class Config(StageConfig):
-        path: str                           # output folder; relative to the pipeline file's folder
-        columns: list[str] = Field(default_factory=list)  # keep only these (default: all)
-        overwrite: bool = True              # replace a dataset folder synthkit wrote earlier at `path`
-        license: str = "other"              # card metadata: a Hub licence id (apache-2.0, mit, other, ...)
-        language: list[str] = Field(default_factory=lambda: ["en"])  # card metadata: ISO 639-1 codes
-        pretty_name: str | None = None      # card title (default: the pipeline name)
-        tags: list[str] = Field(default_factory=list)  # card tags, besides code, synthetic, synthkit
-        validation_fraction: float = Field(0.0, ge=0, lt=1)  # share of rows in a `validation` split, by task
-        split_by: str = "id"                # task key: the root of `id` (before the first '/'), or a column
-        max_shard_mb: float = Field(500.0, gt=0)  # parquet files of about this many MB of Arrow data at most
-        save_to_disk: bool = False          # also write path/save_to_disk/ for datasets.load_from_disk
+        path: str = Field(description="output folder; relative to the pipeline file's folder")
+        columns: list[str] = Field(default_factory=list, description="keep only these (default: all)")
+        overwrite: bool = Field(True, description="replace a dataset folder synthkit wrote earlier at `path`")
+        license: str = Field("other", description="card metadata: a Hub licence id (apache-2.0, mit, other, ...)")
+        language: list[str] = Field(default_factory=lambda: ["en"], description="card metadata: ISO 639-1 codes")
+        pretty_name: str | None = Field(None, description="card title (default: the pipeline name)")
+        tags: list[str] = Field(default_factory=list, description="card tags, besides code, synthetic, synthkit")
+        validation_fraction: float = Field(0.0, ge=0, lt=1, description=(
+            "share of rows in a `validation` split, by task"))
+        split_by: str = Field("id", description="task key: the root of `id` (before the first '/'), or a column")
+        max_shard_mb: float = Field(500.0, gt=0, description=(
+            "parquet files of about this many MB of Arrow data at most"))
+        save_to_disk: bool = Field(False, description="also write path/save_to_disk/ for datasets.load_from_disk")
 
     @property
     def out(self) -> Path:

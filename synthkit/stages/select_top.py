@@ -106,10 +106,10 @@ class SelectTop(WholeStage):
         return [(self.config.by.split(".", 1)[0], f"by: {self.config.by}")]
 
     class Config(StageConfig):
-        by: str = "scores.judge"                          # dotted path to the score in each row
-        fraction: float | None = Field(None, gt=0, le=1)  # keep ceil(fraction * scored rows)
-        k: int | None = Field(None, ge=1)                 # or keep this many rows
-        order: Literal["desc", "asc"] = "desc"            # desc: highest scores first
+        by: str = Field("scores.judge", description="dotted path to the score in each row")
+        fraction: float | None = Field(None, gt=0, le=1, description="keep ceil(fraction * scored rows)")
+        k: int | None = Field(None, ge=1, description="or keep this many rows")
+        order: Literal["desc", "asc"] = Field("desc", description="desc: highest scores first")
 
         @field_validator("by")
         @classmethod

@@ -62,18 +62,20 @@ class Synthesize(Stage):
 
     class Config(SamplingConfig):  # + checkpoints, use_last_checkpoints
         renamed = {"seed_field": "field"}
-        n: int = Field(2, ge=1)                  # answers per seed and checkpoint
-        temperature: float = Field(0.8, ge=0)
-        top_p: float = Field(0.95, gt=0, le=1)
-        max_tokens: int = Field(768, ge=16)      # new tokens per answer
-        field: str = "seed"                      # column holding the seed snippet
-        style: Literal["chat", "completion"] = "chat"  # completion: few-shot text for small/base models
-        template: str | None = None              # inline prompt with {seed}; default: the built-in one
-        template_file: str | None = None         # or: a prompt file with {seed} (relative to the YAML's folder)
+        n: int = Field(2, ge=1, description="answers per seed and checkpoint")
+        temperature: float = Field(0.8, ge=0, description="sampling temperature (0: greedy)")
+        top_p: float = Field(0.95, gt=0, le=1, description="nucleus sampling: smallest token set with this probability")
+        max_tokens: int = Field(768, ge=16, description="new tokens per answer")
+        field: str = Field("seed", description="column holding the seed snippet")
+        style: Literal["chat", "completion"] = Field("chat", description=(
+            "completion: few-shot text for small/base models"))
+        template: str | None = Field(None, description="inline prompt with {seed}; default: the built-in one")
+        template_file: str | None = Field(None, description=(
+            "or: a prompt file with {seed} (relative to the YAML's folder)"))
         system: str | None = Field(None, description="chat style: a system turn sent before the prompt "
                                    "(kept in the row's `synthesis` sample)")
-        max_seed_chars: int = Field(4000, ge=100)  # longer seeds are cut (at a line end)
-        max_answer_chars: int = Field(40_000, ge=1000)  # longer answers are rejected (too_long)
+        max_seed_chars: int = Field(4000, ge=100, description="longer seeds are cut (at a line end)")
+        max_answer_chars: int = Field(40_000, ge=1000, description="longer answers are rejected (too_long)")
 
         @model_validator(mode="before")
         @classmethod

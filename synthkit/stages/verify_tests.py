@@ -43,12 +43,14 @@ class VerifyTests(Stage):
     reads, writes = ("code", ("tests", "io_tests")), ("verify", "scores")
 
     class Config(StageConfig):
-        timeout_s: float = Field(5.0, gt=0)             # wall clock per program (per io case), seconds
-        memory_mb: int = Field(512, ge=64)              # address-space limit per program, MiB
-        workers: int = Field(2, ge=1)                   # programs run in parallel
-        min_pass_rate: float = Field(1.0, ge=0, le=1)   # keep rows whose share of passed tests reaches this
-        preload: list[str] = Field(default_factory=list)  # modules imported once by the workers (numpy, ...)
-        isolation: Literal["auto", "full", "basic"] = "auto"  # full: refuse to run without namespaces
+        timeout_s: float = Field(5.0, gt=0, description="wall clock per program (per io case), seconds")
+        memory_mb: int = Field(512, ge=64, description="address-space limit per program, MiB")
+        workers: int = Field(2, ge=1, description="programs run in parallel")
+        min_pass_rate: float = Field(1.0, ge=0, le=1, description="keep rows whose share of passed tests reaches this")
+        preload: list[str] = Field(default_factory=list, description=(
+            "modules imported once by the workers (numpy, ...)"))
+        isolation: Literal["auto", "full", "basic"] = Field("auto", description=(
+            "full: refuse to run without namespaces"))
 
     def __init__(self, config: StageConfig, ctx: Any) -> None:
         super().__init__(config, ctx)
