@@ -58,10 +58,21 @@ def _default(field: Any) -> str:
         value = field.default_factory()
         if isinstance(value, BaseModel):
             return "(see below)"
-        return json.dumps(value, default=str)
+        return json.dumps(_plain(value), default=str)
     if field.default is PydanticUndefined:
         return "required"
-    return json.dumps(field.default, default=str)
+    return json.dumps(_plain(field.default), default=str)
+
+
+def _plain(value: Any) -> Any:
+    """A default as YAML would spell it: models as their non-default keys."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", exclude_defaults=True)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def options(model: type[BaseModel]) -> list[Option]:
