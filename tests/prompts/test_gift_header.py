@@ -53,3 +53,14 @@ def test_prompts_end_in_the_header_and_a_completion_continues_it():
     # a model that starts over (defines the function itself) is taken as it wrote it
     assert parse_code("def add(a, b):\n    return b + a\n```", "completion", "add", header) == \
         "def add(a, b):\n    return b + a\n"
+
+
+def test_documented_defaults_stops_and_summary_budget():
+    # docs/methods/gift.md lists these as the remaining differences from the reference code
+    from synthkit.prompts.gift import CODE_STOP
+    from synthkit.stages.gibbs_resample import CodeSamplingConfig
+
+    assert CODE_STOP == ("```", "\n### ", "\nif __name__", "\nassert ", "\nprint(")
+    cfg = CodeSamplingConfig(stage="gibbs_resample")
+    assert (cfg.temperature, cfg.top_p, cfg.summary_temperature, cfg.summary_top_p) == (1.0, 1.0, 1.0, 0.95)
+    assert (cfg.max_tokens, cfg.summary_max_tokens) == (512, 256)

@@ -196,6 +196,18 @@ def test_init_is_nn_linears_default_unless_small_is_asked_for():
         IBSpec(init="zeros")
 
 
+def test_z_is_sampled_in_training_and_mu_in_eval_mode():
+    from synthkit.train.ib import Bottleneck
+
+    torch.manual_seed(0)
+    b, h = Bottleneck(16, 4), torch.randn(2, 3, 16)
+    b.train()
+    assert not torch.equal(b(h)[0], b(h)[0])             # z = mu + sigma * eps: a new eps each call
+    b.eval()
+    out, mu, _ = b(h)
+    assert torch.equal(out, b.w_up(mu))                  # z = mu
+
+
 @pytest.mark.slow   # one training step of the tiny model: a few seconds
 def test_gradient_clipping_covers_the_bottleneck(tiny_model_dir, tmp_path, save_rows, make_chat):
     from transformers import TrainerCallback
