@@ -7,6 +7,14 @@ a dataset and trains them with the bundled trainer
 checkpoint folders, oldest first. Each checkpoint keeps its optimizer state and
 ``synthkit_checkpoint.json`` (mean learning rate = LESS's weight).
 
+Defaults by device (``device_defaults``; a field set in the spec wins). On a
+GPU they are LESS's (``base_training_args.sh``): LoRA r 128, alpha 512,
+dropout 0.1 on q/k/v/o, 1 row per device with 32 accumulation steps (an
+effective batch of 32: accumulation is 32 // the per-device batch when only
+that is set), 2,048 tokens a row. On a CPU, where a 7B-sized adapter and a
+2,048-token row cost minutes a step: r 8, alpha 32 (dropout and modules as
+LESS), 8 rows a step without accumulation, 1,024 tokens.
+
 Everything lives in ``<root>/<key>/`` where the key hashes the drawn rows, the
 spec and the model, so a rerun with the same pool reuses the finished
 checkpoints, a killed training resumes through the trainer's own resume, and a
@@ -34,8 +42,11 @@ log = logging.getLogger(__name__)
 DONE = "_WARMUP_DONE"
 
 
-def _less_lora() -> LoraSpec:
-    return LoraSpec(r=8, lora_alpha=32, lora_dropout=0.1, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
+LESS_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj"]
+GPU_DEFAULTS = {"lora": {"r": 128, "lora_alpha": 512}, "per_device_train_batch_size": 1, "effective_batch": 32,
+                "max_length": 2048}   # LESS's warm-up (less/scripts/train/base_training_args.sh)
+CPU_DEFAULTS = {"lora": {"r": 8, "lora_alpha": 32}, "per_device_train_batch_size": 8, "effective_batch": None,
+                "max_length": 1024}   # no accumulation
 
 
 class WarmupSpec(BaseModel):
@@ -52,10 +63,24 @@ class WarmupSpec(BaseModel):
     learning_rate: float = Field(2e-5, gt=0, description="peak, linear decay (LESS: 2e-5)")
     warmup_ratio: float = Field(0.0, ge=0, lt=1, description=(
         "LR warm-up share; LESS's 0.03 would give a short run's first checkpoint lr 0"))
-    per_device_train_batch_size: int = Field(8, ge=1, description="warm-up rows per device and step")
-    gradient_accumulation_steps: int = Field(1, ge=1, description="warm-up steps accumulated per optimizer step")
-    max_length: int = Field(1024, ge=8, description="tokens per row (the features use the stage's max_length)")
-    lora: LoraSpec = Field(default_factory=_less_lora, description="LESS: q,k,v,o; r 128 on 7B, 8 here for CPUs")
+    per_device_train_batch_size: int | None = Field(None, ge=1, description=(
+        "warm-up rows per device and step; None: 1 on a GPU (LESS), 8 on a CPU"))
+    gradient_accumulation_steps: int | None = Field(None, ge=1, description=(
+        "steps accumulated per optimizer step; None: 32 // the per-device batch on a GPU (LESS: 32), 1 on a CPU"))
+    max_length: int | None = Field(None, ge=8, description=(
+        "tokens per row (the features use the stage's max_length); None: 2048 on a GPU (LESS), 1024 on a CPU"))
+    lora: LoraSpec | None = Field(None, description=(
+        "None: LESS's r 128, alpha 512, dropout 0.1, q/k/v/o on a GPU; r 8, alpha 32 on a CPU"))
+
+
+def device_defaults(spec: WarmupSpec, gpu: bool) -> WarmupSpec:
+    """``spec`` with every unset (None) field filled with the GPU (LESS) or CPU default."""
+    d = GPU_DEFAULTS if gpu else CPU_DEFAULTS
+    per_device = spec.per_device_train_batch_size or d["per_device_train_batch_size"]
+    accumulation = spec.gradient_accumulation_steps or max(1, (d["effective_batch"] or per_device) // per_device)
+    lora = spec.lora or LoraSpec(**d["lora"], lora_dropout=0.1, target_modules=list(LESS_MODULES))
+    return spec.model_copy(update={"per_device_train_batch_size": per_device, "gradient_accumulation_steps": accumulation,
+                                   "max_length": spec.max_length or d["max_length"], "lora": lora})
 
 
 def draw(n: int, fraction: float, min_rows: int, seed: int) -> list[int]:
@@ -74,6 +99,9 @@ def warmup(conversations: Sequence[list[dict]], ids: Sequence[str], spec: Warmup
 
     if not conversations:
         raise ConfigError("warmup: the pool is empty; there is nothing to train on")
+    import torch
+
+    spec = device_defaults(spec, gpu=torch.cuda.is_available())
     picked = draw(len(conversations), spec.fraction, spec.min_rows, seed)
     rows = [{"id": str(ids[i]), "messages": conversations[i]} for i in picked]
     key = hashlib.sha256(json.dumps({"rows": rows, "spec": spec.model_dump(exclude={"checkpoints"}),
