@@ -37,7 +37,8 @@ from typing import Sequence
 
 import numpy as np
 
-from synthkit.dedup.normalize import NORMALIZE, normalize_batch, row_views
+from synthkit.dedup.codeview import ViewHasher, code_batch
+from synthkit.dedup.normalize import NORMALIZE, code_rows, normalize_batch
 from synthkit.dedup.shingles import PolyHasher, Shingles, fmix32, sha1_hash32, shingle_batch
 
 log = logging.getLogger(__name__)
@@ -97,29 +98,31 @@ class MinHasher:
             self.a, self.b = self.a[:use_perm].copy(), self.b[:use_perm].copy()
         self.num_perm = int(self.a.size)
         self.poly = PolyHasher()
+        self._views: ViewHasher | None = None
         self.code_rows = 0  # of the last parts() batch, how many took the code view
 
     # --- shingles -------------------------------------------------------------------
-    def parts(self, texts: Sequence[str]) -> list[tuple[np.ndarray, Shingles]]:
-        """The batch's shingles, as ``[(row positions, Shingles of those rows)]``:
+    def parts(self, texts: Sequence[str]) -> list[tuple[np.ndarray, Shingles, bool]]:
+        """The batch's shingles, as ``[(row positions, Shingles of those rows, code)]``:
         one part for the rows compared as text, one for those compared as code
-        (``spec.normalize``; code rows keep case and punctuation and take
-        ``ngram_code`` tokens a word shingle)."""
+        (``spec.normalize``; a code part is a ``codeview.code_batch`` stream cut
+        into ``ngram_code``-token word shingles, whatever ``kind`` says)."""
         # The compat modes hash shingle text, and char shingles include the
         # spaces: both need single spaces. Token-hashed word shingles do not.
         collapse = self.mode != "fast" or self.spec.kind == "char"
-        views, is_code = row_views(texts, self.spec.normalize)
+        is_code = code_rows(texts, self.spec.normalize)
         self.code_rows = sum(is_code)
         spec, out = self.spec, []
         for code in (False, True):
             idx = np.array([i for i, c in enumerate(is_code) if c == code], dtype=np.int64)
             if idx.size == 0:
                 continue
-            rows = [views[i] for i in idx.tolist()]
-            joined = normalize_batch(rows, False, "keep", collapse) if code else \
-                normalize_batch(rows, spec.lowercase, spec.punctuation, collapse)
-            n = spec.ngram_code if code and spec.kind == "word" else spec.ngram
-            out.append((idx, shingle_batch(joined, len(rows), n, spec.kind)))
+            rows = [texts[i] for i in idx.tolist()]
+            if code:
+                out.append((idx, shingle_batch(code_batch(rows), len(rows), spec.ngram_code, "word"), True))
+            else:
+                joined = normalize_batch(rows, spec.lowercase, spec.punctuation, collapse)
+                out.append((idx, shingle_batch(joined, len(rows), spec.ngram, spec.kind), False))
         return out
 
     def shingles(self, texts: Sequence[str]) -> Shingles:
@@ -130,8 +133,24 @@ class MinHasher:
             raise ValueError("a batch with both text and code rows: use parts()")
         return parts[0][1]
 
-    def shingle_hashes(self, sh: Shingles, tok_hashes: np.ndarray | None = None) -> np.ndarray:
-        """One hash per shingle: uint64 (``fast``) or uint32 (compat modes)."""
+    def hashed(self, sh: Shingles, code: bool) -> tuple[np.ndarray, list[np.ndarray], np.ndarray | None]:
+        """``(exact-duplicate key per row, [poly hash per shingle] per view, concrete code tokens
+        or None)``. A text part has one view; a code part two (its abstract views, see
+        ``codeview``), and its key is the hash of its concrete tokens."""
+        tok = self.poly.token_hashes(sh)
+        if not code:
+            return self.poly.row_hashes(sh, tok), [self.poly.hash_shingles(sh, tok)], None
+        if self._views is None:
+            self._views = ViewHasher(self.poly)
+        abstract, literal, concrete = self._views.views(sh, tok)
+        shingles = [self.poly.hash_shingles(sh, abstract), self.poly.hash_shingles(sh, literal)]
+        return self.poly.row_hashes(sh, concrete), shingles, concrete
+
+    def shingle_hashes(self, sh: Shingles, tok_hashes: np.ndarray | None = None, code: bool = False) -> np.ndarray:
+        """One hash per shingle: uint64 (``fast``, and every code part) or uint32
+        (compat modes: datasketch's hash of the shingle text)."""
+        if code:
+            return self.hashed(sh, True)[1][0]
         if self.mode == "fast":
             return self.poly.hash_shingles(sh, tok_hashes)
         return sha1_hash32(sh)
@@ -140,8 +159,8 @@ class MinHasher:
     def signatures(self, texts: Sequence[str]) -> np.ndarray:
         """``uint32 [len(texts), num_perm]``; see the module doc."""
         out = np.zeros((len(texts), self.num_perm), dtype=np.uint32)
-        for idx, sh in self.parts(texts) if len(texts) else ():
-            out[idx] = self.signatures_from(self.shingle_hashes(sh), sh.counts)
+        for idx, sh, code in self.parts(texts) if len(texts) else ():
+            out[idx] = self.signatures_from(self.shingle_hashes(sh, code=code), sh.counts)
         return out
 
     def signatures_from(self, hashes: np.ndarray, counts: np.ndarray) -> np.ndarray:

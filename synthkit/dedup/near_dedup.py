@@ -40,6 +40,7 @@ from synthkit.errors import DataError
 from synthkit.dedup.lsh import band_keys, equal_key_runs, optimal_bands, run_edges
 from synthkit.dedup.minhash import ShingleSpec
 from synthkit.dedup.normalize import column_texts, row_text
+from synthkit.dedup.renames import pair_verdict
 from synthkit.dedup.signing import SignatureStore, SignJob, sign_all
 from synthkit.dedup.unionfind import UnionFind
 
@@ -118,6 +119,13 @@ def iter_texts(data: Any, columns: Sequence[str], batch_rows: int) -> Iterator[l
         yield column_texts({c: table.column(c).to_pylist() for c in columns}, columns)
 
 
+def sign_job(settings: DedupSettings, use_perm: int) -> SignJob:
+    """The signing job; code rows (``normalize`` code or auto) are always verified."""
+    code = settings.spec.normalize != "text"
+    return SignJob(settings.spec, settings.num_perm, use_perm, settings.seed, settings.mode,
+                   settings.verify or code, settings.verify, 2 if code else 1)
+
+
 def _workers(requested: int, n: int) -> int:
     if requested > 0:
         return requested
@@ -137,8 +145,8 @@ def find_duplicates(data: Any, settings: DedupSettings, workdir: Path) -> DedupR
     bands, rows = settings.banding()
     n = len(data)
     workers = _workers(settings.workers, n)
-    job = SignJob(settings.spec, settings.num_perm, bands * rows, settings.seed, settings.mode, settings.verify)
-    store = SignatureStore(Path(workdir), bands, rows, settings.verify)
+    job = sign_job(settings, bands * rows)
+    store = SignatureStore(Path(workdir), bands * job.views, rows, job.keep_sets)
     try:
         sign_all(iter_texts(data, settings.columns, settings.batch_rows), job, store, workers)
     finally:
@@ -189,19 +197,19 @@ def _lsh_pass(store: SignatureStore, uf: UnionFind, active: np.ndarray, parts: i
               settings: DedupSettings) -> dict[str, int]:
     counts = {"candidate_pairs": 0, "verified_pairs": 0, "rejected_pairs": 0}
     keys = _new_array(store.root, "keys", store.n, np.uint64)
-    sets = store.sets() if settings.verify else None
+    sets = store.sets() if store.keep_sets else None
     for j in range(store.bands):
         band = store.band(j)
         _fill(keys, lambda lo, hi: band_keys(np.asarray(band[lo:hi])), chunk=1 << 20)
         for rows, k in equal_key_runs(lambda lo, hi: keys[lo:hi], store.n, active, parts):
-            u, v = run_edges(rows, k, chain=settings.verify)
+            u, v = run_edges(rows, k, chain=sets is not None)
             if u.size == 0:
                 continue
             apart = uf.find(u) != uf.find(v)
             u, v = u[apart], v[apart]
             counts["candidate_pairs"] += int(u.size)
             if sets is not None and u.size:
-                ok = _verify(u, v, sets, settings.threshold)
+                ok = _verify(u, v, sets, settings.threshold, settings.verify)
                 counts["verified_pairs"] += int(ok.sum())
                 counts["rejected_pairs"] += int((~ok).sum())
                 u, v = u[ok], v[ok]
@@ -217,13 +225,15 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return inter / (a.size + b.size - inter)
 
 
-def _verify(u: np.ndarray, v: np.ndarray, sets: tuple[np.ndarray, np.ndarray], threshold: float) -> np.ndarray:
+def _verify(u: np.ndarray, v: np.ndarray, sets: tuple[np.ndarray, np.ndarray], threshold: float,
+            verify_text: bool) -> np.ndarray:
     values, off = sets
     ok = np.zeros(u.size, dtype=bool)
-    # One numpy call per candidate pair (not per shingle); pairs surviving the
+    # One check per candidate pair (not per shingle); pairs surviving the
     # same-cluster filter are few compared with rows.
     for i, (x, y) in enumerate(zip(u.tolist(), v.tolist())):
-        ok[i] = jaccard(np.asarray(values[off[x]:off[x + 1]]), np.asarray(values[off[y]:off[y + 1]])) >= threshold
+        ok[i] = pair_verdict(np.asarray(values[off[x]:off[x + 1]]), np.asarray(values[off[y]:off[y + 1]]),
+                             threshold, verify_text)
     return ok
 
 

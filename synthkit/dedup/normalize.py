@@ -17,12 +17,12 @@ Options:
   so formatting and operator spacing do not matter; ``"split"`` makes every
   punctuation character its own token; ``"keep"`` only collapses whitespace.
 
-``row_views(texts, normalize=...)`` decides per row between that text view
-and the code view of ``codenorm.code_text`` (identifiers to ``ID``, comments,
-docstrings, layout and parentheses dropped, strings by value): ``"text"`` for
-every row, ``"code"`` for every row, ``"auto"`` the code view for the rows
-that parse as Python. Code rows keep their case and punctuation (their tokens
-are already separated); text rows get the options above.
+``code_rows(texts, normalize=...)`` decides per row between that text view
+and the code view of :mod:`synthkit.dedup.codeview` (names, attributes and
+the names inside strings abstracted for candidates; every token by value for
+verification): ``"text"`` for every row, ``"code"`` for every row, ``"auto"``
+the code view for the rows that parse as Python. Code rows keep their case and
+punctuation; text rows get the options above.
 
 ``row_text`` turns the configured columns of a row into one string (columns
 joined by a newline; ``None`` is empty; lists and dicts are JSON-encoded so a
@@ -132,14 +132,12 @@ def normalize(text: str, lowercase: bool = True, punctuation: str = "drop") -> s
     return normalize_batch([text], lowercase, punctuation)
 
 
-def row_views(texts: Sequence[str], normalize: str = "text") -> tuple[list[str], list[bool]]:
-    """(each row as compared, whether it took the code view); see the module doc."""
+def code_rows(texts: Sequence[str], normalize: str = "text") -> list[bool]:
+    """Which rows take the code view (see the module doc)."""
     if normalize not in NORMALIZE:
         raise ValueError(f"normalize must be one of {NORMALIZE}, got {normalize!r}")
-    texts = list(texts)
-    if normalize == "text":
-        return texts, [False] * len(texts)
-    from synthkit.dedup.codenorm import code_text, parses_as_python
+    if normalize != "auto":
+        return [normalize == "code"] * len(texts)
+    from synthkit.dedup.codenorm import parses_as_python
 
-    is_code = [normalize == "code" or parses_as_python(t) for t in texts]
-    return [code_text(t) if c else t for t, c in zip(texts, is_code)], is_code
+    return [parses_as_python(t) for t in texts]

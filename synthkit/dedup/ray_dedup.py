@@ -53,7 +53,8 @@ import numpy as np
 
 from synthkit.dedup.lsh import band_keys, run_edges
 from synthkit.dedup.near_dedup import (DedupResult, DedupSettings, _exact_pass, _fill, _new_array, _parts,
-                                       _representatives, jaccard)
+                                       _representatives, sign_job)
+from synthkit.dedup.renames import pair_verdict
 from synthkit.dedup.normalize import column_texts
 from synthkit.dedup.signing import SignJob, sign_batch
 from synthkit.dedup.unionfind import UnionFind
@@ -158,23 +159,23 @@ def _partition(block, inactive: np.ndarray, parts: int) -> list[dict[str, np.nda
     return [{c: v[h == p] for c, v in rows.items()} for p in range(parts)]
 
 
-def _reduce(verify: bool, threshold: float, *pieces: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _reduce(job: SignJob, threshold: float, *pieces: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Shuffle reduce (a Ray task): every band row of some buckets -> the buckets' edges."""
     batch = {c: np.concatenate([p[c] for p in pieces]) for c in pieces[0]}
-    return _bucket_edges(batch, verify, threshold)
+    return _bucket_edges(batch, job, threshold)
 
 
-def _bucket_edges(batch: dict[str, np.ndarray], verify: bool, threshold: float) -> dict[str, np.ndarray]:
+def _bucket_edges(batch: dict[str, np.ndarray], job: SignJob, threshold: float) -> dict[str, np.ndarray]:
     """Ray Data UDF over one block sorted by (band, key): each bucket's edges, as ``_lsh_pass`` makes them."""
     band, key, pos = batch["band"], batch["key"], batch["pos"]
     order = np.lexsort((pos, key, band))
     band, key, pos = band[order], key[order], pos[order]
     new = np.ones(pos.size, dtype=bool)
     new[1:] = (band[1:] != band[:-1]) | (key[1:] != key[:-1])
-    u, v = run_edges(pos, np.cumsum(new), chain=verify)
-    if verify and u.size:
+    u, v = run_edges(pos, np.cumsum(new), chain=job.keep_sets)
+    if job.keep_sets and u.size:
         sets = dict(zip(pos.tolist(), batch["sets"][order]))
-        ok = np.array([jaccard(np.asarray(sets[a]), np.asarray(sets[b])) >= threshold
+        ok = np.array([pair_verdict(np.asarray(sets[a]), np.asarray(sets[b]), threshold, job.verify_text)
                        for a, b in zip(u.tolist(), v.tolist())], dtype=bool)
         u, v = u[ok], v[ok]
     if u.size:
@@ -202,7 +203,8 @@ def _shuffle_edges(signed, inactive, parts: int, settings: DedupSettings, uf: Un
     if parts == 1:
         maps = [[m] for m in maps]
     reduce = ray.remote(_reduce)
-    pending = [reduce.remote(settings.verify, settings.threshold, *[m[p] for m in maps]) for p in range(parts)]
+    job = sign_job(settings, 1)
+    pending = [reduce.remote(job, settings.threshold, *[m[p] for m in maps]) for p in range(parts)]
     total = 0
     while pending:
         ready, pending = ray.wait(pending, num_returns=1)
@@ -223,11 +225,12 @@ def find_duplicates_ray(files: list[Path], counts: list[int], settings: DedupSet
     workdir.mkdir(parents=True, exist_ok=True)
     bands, rows = settings.banding()
     n = int(sum(counts))
-    job = SignJob(settings.spec, settings.num_perm, bands * rows, settings.seed, settings.mode, settings.verify)
+    job = sign_job(settings, bands * rows)
     items = _slices(files, counts, settings.batch_rows)
     blocks = max(1, min(blocks, len(items)))
     signed = (ray.data.from_items(items, override_num_blocks=blocks)
-              .map_batches(_sign, batch_size=1, fn_kwargs={"job": job, "columns": list(settings.columns), "bands": bands,
+              .map_batches(_sign, batch_size=1, fn_kwargs={"job": job, "columns": list(settings.columns),
+                                                           "bands": bands * job.views,
                                                            "rows": rows, "batch_rows": settings.batch_rows})
               .materialize())
     scalars = _Scalars(workdir, n)

@@ -12,12 +12,14 @@ file                 shape / dtype              what
                                                 (the exact-duplicate key; 0 = empty)
 ``ntok.i64``         ``[n] int64``              tokens per row (0 = empty row)
 ``band_<j>.u32``     ``[n, rows] uint32``       the signature slice of band ``j``
-``sets.u64``         ``[total] uint64``         with ``keep_sets``: each row's sorted,
-``sets_count.i64``   ``[n] int64``              distinct shingle hashes (for verification)
+``sets.u64``         ``[total] uint64``         with ``keep_sets``, what verification
+``sets_count.i64``   ``[n] int64``              reads: a code row's concrete tokens after
+                                                ``renames.CODE_MARK``; with ``verify_text``
+                                                a text row's sorted distinct shingle hashes
 ===================  =========================  ======================================
 
-Disk per row: ``8 + 8 + 4 * bands * rows`` bytes (+ 8 per distinct shingle
-with ``keep_sets``). Workers are started with ``forkserver`` (never ``fork``
+Disk per row: ``8 + 8 + 4 * bands * rows`` bytes (+ 8 per code token, or per
+distinct shingle of a verified text row, with ``keep_sets``). Workers are started with ``forkserver`` (never ``fork``
 from a process that may hold Arrow threads).
 """
 
@@ -34,6 +36,7 @@ from typing import Iterable
 import numpy as np
 
 from synthkit.dedup.minhash import MinHasher, ShingleSpec
+from synthkit.dedup.renames import CODE_MARK
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +50,16 @@ class SignJob:
     use_perm: int           # bands * rows: the permutations LSH reads
     seed: int = 1
     mode: str = "fast"
-    keep_sets: bool = False
+    keep_sets: bool = False     # store what verification reads: code rows always, text rows if verify_text
+    verify_text: bool = False   # text rows' distinct shingle hashes are stored too
+    views: int = 1              # signatures per row: 2 with code rows (codeview's two abstract views)
 
 
 @dataclass
 class BatchOut:
     rowhash: np.ndarray     # uint64 [n]
     ntok: np.ndarray        # int64 [n]
-    sig: np.ndarray         # uint32 [n, use_perm]
+    sig: np.ndarray         # uint32 [n, views * use_perm]: view v's signature at [v * use_perm, ...)
     sets: np.ndarray | None = None       # uint64, rows' distinct shingle hashes, concatenated
     set_counts: np.ndarray | None = None  # int64 [n]
     code_rows: int = 0                    # rows shingled on the code view (see normalize.row_views)
@@ -73,16 +78,23 @@ def sign_batch(job: SignJob, texts: list[str]) -> BatchOut:
     """Hashes and signatures of one batch (runs in a worker or in-process)."""
     mh = _hasher(job)
     n = len(texts)
-    out = BatchOut(np.zeros(n, np.uint64), np.zeros(n, np.int64), np.zeros((n, mh.num_perm), np.uint32))
+    out = BatchOut(np.zeros(n, np.uint64), np.zeros(n, np.int64), np.zeros((n, mh.num_perm * job.views), np.uint32))
     sets, set_rows = [], []
-    for idx, sh in mh.parts(texts):  # the text rows, then the code rows
-        tok = mh.poly.token_hashes(sh)
-        out.rowhash[idx] = mh.poly.row_hashes(sh, tok)
+    for idx, sh, code in mh.parts(texts):  # the text rows, then the code rows
+        out.rowhash[idx], views, concrete = mh.hashed(sh, code)
         out.ntok[idx] = sh.tok_count
-        poly_sh = mh.poly.hash_shingles(sh, tok)
-        hashes = poly_sh if mh.mode == "fast" else mh.shingle_hashes(sh)
-        out.sig[idx] = mh.signatures_from(hashes, sh.counts)
-        if job.keep_sets:
+        poly_sh = views[0]
+        if not code:  # one view: its signature serves every band set
+            views = [poly_sh if mh.mode == "fast" else mh.shingle_hashes(sh)] * job.views
+        for v, hashes in enumerate(views[:job.views]):
+            out.sig[idx, v * mh.num_perm:(v + 1) * mh.num_perm] = mh.signatures_from(hashes, sh.counts)
+        if code and job.keep_sets:  # the concrete tokens, after CODE_MARK (see renames.pair_verdict)
+            starts = np.concatenate(([0], np.cumsum(sh.tok_count)[:-1]))
+            rows = np.repeat(np.arange(sh.n_rows), sh.tok_count + 1)
+            vals = np.insert(concrete, starts, CODE_MARK)
+            sets.append(vals)
+            set_rows.append(idx[rows])
+        elif job.keep_sets and job.verify_text:
             rows = np.repeat(np.arange(sh.n_rows), sh.counts)
             order = np.lexsort((poly_sh, rows))
             r, h = rows[order], poly_sh[order]
@@ -91,7 +103,7 @@ def sign_batch(job: SignJob, texts: list[str]) -> BatchOut:
             sets.append(h[first])
             set_rows.append(idx[r[first]])
     out.code_rows = mh.code_rows
-    if job.keep_sets:  # each row's distinct shingle hashes, sorted, rows in input order
+    if job.keep_sets:  # each row's stored array, rows in input order
         h = np.concatenate(sets) if sets else np.zeros(0, np.uint64)
         r = np.concatenate(set_rows) if set_rows else np.zeros(0, np.int64)
         order = np.argsort(r, kind="stable")

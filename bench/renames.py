@@ -1,0 +1,202 @@
+"""Realistic renames of real code, and the yardsticks of dedup on them (bench and tests).
+
+- ``functions(limit)``: function definitions from the standard library's own
+  ``.py`` files (real code by many people), in a fixed order.
+- ``realistic_rename(code, seed)``: what a person or a synthesizer does to a
+  copy. One to three names, drawn from the function's name, its parameters and
+  locals, and the attributes it reads on ``self``/``cls``, are renamed in every
+  place they occur as names (``.old`` for an attribute), inside f-strings
+  always, and inside the other strings (messages, docstrings) with
+  probability 0.7; new names come in several styles (suffix, prefix, camel
+  case, abbreviation, an unrelated word). Then one comment line is added.
+- ``plant(functions, n, seed)``: the functions plus ``n`` renamed copies.
+- ``code_shingles`` / ``false_removals``: a removed clean row is a false
+  removal when its code (docstrings and comments left out) shares less than
+  half of its word 5-grams with the row kept instead of it.
+
+Nothing here executes the code it handles.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import random
+import re
+import sysconfig
+import tokenize
+from pathlib import Path
+from typing import Sequence
+
+MODULES = ("argparse", "ast", "calendar", "configparser", "csv", "difflib", "email/message", "fractions",
+           "ftplib", "gettext", "heapq", "http/cookiejar", "imaplib", "inspect", "ipaddress", "logging/__init__",
+           "mailbox", "optparse", "pathlib", "pickle", "pydoc", "shutil", "smtplib", "statistics", "string",
+           "tarfile", "textwrap", "turtle", "typing", "urllib/parse", "zipfile", "_pydecimal", "datetime",
+           "tkinter/__init__", "unittest/case", "xml/dom/minidom", "subprocess", "threading", "enum",
+           "collections/__init__", "functools", "dataclasses", "json/decoder", "json/encoder", "locale",
+           "sre_parse", "tempfile", "traceback", "uuid", "wave", "zipfile", "platform", "plistlib", "poplib",
+           "netrc", "mimetypes", "shlex", "sched", "selectors", "socketserver", "ssl", "sunau", "tabnanny")
+_WORDS = ("buffer", "data", "value", "item", "result", "tmp", "entry", "node", "obj", "count", "idx", "text",
+          "key", "parts", "acc", "out", "res", "total", "current", "target", "source", "payload", "chunk")
+_COMMENTS = ("keep this simple", "edge case first", "see the notes above", "TODO: tidy later",
+             "loop over the input", "cheap check", "as discussed", "mirror the spec")
+
+
+def functions(limit: int | None = None, modules: Sequence[str] = MODULES, min_lines: int = 3) -> list[str]:
+    """Source of stdlib functions of at least ``min_lines`` lines, dedented, in a fixed order."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    out: list[str] = []
+    for mod in dict.fromkeys(modules):
+        path = root / f"{mod}.py"
+        if not path.exists():
+            continue
+        src = path.read_text(encoding="utf-8")
+        lines = src.splitlines(keepends=True)
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 >= min_lines:
+                body = "".join(lines[node.lineno - 1:node.end_lineno])
+                indent = min((len(x) - len(x.lstrip()) for x in body.splitlines() if x.strip()), default=0)
+                code = "".join(x[indent:] if x.strip() else "\n" for x in body.splitlines(keepends=True))
+                try:
+                    ast.parse(code)
+                except SyntaxError:
+                    continue
+                out.append(code)
+                if limit is not None and len(out) >= limit:
+                    return out
+    return out
+
+
+def candidates(code: str) -> list[tuple[str, bool]]:
+    """``(name, is_attribute)`` a rename may pick: the function, parameters, locals, self attributes."""
+    names: list[tuple[str, bool]] = []
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.append((node.name, False))
+        elif isinstance(node, ast.arg) and node.arg not in ("self", "cls"):
+            names.append((node.arg, False))
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.append((node.id, False))
+        elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+              and node.value.id in ("self", "cls") and not node.attr.startswith("__")):
+            names.append((node.attr, True))
+    return list(dict.fromkeys(n for n in names if n[0] != "_" and not n[0].startswith("__")))
+
+
+def _new_name(old: str, rng: random.Random, taken: set[str]) -> str:
+    camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), old.strip("_")) or "x"
+    for _ in range(20):
+        style = rng.randrange(6)
+        new = (f"{old}_value", f"new_{old}", camel + "Val" if camel == old else camel,
+               old[:3] + str(rng.randrange(10)) if len(old) > 4 else old + "_",
+               rng.choice(_WORDS), f"{rng.choice(_WORDS)}{rng.randrange(100)}")[style]
+        if new.isidentifier() and new not in taken:
+            return new
+    return f"{old}_{rng.randrange(1 << 20)}"
+
+
+def realistic_rename(code: str, seed: int = 0) -> str | None:
+    """One to three names renamed (see the module doc) and one comment line; None if nothing to rename."""
+    rng = random.Random(seed)
+    cands = candidates(code)
+    if not cands:
+        return None
+    chosen = rng.sample(cands, min(len(cands), rng.choice((1, 1, 2, 3))))
+    taken = set(re.findall(r"\w+", code))
+    plan = {}
+    for old, attr in chosen:
+        new = _new_name(old, rng, taken)
+        taken.add(new)
+        plan[(old, attr)] = new
+    lines = code.splitlines(keepends=True)
+    offset = [0]
+    for line in lines:
+        offset.append(offset[-1] + len(line))
+    edits, prev = [], None
+    for tok in tokenize.generate_tokens(io.StringIO(code).readline):
+        text = tok.string
+        if tok.type == tokenize.NAME and (text, prev == ".") in plan:
+            text = plan[(text, prev == ".")]
+        elif tok.type == tokenize.STRING:
+            fstring = tok.string.lstrip("rRbBuU")[:1] in "fF"
+            for (old, _), new in plan.items():
+                if fstring or rng.random() < 0.7:
+                    text = re.sub(rf"\b{re.escape(old)}\b", new, text)
+        if text != tok.string:
+            edits.append((offset[tok.start[0] - 1] + tok.start[1], offset[tok.end[0] - 1] + tok.end[1], text))
+        if tok.type not in (tokenize.NL, tokenize.COMMENT):
+            prev = tok.string
+    for start, end, text in reversed(edits):  # right to left keeps offsets valid
+        code = code[:start] + text + code[end:]
+    return add_comment_line(code, seed)
+
+
+def add_comment_line(code: str, seed: int = 0) -> str:
+    """One comment line before a line that starts outside any string, indented like it."""
+    starts = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(code).readline):
+            if tok.type in (tokenize.NEWLINE, tokenize.NL):
+                starts.append(tok.end[0] + 1)
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    lines = code.splitlines(keepends=True)
+    starts = [s for s in starts if 2 <= s <= len(lines)] or [len(lines) + 1]
+    rng = random.Random(seed)
+    at = rng.choice(starts)
+    nxt = lines[at - 1] if at <= len(lines) else ""
+    indent = nxt[:len(nxt) - len(nxt.lstrip())] if nxt.strip() else ""
+    return "".join(lines[:at - 1]) + f"{indent}# {rng.choice(_COMMENTS)}\n" + "".join(lines[at - 1:])
+
+
+def plant(funcs: Sequence[str], n: int, seed: int = 0) -> tuple[list[str], list[tuple[int, int]]]:
+    """``funcs`` followed by ``n`` renamed copies of random ones: (rows, [(original, copy) positions])."""
+    rng = random.Random(seed)
+    rows, pairs = list(funcs), []
+    while len(pairs) < n:
+        i = rng.randrange(len(funcs))
+        copy = realistic_rename(funcs[i], rng.randrange(1 << 30))
+        if copy is not None and copy != funcs[i]:
+            pairs.append((i, len(rows)))
+            rows.append(copy)
+    return rows, pairs
+
+
+def code_shingles(code: str, n: int = 5) -> set[tuple[str, ...]]:
+    """Word ``n``-grams of the code with comments and docstrings (strings alone on their line) left out."""
+    kept, pending, prev = [], None, tokenize.NEWLINE
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(code).readline):
+            if tok.type in (tokenize.COMMENT, tokenize.NL, tokenize.ENCODING):
+                continue
+            if tok.type in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER):
+                pending, prev = None, tokenize.NEWLINE
+                continue
+            if pending is not None:
+                kept.append(pending)
+                pending = None
+            if tok.type == tokenize.STRING and prev == tokenize.NEWLINE:
+                pending = tok.string
+            else:
+                kept.append(tok.string)
+            prev = tok.type
+    except (tokenize.TokenError, SyntaxError):
+        kept = [code]
+    words = re.findall(r"\w+", " ".join(kept).lower())
+    if len(words) < n:
+        return {tuple(words)} if words else set()
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+def quality(rows: Sequence[str], pairs: Sequence[tuple[int, int]], n_clean: int, cluster, rep) -> dict:
+    """Recall of the planted pairs, the share of clean rows removed, and the false removals
+    (a clean row removed whose code shares < half its word 5-grams with the row kept instead)."""
+    recall = sum(cluster[i] == cluster[j] for i, j in pairs) / max(1, len(pairs))
+    removed = [k for k in range(n_clean) if rep[k] != k]
+    false = []
+    for k in removed:
+        mine = code_shingles(rows[k])
+        if mine and len(mine & code_shingles(rows[int(rep[k])])) < 0.5 * len(mine):
+            false.append(k)
+    return {"recall": recall, "clean_removed": len(removed) / max(1, n_clean),
+            "false_removals": len(false) / max(1, n_clean), "false_rows": false}

@@ -1,0 +1,140 @@
+"""The code view of a batch, for dedup: one token stream, two sets of token hashes.
+
+``code_batch(rows)`` turns Python rows into the ``SEP``-joined token string
+that :func:`shingles.shingle_batch` cuts (one regular-expression pass over the
+whole batch, no per-row parse): comments, backslash continuations and
+parentheses dropped; a string literal (docstrings included, f-strings too)
+becomes a start marker ``\\x02`` (``\\x04`` for bytes) followed by its pieces
+(``\\w+`` runs and single punctuation characters of its source, prefix and
+quotes left out), each marked ``\\x03``; identifiers,
+keywords, numbers and operators stay as written.
+
+``view_hashes(sh, tok, poly)`` reads that stream twice, vectorised:
+
+- **concrete**: every token by value, with a 2-bit kind (``NAME`` for an
+  identifier other than a keyword, ``self`` or ``cls``; ``WORD`` for a piece
+  of a string; ``OTHER`` for the rest). A word and a name with the same text share the upper bits, so a
+  renaming can be applied to both. This is what a candidate pair is verified
+  on (:mod:`synthkit.dedup.renames`) and what the exact-duplicate key hashes.
+- **abstract** (what LSH shingles): every identifier that is not a keyword,
+  ``self``/``cls``, an exception class, a called builtin (``len``,
+  ``isinstance``...), a dunder or (after a dot, not on ``self``/``cls``) a
+  method of a builtin type becomes one placeholder, attribute names included.
+  It comes in two flavours, each signed and banded on its own (candidates are
+  the union): in the first a word inside a string that is also an identifier
+  of the same row becomes the placeholder too (a rename that reaches the
+  messages and f-strings leaves it unchanged); in the second string words stay
+  as written (a rename that leaves the messages alone leaves it unchanged).
+
+Limits: a rename that reaches some strings that mention a name and not
+others changes both flavours; renaming to or from a kept name (a local called
+``len``) changes them too. The abstract view is loose on purpose: two
+unrelated functions of the same shape share it, and verification tells them
+apart.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import re
+
+import numpy as np
+
+from synthkit.dedup.normalize import SEP
+from synthkit.dedup.shingles import PolyHasher, Shingles, fmix64
+
+OTHER, NAME, WORD = 0, 1, 2
+PLACEHOLDER = "ID"
+# Names that stay in the abstract view: keywords, exception classes and the builtins that
+# are called, not named (a parameter called ``object``, ``input`` or ``type`` is a name).
+_KEEP = (frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) - {"_"}
+         | frozenset(n for n in dir(builtins) if n[:1].isupper())
+         | frozenset({"len", "isinstance", "issubclass", "range", "enumerate", "print", "super", "getattr",
+                      "setattr", "hasattr", "delattr", "sorted", "reversed", "repr", "callable"}))
+# Attributes that stay (on anything but ``self``/``cls``): methods of the builtin types.
+_KEEP_ATTRS = frozenset(a for t in (str, bytes, list, dict, set, tuple, int, float, complex, object)
+                        for a in dir(t) if not a.startswith("_"))
+_NO_NUL = r"[^\x00]"
+_STRING = (r'[rRbBuUfF]{0,2}(?:"""' + _NO_NUL + r'*?"""|\'\'\'' + _NO_NUL + r'*?\'\'\''
+           r'|"(?:[^"\\\n\x00]|\\[^\x00])*"|\'(?:[^\'\\\n\x00]|\\[^\x00])*\')')
+_SCAN = re.compile(r"(?P<comment>#[^\n\x00]*)|(?P<str>" + _STRING + r")|(?P<cont>\\\n)")
+_TOKEN = re.compile(r"\x03(?:\w+|\S)|\w+|\*\*=?|//=?|->|:=|[-+*/%@&|^<>=!]=|<<=?|>>=?|\S")
+_PIECE = re.compile(r"\w+|[^\w\s]")
+_NO_PARENS = str.maketrans({"(": " ", ")": " "})
+_NAME_START = np.zeros(129, dtype=bool)  # index 128 stands for every non-ASCII first character
+_NAME_START[[ord(c) for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"]] = True
+_NAME_START[128] = True
+_KIND_MASK = np.uint64(3)
+_ROW_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _scan(m: re.Match) -> str:
+    if m.lastgroup != "str":
+        return " "
+    lit = m.group()
+    body = lit.lstrip("rRbBuUfF")
+    q = 3 if body[:3] in ('"""', "'''") and len(body) >= 6 else 1
+    mark = " \x04 " if "b" in lit[:len(lit) - len(body)].lower() else " \x02 "
+    words = _PIECE.findall(body[q:-q])
+    return mark + "\x03" + " \x03".join(words) + " " if words else mark
+
+
+def code_batch(rows: list[str]) -> str:
+    """The rows' code token streams, joined by ``SEP`` (tokens separated by spaces)."""
+    joined = SEP.join(r.replace(SEP, " ") if SEP in r else r for r in rows)
+    text = _SCAN.sub(_scan, joined).translate(_NO_PARENS)
+    return " ".join(_TOKEN.findall(text))
+
+
+class ViewHasher:
+    """Holds the hashes of the kept names (computed once per process)."""
+
+    def __init__(self, poly: PolyHasher) -> None:
+        self.poly = poly
+        self.keep = np.unique(np.array([poly.hash_text(w) for w in _KEEP], dtype=np.uint64))
+        self.keep_attr = np.unique(np.array([poly.hash_text(w) for w in _KEEP_ATTRS], dtype=np.uint64))
+        self.selves = np.array([poly.hash_text("self"), poly.hash_text("cls")], dtype=np.uint64)
+        self.fixed = np.unique(np.array([poly.hash_text(w) for w in (*keyword.kwlist, "self", "cls")],
+                                        dtype=np.uint64))
+        self.dot = np.uint64(poly.hash_text("."))
+        self.placeholder = np.uint64(poly.hash_text(PLACEHOLDER))
+        self.word = np.uint64(poly.hash_text("\x03"))
+
+    def views(self, sh: Shingles, tok: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(abstract token hashes, the same with every string word as written, concrete
+        tokens with kinds)`` of a ``code_batch`` stream."""
+        first = sh.codepoints[sh.tok_start]
+        is_word = (first == 3) & (sh.tok_end - sh.tok_start > 1)
+        is_name = _NAME_START[np.minimum(first, 128)]
+        base = tok.copy()
+        base[is_word] = self.poly.hash_spans(sh.codepoints, sh.tok_start[is_word] + 1, sh.tok_end[is_word])
+        row = np.repeat(np.arange(sh.n_rows, dtype=np.uint64), sh.tok_count)
+        same_row = np.zeros(tok.size, dtype=bool)
+        same_row[1:] = row[1:] == row[:-1]
+        after_dot = np.zeros(tok.size, dtype=bool)
+        after_dot[1:] = (tok[:-1] == self.dot) & same_row[1:]
+        on_self = np.zeros(tok.size, dtype=bool)
+        on_self[2:] = after_dot[2:] & np.isin(tok[:-2], self.selves) & same_row[1:-1]
+        kept = np.where(after_dot, np.isin(tok, self.keep_attr) & ~on_self, np.isin(tok, self.keep))
+        kept |= self._dunders(sh, is_name) | np.isin(tok, self.selves)
+        abstract = tok.copy()
+        renamable = is_name & ~kept
+        abstract[renamable] = self.placeholder
+        literal = abstract.copy()
+        if is_word.any():  # a word in a string that spells an identifier of its row
+            key = fmix64(base ^ (row * _ROW_MIX))
+            abstract[is_word & np.isin(key, key[renamable])] = self.placeholder
+        fixed = np.isin(tok, self.fixed)  # keywords, self and cls: never renamed
+        kind = np.where(is_name & ~fixed, NAME, np.where(is_word, WORD, OTHER)).astype(np.uint64)
+        return abstract, literal, (base & ~_KIND_MASK) | kind
+
+    @staticmethod
+    def _dunders(sh: Shingles, is_name: np.ndarray) -> np.ndarray:
+        cp, s, e = sh.codepoints, sh.tok_start, sh.tok_end
+        long_enough = is_name & (e - s > 4)
+        out = np.zeros(s.size, dtype=bool)
+        idx = np.flatnonzero(long_enough)
+        u = ord("_")
+        out[idx] = (cp[s[idx]] == u) & (cp[s[idx] + 1] == u) & (cp[e[idx] - 1] == u) & (cp[e[idx] - 2] == u)
+        return out
