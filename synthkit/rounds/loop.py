@@ -57,7 +57,7 @@ def run_rounds(pipe: Pipeline) -> "datasets.Dataset":
     state = LoopState(base=pipe.config.llm.model)
     if it.bootstrap is not None:
         state = bootstrap(pipe, it, state)
-    data_fps: list[str] = []
+    data_fps: list[str] = [state.upstream] if it.bootstrap is not None else []   # accumulate: bootstrap's too
     final = None
     for r in range(1, it.rounds + 1):
         round_dir = pipe.run_dir / f"round_{r:02d}"
@@ -77,7 +77,8 @@ def run_rounds(pipe: Pipeline) -> "datasets.Dataset":
 
 
 def training_data(pipe: Pipeline, it: IterationsConfig, r: int, rows: "datasets.Dataset", fp: str) -> Path:
-    """Write round ``r``'s training rows (``id``, ``messages``; with ``accumulate`` the earlier rounds' too)."""
+    """Write round ``r``'s training rows (``id``, ``messages``; with ``accumulate`` the bootstrap's and the
+    earlier rounds' too)."""
     import datasets
 
     out = pipe.run_dir / f"round_{r:02d}" / "train_data"
@@ -85,8 +86,9 @@ def training_data(pipe: Pipeline, it: IterationsConfig, r: int, rows: "datasets.
         return out
     parts = [rows]
     if it.data == "accumulate":
-        parts = [datasets.load_from_disk(str(pipe.run_dir / f"round_{i:02d}" / "train_data" / "data"))
-                 for i in range(1, r)] + [rows]
+        earlier = [pipe.run_dir / "bootstrap"] if it.bootstrap is not None else []
+        earlier += [pipe.run_dir / f"round_{i:02d}" for i in range(1, r)]
+        parts = [datasets.load_from_disk(str(d / "train_data" / "data")) for d in earlier] + [rows]
     total = sum(len(p) for p in parts)
     if total == 0:
         raise DataError(f"round {r} kept no rows, so there is nothing to train on; loosen the filters "
