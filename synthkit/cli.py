@@ -13,6 +13,8 @@
     synthkit push DATASET_DIR REPO_ID [--private] [--revision R] [--create-pr] [--message M]
                   [--token-env NAME] [--dry-run]   one commit to a Hub dataset repo
     synthkit view RUN_DIR [--port 8765] [--host 127.0.0.1]   a read-only page over a run (the viewer extra)
+    synthkit show RUN_DIR [--stage S] [--rejected [REASON]] [-n N]   rows as text in the terminal
+    synthkit export RUN_DIR --stage S [--rejected [REASON]] --format jsonl|parquet [-o FILE]
     synthkit view RUN_DIR [--port 8765] [--host 127.0.0.1]   a read-only page over a run (the viewer extra)
 
 Heavy imports live inside the command functions, so `--help` is instant.
@@ -114,6 +116,40 @@ def _cmd_card(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_show(args: argparse.Namespace) -> int:
+    from itertools import islice
+
+    from synthkit.core import inspect
+
+    found = 0
+    for found, row in enumerate(islice(inspect.rows(Path(args.run_dir), args.stage, args.rejected is not None,
+                                                    args.rejected), args.n), 1):
+        print(f"--- {found} " + "-" * 60)
+        print(inspect.render(row, args.width))
+    where = "rejected" if args.rejected is not None else f"kept by {inspect.pick(Path(args.run_dir), args.stage).name}"
+    print(f"({found} {where} rows shown{'; -n for more' if found == args.n else ''})")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from synthkit.core import inspect
+
+    run_dir = Path(args.run_dir)
+    name = inspect.pick(run_dir, args.stage).name if args.stage or args.rejected is None else "all"
+    out = Path(args.output or f"{name}{'-rejected' if args.rejected is not None else ''}.{args.format}")
+    n = inspect.export(inspect.rows(run_dir, args.stage, args.rejected is not None, args.rejected), out, args.format)
+    print(f"wrote {n} rows to {out}")
+    return 0
+
+
+def _add_rows_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", help="a run folder (runs/<name>/) or one of its NN_<stage>/ folders")
+    p.add_argument("--stage", default=None, help="stage name, number or folder (default: the last stage; "
+                   "with --rejected: every stage)")
+    p.add_argument("--rejected", nargs="?", const="", default=None, metavar="REASON",
+                   help="dropped rows instead of kept ones; REASON keeps those dropped for it")
+
+
 def _cmd_push(args: argparse.Namespace) -> int:
     from synthkit.hub.push import describe, push
 
@@ -181,6 +217,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "and copy their cards with images to --out")
     p.add_argument("--out", default="data_cards", help="gallery folder (default: data_cards)")
     p.set_defaults(func=_cmd_card)
+
+    p = sub.add_parser("show", help="print rows of a run (kept or rejected) readably")
+    _add_rows_args(p)
+    p.add_argument("-n", type=int, default=5, help="rows to show (default: 5)")
+    p.add_argument("--width", type=int, default=2000, help="characters shown of one value (default: 2000)")
+    p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser("export", help="write rows of a run (kept or rejected) as jsonl or parquet")
+    _add_rows_args(p)
+    p.add_argument("--format", choices=["jsonl", "parquet"], default="jsonl")
+    p.add_argument("-o", "--output", default=None, help="file to write (default: <NN_stage>[-rejected].<format>)")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("push", help="upload a saved dataset (data, card, images, run files) to the Hub in one commit")
     p.add_argument("dataset", help="folder written by the `save` stage")

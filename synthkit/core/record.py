@@ -51,8 +51,9 @@ fields and only the field that does not fit becomes text). Nothing is dropped
 or crashes; the stage's ``stats.json`` gets a ``notes`` entry naming the column.
 An empty dict (``scores: {}``) is stored as null.
 
-Dropped rows are written to the stage's ``rejected/`` folder with one more
-column, ``rejected_by = "<stage>:<reason>"`` (and ``rejected_detail``).
+Dropped rows are written to the stage's ``rejected/`` folder in one schema for
+every stage (``core.rejected``): ``id``, ``rejected_by = "<stage>:<reason>"``,
+``rejected_detail`` and ``row``, the row as JSON; ``rundir``'s readers unpack it.
 """
 
 from __future__ import annotations

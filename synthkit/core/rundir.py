@@ -4,7 +4,7 @@ Layout of ``runs/<name>/<NN>_<stage>/``::
 
     _FINGERPRINT          json: the config fingerprint the folder was made under
     shards/<key>.parquet  kept rows of one unit of work (``<key>`` = p<pass>-s<shard>)
-    rejected/<key>.parquet dropped rows, with ``rejected_by`` and ``rejected_detail``
+    rejected/<key>.parquet dropped rows: one schema for all stages (``core.rejected``)
     stats/<key>.json      the unit's Funnel (rows in, kept, dropped per reason, ...)
     stats.json            the stage's summed Funnel, written when it finishes
     _SUCCESS              the stage finished; a rerun with the same fingerprint skips it
@@ -35,6 +35,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
+from synthkit.core import rejected as rejected_rows
 from synthkit.errors import SynthkitError
 from synthkit.core.record import Funnel, Rejected, Row, arrow_types, conform_row
 
@@ -261,7 +262,8 @@ def read_rows(path: Path) -> list[Row]:
             return [json.loads(line) for line in f if line.strip()]
     import pyarrow.parquet as pq
 
-    return pq.read_table(path).to_pylist()
+    table = pq.read_table(path)
+    return rejected_rows.unpack(table.to_pylist()) if rejected_rows.is_packed(table.schema) else table.to_pylist()
 
 
 def count_rows(folder: Path) -> int:
@@ -290,6 +292,8 @@ def load_table(folder: Path, columns: list[str] | None = None):
     tables = []
     for p in shard_files(folder):
         t = pq.read_table(p) if p.suffix == ".parquet" else rows_to_table(read_rows(p))[0]
+        if rejected_rows.is_packed(t.schema):  # one schema for every stage's rejected rows
+            t = rows_to_table(rejected_rows.unpack(t.to_pylist()))[0] if t.num_rows else pa.table({})
         if t.num_columns:
             tables.append(t.select([c for c in columns if c in t.column_names]) if columns else t)
     if not tables:
@@ -361,16 +365,21 @@ class StageDir:
         ``kept`` is a list of rows or an Arrow table. When every row was dropped,
         the empty kept shard still has the rows' columns (taken from the dropped
         rows), so an empty result keeps the run's schema."""
-        rejected_table, notes = rows_to_table([rejected_row(r, stage) for r in rejected])
+        import pyarrow as pa
+
+        rejected_table, notes = rejected_rows.pack(rejected, stage), {}
         if isinstance(kept, list):
-            kept, kept_notes = rows_to_table(kept)
-            if not kept.num_columns and rejected_table.num_columns:
-                kept = rejected_table.drop_columns([c for c in ("rejected_by", "rejected_detail")
-                                                    if c in rejected_table.column_names]).slice(0, 0)
-            notes = {**notes, **kept_notes}
+            kept, notes = rows_to_table(kept)
+            if not kept.num_columns and rejected:
+                kept = rows_to_table([r.row for r in rejected])[0].slice(0, 0)
+        if not kept.num_columns:  # never a zero-column shard: readers choke on them
+            kept = pa.table({"id": pa.array([], pa.string())})
         if notes:
             funnel = Funnel(**{**funnel.__dict__, "notes": {**funnel.notes, **notes}})
-        write_table(self.path / REJECTED, key, rejected_table)
+        if rejected:  # no empty file: `datasets` cannot read a parquet file without rows
+            write_table(self.path / REJECTED, key, rejected_table)
+        else:  # a killed earlier attempt at this unit may have left one
+            (self.path / REJECTED / f"{key}.parquet").unlink(missing_ok=True)
         write_json(self.path / STATS / f"{key}.json", funnel.to_dict())
         write_table(self.data, key, kept)
 

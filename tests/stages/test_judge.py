@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import json
 
-import datasets
 import pytest
 
+from synthkit.core import rundir
 from synthkit.core.config import parse_pipeline
 from synthkit.errors import ConfigError
 from synthkit.core.record import Rejected
@@ -139,7 +139,7 @@ def test_top_fraction_pipeline_keeps_the_best_rows(tmp_path):
                         workdir=tmp_path / "runs")
     kept = pipe.run()
     assert len(kept) == 3
-    select = datasets.Dataset.from_parquet(str(pipe.run_dir / "02_select_top" / "rejected" / "*.parquet"))
+    select = rundir.load_dataset(pipe.run_dir / "02_select_top" / "rejected")  # unpacked rows
     assert len(select) == 7 and set(select["rejected_by"]) == {"select_top:below_top"}
     assert min(s["judge"] for s in kept["scores"]) >= max(s["judge"] for s in select["scores"])
     assert len(list((pipe.run_dir / "01_judge" / "shards").glob("*.parquet"))) == 4  # saved per shard

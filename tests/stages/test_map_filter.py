@@ -3,9 +3,9 @@ from __future__ import annotations
 import json
 import uuid
 
-import datasets
 import pytest
 
+from synthkit.core import rundir
 from synthkit.core.pipeline import Pipeline
 from synthkit.core.stage import StageContext
 from synthkit.errors import ConfigError, DataError
@@ -73,8 +73,7 @@ def _stage(cls, tmp_path, **cfg):
 
 
 def _rejected(stage_dir):
-    files = sorted(str(p) for p in (stage_dir / "rejected").glob("*.parquet"))
-    return datasets.Dataset.from_parquet(files).to_list() if files else []
+    return list(rundir.iter_rows(stage_dir / "rejected"))  # unpacked: the row's columns + rejected_by/detail
 
 
 def test_map_replaces_rows_and_passes_kwargs(fns, tmp_path):
