@@ -25,7 +25,9 @@ Contract:
   (``synthkit.core.ray_executor``), so rows, rejections, counts and resume are
   the same. Neither key enters a fingerprint: a run may resume on the other.
 - ``report.json`` in the run folder holds per-stage rows in/out, drops by
-  reason, seconds and generated tokens per second. A stage that defines
+  reason, seconds, LLM usage (requests, cache hits, prompt and completion
+  tokens) and generated tokens per second, and their ``totals``
+  (``synthkit.core.report``). A stage that defines
   ``finish_run(report)`` (``save``) is then called with it.
 """
 
@@ -48,7 +50,9 @@ from synthkit.core.config import PipelineConfig, load_raw, parse_pipeline, stage
 from synthkit.errors import ConfigError, DataError
 from synthkit.llm.base import row_neutral
 from synthkit.core.record import Funnel, Row, assign_ids
+from synthkit.core.progress import quiet_libraries
 from synthkit.core.registry import STAGES
+from synthkit.core.report import throughput, totals
 from synthkit.core.stage import Stage, StageConfig, StageContext
 
 log = logging.getLogger(__name__)
@@ -137,6 +141,11 @@ class Pipeline:
         trained) and ``upstream`` (a fingerprint of what came before this run,
         e.g. a round's training) both enter every stage's fingerprint.
         ``input_dir``, a folder of shards, is the first stage's input."""
+        with quiet_libraries():  # no stray `datasets` bars between the stages' own
+            return self._run_stages(run_dir, checkpoints, upstream, input_dir)
+
+    def _run_stages(self, run_dir: Path, checkpoints: Sequence[str], upstream: str,
+                    input_dir: Path | None) -> "datasets.Dataset":  # noqa: F821
         started = time.perf_counter()
         run_dir.mkdir(parents=True, exist_ok=True)
         stages = self.build(run_dir, checkpoints)
@@ -162,7 +171,7 @@ class Pipeline:
             executor.close()
         final = rundir.load_dataset(prev_data)
         summary = {"name": self.config.name, "seed": self.config.seed, "rows_out": len(final), "fingerprint": upstream,
-                   "seconds": round(time.perf_counter() - started, 3), "stages": report}
+                   "seconds": round(time.perf_counter() - started, 3), "stages": report, "totals": totals(report)}
         rundir.write_json(run_dir / "report.json", summary)
         for stage in stages:  # a stage that publishes the run (save) gets its final report
             stage.finish_run(summary)
@@ -180,7 +189,7 @@ class Pipeline:
         _check_unique_ids(sdir.data, stage.name)
         stats = {**executor.extra_stats(stage), **stage.extra_stats(), "stage": stage.name, "index": stage.ctx.index, **funnel.to_dict(),
                  "wall_seconds_last_run": round(time.perf_counter() - started, 3),
-                 "tokens_per_s": round(funnel.tokens_generated / funnel.seconds, 2) if funnel.seconds else 0.0}
+                 "tokens_per_s": throughput(funnel, stage.ctx.llm_config)}
         sdir.finish(stats)
         log.info("%s: %d in, %d kept, dropped %s", sdir.path.name, funnel.rows_in, funnel.kept, funnel.dropped)
 

@@ -330,6 +330,7 @@ class RayExecutor:
         self.ray.get(refs)
         funnel = sdir.funnel()
         funnel.tokens_generated = stage.ctx.tokens_generated
+        funnel.add_usage(stage.ctx.usage)
         return funnel
 
 
