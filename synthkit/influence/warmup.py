@@ -11,7 +11,7 @@ Defaults by device (``device_defaults``; a field set in the spec wins). On a
 GPU they are LESS's (``base_training_args.sh``): LoRA r 128, alpha 512,
 dropout 0.1 on q/k/v/o, 1 row per device with 32 accumulation steps (an
 effective batch of 32: accumulation is 32 // the per-device batch when only
-that is set), 2,048 tokens a row. On a CPU, where a 7B-sized adapter and a
+that is set), 2,048 tokens a row, bf16. On a CPU, where a 7B-sized adapter and a
 2,048-token row cost minutes a step: r 8, alpha 32 (dropout and modules as
 LESS), 8 rows a step without accumulation, 1,024 tokens.
 
@@ -71,6 +71,7 @@ class WarmupSpec(BaseModel):
         "tokens per row (the features use the stage's max_length); None: 2048 on a GPU (LESS), 1024 on a CPU"))
     lora: LoraSpec | None = Field(None, description=(
         "None: LESS's r 128, alpha 512, dropout 0.1, q/k/v/o on a GPU; r 8, alpha 32 on a CPU"))
+    bf16: bool | None = Field(None, description="bf16 mixed precision; None: on a GPU (LESS), off on a CPU")
 
 
 def device_defaults(spec: WarmupSpec, gpu: bool) -> WarmupSpec:
@@ -80,7 +81,8 @@ def device_defaults(spec: WarmupSpec, gpu: bool) -> WarmupSpec:
     accumulation = spec.gradient_accumulation_steps or max(1, (d["effective_batch"] or per_device) // per_device)
     lora = spec.lora or LoraSpec(**d["lora"], lora_dropout=0.1, target_modules=list(LESS_MODULES))
     return spec.model_copy(update={"per_device_train_batch_size": per_device, "gradient_accumulation_steps": accumulation,
-                                   "max_length": spec.max_length or d["max_length"], "lora": lora})
+                                   "max_length": spec.max_length or d["max_length"], "lora": lora,
+                                   "bf16": gpu if spec.bf16 is None else spec.bf16})
 
 
 def draw(n: int, fraction: float, min_rows: int, seed: int) -> list[int]:
@@ -121,7 +123,7 @@ def warmup(conversations: Sequence[list[dict]], ids: Sequence[str], spec: Warmup
                       learning_rate=spec.learning_rate, warmup_ratio=spec.warmup_ratio, num_train_epochs=spec.num_train_epochs,
                       per_device_train_batch_size=spec.per_device_train_batch_size,
                       gradient_accumulation_steps=spec.gradient_accumulation_steps, max_length=spec.max_length,
-                      save_steps=0, seed=seed, logging_steps=1)
+                      save_steps=0, seed=seed, logging_steps=1, bf16=spec.bf16)
     log.info("warm-up %s: training on %d of %d rows for %d epochs", key, len(rows), len(conversations),
              spec.num_train_epochs)
     result = train(cfg, data_fingerprint=key)

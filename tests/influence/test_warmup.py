@@ -13,7 +13,7 @@ def test_gpu_defaults_are_less_warmup_lora_and_an_effective_batch_of_32():
     assert (lora.r, lora.lora_alpha, lora.lora_dropout) == (128, 512, 0.1)
     assert lora.target_modules == ["q_proj", "k_proj", "v_proj", "o_proj"]
     assert (spec.per_device_train_batch_size, spec.gradient_accumulation_steps) == (1, 32)
-    assert spec.max_length == 2048
+    assert spec.max_length == 2048 and spec.bf16 is True
     assert (spec.learning_rate, spec.num_train_epochs, spec.fraction) == (2e-5, 4, 0.05)
     four = device_defaults(WarmupSpec(per_device_train_batch_size=4), gpu=True)
     assert four.per_device_train_batch_size * four.gradient_accumulation_steps == 32   # still 32 rows a step
@@ -24,6 +24,7 @@ def test_cpu_defaults_are_smaller_and_set_fields_win():
     assert (spec.lora.r, spec.lora.lora_alpha, spec.lora.lora_dropout) == (8, 32, 0.1)
     assert spec.lora.target_modules == ["q_proj", "k_proj", "v_proj", "o_proj"]
     assert (spec.per_device_train_batch_size, spec.gradient_accumulation_steps, spec.max_length) == (8, 1, 1024)
+    assert spec.bf16 is False and spec.warmup_ratio == 0.0   # LESS: 0.03 (docs/methods/less.md says why not)
     assert device_defaults(WarmupSpec(per_device_train_batch_size=4), gpu=False).gradient_accumulation_steps == 1
     mine = WarmupSpec(lora={"r": 4, "target_modules": ["q_proj"]}, gradient_accumulation_steps=3, max_length=64)
     for gpu in (True, False):
