@@ -68,6 +68,23 @@ Row = dict[str, Any]
 COLUMNS = ("id", "seed", "instruction", "response", "code", "tests", "io_tests", "entry_point",
            "messages", "scores", "verify", "meta")
 TEXT_COLUMNS = ("id", "seed", "instruction", "response", "code", "tests", "entry_point")
+# What each schema column means, for data cards and docs (the table above, in one line each).
+COLUMN_DOCS = {
+    "id": "stable, unique row id; a row derived from another is `<parent id>/<suffix>`",
+    "seed": "the seed text (code snippet or task) the row grew from",
+    "instruction": "the problem statement shown to the model",
+    "response": "the model's answer (prose and/or code)",
+    "code": "code extracted from `response`",
+    "tests": "an assert block (HumanEval/MBPP style); null where `io_tests` holds the tests",
+    "io_tests": "stdin/stdout cases (APPS style); null where `tests` holds the tests",
+    "entry_point": "the function the tests call (`check(candidate)`)",
+    "messages": "the SFT view, a list of {role, content}; the trainer reads this column and nothing else",
+    "scores": "aspect -> score (judge, verify_tests, ...); null where a row lacks that aspect",
+    "verify": "what verify_tests found: status, pass_rate, passed, duration_s, tests_passed, tests_total",
+    "meta": "provenance: stage, model, checkpoint, sampling parameters, seed source",
+    "rejected_by": "`<stage>:<reason>` of a dropped row (rejected/ shards only)",
+    "rejected_detail": "free text on why the row was dropped (rejected/ shards only)",
+}
 
 
 @dataclass
@@ -82,7 +99,12 @@ class Rejected:
 
 @dataclass
 class Funnel:
-    """Counts for one unit of work: rows in, kept, dropped per reason, tokens."""
+    """Counts for one unit of work: rows in, kept, dropped per reason, tokens.
+
+    ``tokens_generated`` counts the completion tokens of the answers the stage
+    used, cached ones included; ``requests``, ``cache_hits``, ``prompt_tokens``
+    and ``completion_tokens`` are its LLMs' usage (``synthkit.llm.usage``):
+    prompts asked, answered from the cache, and tokens the backend processed."""
 
     rows_in: int = 0
     kept: int = 0
@@ -90,12 +112,14 @@ class Funnel:
     tokens_generated: int = 0
     seconds: float = 0.0
     notes: dict[str, str] = field(default_factory=dict)  # column -> how its values were stored
+    requests: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
     def add(self, other: "Funnel") -> None:
-        self.rows_in += other.rows_in
-        self.kept += other.kept
-        self.tokens_generated += other.tokens_generated
-        self.seconds += other.seconds
+        for name in _SUMMED:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
         for reason, n in other.dropped.items():
             self.dropped[reason] = self.dropped.get(reason, 0) + n
         for column, note in other.notes.items():
@@ -106,18 +130,30 @@ class Funnel:
         for r in rejected:
             self.dropped[r.reason] = self.dropped.get(r.reason, 0) + 1
 
+    def add_usage(self, usage: Any) -> None:
+        """Add an ``llm.usage.Usage`` (or its dict)."""
+        d = usage if isinstance(usage, dict) else usage.to_dict()
+        for name in _USAGE:
+            setattr(self, name, getattr(self, name) + int(d.get(name, 0)))
+
     def to_dict(self) -> dict[str, Any]:
         out = {"rows_in": self.rows_in, "kept": self.kept,
                "dropped": dict(sorted(self.dropped.items())),
-               "tokens_generated": self.tokens_generated, "seconds": round(self.seconds, 4)}
+               "tokens_generated": self.tokens_generated, "seconds": round(self.seconds, 4),
+               **{name: getattr(self, name) for name in _USAGE}}
         if self.notes:
             out["notes"] = dict(sorted(self.notes.items()))
         return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Funnel":
-        return cls(d.get("rows_in", 0), d.get("kept", 0), dict(d.get("dropped", {})),
-                   d.get("tokens_generated", 0), d.get("seconds", 0.0), dict(d.get("notes", {})))
+        return cls(rows_in=d.get("rows_in", 0), kept=d.get("kept", 0), dropped=dict(d.get("dropped", {})),
+                   tokens_generated=d.get("tokens_generated", 0), seconds=d.get("seconds", 0.0),
+                   notes=dict(d.get("notes", {})), **{name: d.get(name, 0) for name in _USAGE})
+
+
+_USAGE = ("requests", "cache_hits", "prompt_tokens", "completion_tokens")
+_SUMMED = ("rows_in", "kept", "tokens_generated", "seconds") + _USAGE
 
 
 def stable_id(row: Row) -> str:

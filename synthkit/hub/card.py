@@ -24,7 +24,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from synthkit.hub import layout, plots, summary
+from synthkit.core.record import COLUMN_DOCS
+from synthkit.hub import citations, layout, plots, summary, tokens
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ def render(folder: Path) -> Path:
     data = dict(report=report, tables=tables, rows=rows, folder=folder,
                 pipeline=(folder / layout.PIPELINE).read_text() if (folder / layout.PIPELINE).is_file() else "",
                 contamination=_read_json(folder / layout.CONTAMINATION))
+    data["lengths"] = _length_data(data)
     images = _images(data)
     text = "---\n" + metadata(data).to_yaml() + "\n---\n\n" + "\n".join(body(data, images)) + "\n"
     card = DatasetCard(text)
@@ -85,11 +87,17 @@ def metadata(data: dict[str, Any]):
     settings = data["report"].get("card", {})
     tables = data["tables"]
     total = sum(t.num_rows for t in tables.values())
+    license = settings.get("license", "other")
+    other = {}
+    if license == "other":  # the Hub asks for a name and a link with `license: other`
+        other = {"license_name": settings.get("license_name") or "seed-licenses",
+                 "license_link": settings.get("license_link") or "README.md#seed-sources"}
     card_data = DatasetCardData(
-        license=settings.get("license", "other"), language=settings.get("language", ["en"]),
+        license=license, language=settings.get("language", ["en"]),
         task_categories=["text-generation"], size_categories=[size_category(total)],
-        tags=sorted({"code", "synthetic", "synthkit", *settings.get("tags", [])}),
-        pretty_name=settings.get("pretty_name") or data["report"].get("name") or data["folder"].name)
+        tags=sorted({"code", "python", "synthetic", "synthkit", *settings.get("tags", [])}),
+        source_datasets=source_datasets(_pipeline_dict(data)),
+        pretty_name=settings.get("pretty_name") or data["report"].get("name") or data["folder"].name, **other)
     MetadataConfigs({"default": {"data_files": [{"split": s, "path": f"{layout.DATA}/{s}-*"}
                                                 for s in tables]}}).to_dataset_card_data(card_data)
     splits = datasets.SplitDict()
@@ -101,6 +109,20 @@ def metadata(data: dict[str, Any]):
                                 download_size=download, dataset_size=sum(t.nbytes for t in tables.values()))
     DatasetInfosDict({"default": info}).to_dataset_card_data(card_data)
     return card_data
+
+
+def source_datasets(pipeline: dict[str, Any]) -> list[str]:
+    """The Hub ids the rows derive from (``load_seeds`` with an ``hf`` source that
+    is not a local folder), and ``original`` for every other seed (files, code)."""
+    out: list[str] = []
+    for st in pipeline.get("stages") or []:
+        if not isinstance(st, dict) or st.get("stage") != "load_seeds":
+            continue
+        src = st.get("source") if isinstance(st.get("source"), dict) else {}
+        name = str(src.get("path_or_id") or "")
+        hub = src.get("kind") == "hf" and name and not name.startswith((".", "/", "~")) and not Path(name).exists()
+        out.append(name if hub else "original")
+    return sorted(set(out)) or ["original"]
 
 
 # --- body --------------------------------------------------------------------------------
@@ -116,7 +138,7 @@ def body(data: dict[str, Any], images: dict[str, str]) -> list[str]:
     if images.get("missing"):
         lines += [f"> {images['missing']}", ""]
     for section in (_load, _columns, _funnel, _lengths, _scores, _decontamination, _diversity, _models,
-                    _seeds, _example, _limitations, _provenance):
+                    _seeds, _example, _limitations, _citations, _provenance):
         lines += section(data, images)
     return lines
 
@@ -140,9 +162,10 @@ def _columns(data, images) -> list[str]:
     for s, t in tables.items():
         files = len(list((data["folder"] / layout.DATA).glob(f"{s}-*.parquet")))
         lines.append(f"| {s} | {t.num_rows} | {files} | {t.nbytes} |")
-    lines += ["", "| column | type |", "|---|---|"]
+    lines += ["", "| column | meaning | type |", "|---|---|---|"]
     features = layout.features_of(tables["train"].schema)
-    lines += [f"| `{c}` | `{summary.short(repr(f), 160)}` |" for c, f in features.items()]
+    lines += [f"| `{c}` | {COLUMN_DOCS.get(c, '(a column a stage or the seed file added)')} | "
+              f"`{summary.short(repr(f), 160)}` |" for c, f in features.items()]
     lines.append("")
     cols = tables["train"].column_names
     if "tests" in cols or "io_tests" in cols:
@@ -163,28 +186,47 @@ def _funnel(data, images) -> list[str]:
     lines = ["## How it was made", ""]
     if "funnel" in images:
         lines += [f"![Where the rows went]({images['funnel']})", ""]
-    lines += ["| # | stage | rows in | kept | dropped (reason: rows) | seconds | tokens/s |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["| # | stage | rows in | kept | dropped (reason: rows) | rows out | seconds | prompt tokens | "
+              "completion tokens | cache hits |", "|---|---|---|---|---|---|---|---|---|---|"]
     for s in stages:
         dropped = ", ".join(f"{k}: {v}" for k, v in s.get("dropped", {}).items()) or "-"
+        hits = f"{s.get('cache_hits', 0)} of {s['requests']}" if s.get("requests") else "-"
         lines.append(f"| {s.get('index')} | {s.get('stage')} | {s.get('rows_in')} | {s.get('kept')} | "
-                     f"{dropped} | {s.get('seconds')} | {s.get('tokens_per_s')} |")
+                     f"{dropped} | {plots.rows_out(s)} | {s.get('seconds')} | {s.get('prompt_tokens', 0)} | "
+                     f"{s.get('completion_tokens', 0)} | {hits} |")
     if not stages:
-        lines.append("| - | (no run report) | - | - | - | - | - |")
-    lines.append("")
+        lines.append("| - | (no run report) | - | - | - | - | - | - | - | - |")
+    lines += ["", "Rows out = kept + dropped: a stage that writes several answers per input row (`n`, checkpoints) "
+              "puts out more rows than it took in. Tokens and cache hits count this run's model calls: prompts "
+              "answered from the LLM cache cost no tokens.", ""]
     return lines
 
 
 def _lengths(data, images) -> list[str]:
-    lengths = summary.text_lengths(data["rows"])
+    lengths, unit, note = data["lengths"]
     if not lengths:
         return []
-    lines = ["## Lengths", ""]
+    lines = ["## Lengths", "", note, ""]
     if "lengths" in images:
         lines += [f"![Length histograms]({images['lengths']})", ""]
     lines += ["| column | rows | min | median | mean | max |", "|---|---|---|---|---|---|"]
-    lines += [f"| `{c}` (characters) | {summary.stats_row(v)} |" for c, v in lengths.items()]
+    lines += [f"| `{c}` ({unit}) | {summary.stats_row(v)} |" for c, v in lengths.items()]
     return lines + [""]
+
+
+def _length_data(data) -> tuple[dict[str, list[int]], str, str]:
+    """(lengths per column, unit, a sentence saying what was counted)."""
+    tokenizer, name = tokens.generating_tokenizer(_pipeline_dict(data))
+    if tokenizer is None:
+        return summary.text_lengths(data["rows"]), "characters", f"Lengths in characters: {name}."
+    n = min(data["rows"].num_rows, tokens.MAX_ROWS)
+    return (tokens.token_lengths(data["rows"], tokenizer), "tokens",
+            f"Lengths in tokens of the generating model's tokenizer ({name}), without special tokens, "
+            f"over {n} rows.")
+
+
+def _citations(data, images) -> list[str]:
+    return citations.card_section(_pipeline_dict(data))
 
 
 def _scores(data, images) -> list[str]:
@@ -335,8 +377,9 @@ def _images(data: dict[str, Any]) -> dict[str, str]:
     if stages:
         images["funnel"] = plots.funnel(stages, out_dir / "funnel.png")
     train = data["rows"]
-    if lengths := summary.text_lengths(train):
-        images["lengths"] = plots.histograms(lengths, out_dir / "lengths.png", "Lengths", "characters")
+    lengths, unit, _ = data["lengths"]
+    if lengths:
+        images["lengths"] = plots.histograms(lengths, out_dir / "lengths.png", "Lengths", unit)
     scores, _ = summary.score_values(train)
     if scores:
         shown = dict(list(scores.items())[:MAX_SCORE_PLOTS])

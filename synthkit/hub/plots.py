@@ -36,8 +36,40 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+KEPT_COLOR = "#1f77b4"
+# tab20 without its two blues (kept is blue): 18 colours that tell apart; more are drawn around the hue circle
+DROP_COLORS = ("#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+               "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5")
+
+
+def rows_out(stage: dict[str, Any]) -> int:
+    """Rows a stage put out: kept plus dropped (more than rows in when it writes n answers per row)."""
+    return int(stage.get("kept", 0) or 0) + sum((stage.get("dropped") or {}).values())
+
+
+def palette(n: int) -> list[str]:
+    """``n`` distinct colours for the dropped reasons, none of them ``KEPT_COLOR``."""
+    import colorsys
+
+    out = list(DROP_COLORS[:n])
+    k = 0
+    while len(out) < n:  # golden-ratio hue steps, two lightness levels: distinct and never repeating
+        h, light = (k * 0.618033988749895) % 1.0, 0.45 if k % 2 else 0.65
+        color = "#%02x%02x%02x" % tuple(round(c * 255) for c in colorsys.hls_to_rgb(h, light, 0.6))
+        if color not in out and color != KEPT_COLOR:
+            out.append(color)
+        k += 1
+    return out
+
+
+def funnel_labels(stages: Sequence[dict[str, Any]]) -> list[str]:
+    """The text beside each stage's bar: the numbers of the card's funnel table."""
+    return [f" {s.get('kept', 0)} kept of {rows_out(s)} out ({s.get('rows_in', 0)} in)" for s in stages]
+
+
 def funnel(stages: Sequence[dict[str, Any]], path: Path) -> Path:
-    """Rows in and kept per stage, dropped rows stacked by reason."""
+    """Per stage, the rows it put out (the bar: kept, then dropped stacked by
+    reason) and the rows it took in, as the card's funnel table states them."""
     height = 0.5 * len(stages) + 1.6
     labels = [f"{s.get('index', i):>02} {s.get('stage')}" for i, s in enumerate(stages)][::-1]
     fig = _figure(8.0, height)
@@ -45,19 +77,19 @@ def funnel(stages: Sequence[dict[str, Any]], path: Path) -> Path:
                         bottom=0.75 / height, top=1 - 0.45 / height)
     ax = fig.subplots()
     kept = [s.get("kept", 0) for s in stages][::-1]
-    ax.barh(labels, kept, color="#3b7dd8", label="kept")
+    ax.barh(labels, kept, color=KEPT_COLOR, label="kept")
     left = list(kept)
     reasons = sorted({r for s in stages for r in s.get("dropped", {})})
-    for j, reason in enumerate(reasons):
+    for reason, color in zip(reasons, palette(len(reasons))):
         vals = [s.get("dropped", {}).get(reason, 0) for s in stages][::-1]
-        ax.barh(labels, vals, left=left, color=_palette(j), label=f"dropped: {reason}")
+        ax.barh(labels, vals, left=left, color=color, label=f"dropped: {reason}")
         left = [a + b for a, b in zip(left, vals)]
-    for y, (k, total) in enumerate(zip(kept, left)):
-        ax.text(total, y, f" {k} of {total}", va="center", fontsize=8)
+    for y, (total, text) in enumerate(zip(left, funnel_labels(stages)[::-1])):
+        ax.text(total, y, text, va="center", fontsize=8)
     ax.set_xlabel("rows")
     ax.set_title("Where the rows went")
-    ax.set_xlim(0, max(left + [1]) * 1.25)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.set_xlim(0, max(left + [1]) * 1.45)
+    ax.legend(fontsize=7, loc="lower right", ncol=1 + len(reasons) // 12)
     return _save(fig, path)
 
 
@@ -82,8 +114,3 @@ def histograms(series: dict[str, Sequence[float]], path: Path, title: str, xlabe
         ax.set_visible(False)
     fig.suptitle(title, fontsize=10)
     return _save(fig, path)
-
-
-def _palette(j: int) -> str:
-    colors = ("#e4572e", "#f3a712", "#a8c686", "#669bbc", "#8e6c8a", "#c9cba3", "#ffb5a7", "#76c893")
-    return colors[j % len(colors)]

@@ -76,8 +76,10 @@ def test_round_trip_mixed_tests_and_scores_through_a_pipeline(tmp_path):
     for cells, folder in zip(rows_in_card, sorted(pipe.run_dir.glob("[0-9][0-9]_*"))):
         stats = json.loads((folder / "stats.json").read_text())
         dropped = ", ".join(f"{k}: {v}" for k, v in stats["dropped"].items()) or "-"
+        hits = f"{stats['cache_hits']} of {stats['requests']}" if stats["requests"] else "-"
         assert cells == [str(stats["index"]), stats["stage"], str(stats["rows_in"]), str(stats["kept"]), dropped,
-                         str(stats["seconds"]), str(stats["tokens_per_s"])]
+                         str(stats["kept"] + sum(stats["dropped"].values())), str(stats["seconds"]),
+                         str(stats["prompt_tokens"]), str(stats["completion_tokens"]), hits]
     assert f"{report['rows_out']} rows (train: {report['rows_out']})" in card
     assert json.loads((out / "report.json").read_text())["stages"] == report["stages"]
     assert "`extra`" in card and "not decontaminated" in card and "## Scores" in card
