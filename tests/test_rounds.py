@@ -45,11 +45,10 @@ def test_two_rounds_round2_samples_from_round1_checkpoint(seeds_file, tmp_path):
 
 def test_empty_round_is_a_clear_error(tmp_path):
     seeds = tmp_path / "s.jsonl"
-    seeds.write_text('{"instruction": "x"}\n')
-    stages = [{"stage": "load_seeds", "path": str(seeds)},
-              {"stage": "generate", "template": "{nope}"}]
-    pipe = Pipeline(stages, name="e", llm={"backend": "dummy"}, workdir=tmp_path / "r",
-                    iterations={"rounds": 2, "train": TRAIN})
+    seeds.write_text('{"seed": "def f(x):\\n    return x"}\n')
+    stages = [{"stage": "load_seeds", "path": str(seeds)}, {"stage": "synthesize", "style": "chat"}]
+    pipe = Pipeline(stages, name="e", llm={"backend": "dummy", "dummy_responses": ["[Problem]\nno sections"]},
+                    workdir=tmp_path / "r", iterations={"rounds": 2, "train": TRAIN})   # every answer fails to parse
     with pytest.raises(DataError, match="round 1 kept no rows"):
         run_rounds(pipe)
 

@@ -50,6 +50,7 @@ def seeds_by_id(run_dir: Path) -> dict[str, str]:
     return {r["id"]: r["seed"] for r in load_dataset(run_dir / "00_load_seeds" / "shards")}
 
 
+@pytest.mark.slow
 def test_scoder_rounds_train_the_synthesizer_on_synthesis_samples(tmp_path, tiny_model_dir):
     pipe = scoder_pipe(tmp_path, tiny_model_dir)
     ds = run_rounds(pipe)
@@ -75,6 +76,7 @@ def test_scoder_rounds_train_the_synthesizer_on_synthesis_samples(tmp_path, tiny
     assert {m["checkpoint"] for m in ds["meta"]} == {r1[-1]}      # round 2 sampled from round 1's synthesizer
 
 
+@pytest.mark.slow
 def test_rft_rounds_train_on_instruction_rows(tmp_path, tiny_model_dir):
     pipe = Pipeline.from_yaml(ROOT / "pipelines" / "rft.yaml", overrides=[
         "llm.backend=dummy", f"llm.model={tiny_model_dir}", "llm.dummy_responses=['def f(x):\n    return x']",
@@ -115,6 +117,7 @@ def test_synthesis_without_its_column_is_a_clear_error(tmp_path, tiny_model_dir)
         run_rounds(pipe)
 
 
+@pytest.mark.slow
 def test_bootstrap_trains_on_the_teachers_filtered_samples_before_round_1(tmp_path, tiny_model_dir):
     stub = TeacherStub(ANSWERS)
     with stub as url:
@@ -138,6 +141,7 @@ def test_bootstrap_trains_on_the_teachers_filtered_samples_before_round_1(tmp_pa
     assert json.loads((pipe.run_dir / "iterations.json").read_text())["checkpoints"][0] == boot_ckpt
 
 
+@pytest.mark.slow
 def test_bootstrap_from_a_file_of_teacher_samples(tmp_path, tiny_model_dir):
     samples = tmp_path / "teacher.jsonl"
     samples.write_text(json.dumps({"prompt": "Code snippet:\ndef f(): pass", "answer": DOUBLE}) + "\n"
