@@ -24,12 +24,13 @@ import logging
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from synthkit.core.record import Rejected, Row
 from synthkit.errors import ConfigError
+from synthkit.llm.usage import MeteredLLM, Usage
 
 if TYPE_CHECKING:
     import datasets
@@ -102,6 +103,8 @@ class StageContext:
     cache_dir: Path | None = None    # LLM cache location; None disables caching
     checkpoints: list[str] = field(default_factory=list)  # models registered by earlier rounds
     tokens_generated: int = 0        # stages add to this; the runner reports it
+    usage: Usage = field(default_factory=Usage)  # what this stage's LLMs cost (make_llm counts into it)
+    advance: Callable[[int], None] = lambda n: None  # a whole-dataset stage: n more input rows done (progress bar)
     pipeline: dict[str, Any] = field(default_factory=dict)  # the whole pipeline config (for data cards)
     rerun: Any = None                # () -> the record a saved dataset keeps as pipeline.yaml (core.rerun)
 
@@ -116,10 +119,10 @@ class StageContext:
         cfg = config or self.llm_config
         if cfg is None:
             raise ConfigError(f"stage {self.index} needs an LLM: set `llm:` on the pipeline or the stage")
-        llm = make_llm(cfg, model)
+        llm = MeteredLLM(make_llm(cfg, model), self.usage)
         if cfg.cache and self.cache_dir is not None:
             from synthkit.llm.cache import CachedLLM
-            llm = CachedLLM(llm, self.cache_dir)
+            llm = CachedLLM(llm, self.cache_dir, usage=self.usage)
         return llm
 
 
