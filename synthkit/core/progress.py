@@ -5,9 +5,9 @@
   The stage moves it with ``ctx.advance(n)`` where it can; a thread redraws it
   every second, so the elapsed time moves even while a stage works in one call,
   and it is filled when the stage returns.
-- ``quiet_libraries()``: inside it, ``datasets`` shows no bars of its own
-  ("Flattening the indices", "Saving the dataset", ...); the previous setting
-  comes back on exit.
+- ``quiet_libraries()``: inside it, ``datasets``, ``huggingface_hub`` and
+  ``transformers`` show no bars of their own ("Flattening the indices",
+  "Loading weights", downloads); the previous settings come back on exit.
 
 Bars go to stderr through ``tqdm.auto``; ``TQDM_DISABLE=1`` turns them off.
 """
@@ -52,16 +52,27 @@ def whole_bar(total: int, desc: str) -> Iterator[Callable[[int], None]]:
 
 @contextlib.contextmanager
 def quiet_libraries() -> Iterator[None]:
-    """No ``datasets`` progress bars inside; the caller's setting restored after."""
-    try:
-        import datasets
-    except ImportError:  # pragma: no cover - datasets is a dependency
-        yield
-        return
-    was = datasets.is_progress_bar_enabled()
+    """No progress bars of ``datasets``, ``huggingface_hub`` (downloads) or
+    ``transformers`` (weight loading) inside; each library's setting comes back after."""
+    import sys
+
+    import datasets
+    from huggingface_hub import utils as hub
+
+    was = (datasets.is_progress_bar_enabled(), not hub.are_progress_bars_disabled())
     datasets.disable_progress_bars()
+    hub.disable_progress_bars()  # transformers reads this when it is first imported ...
+    tf = sys.modules.get("transformers.utils.logging")
+    tf_was = tf.is_progress_bar_enabled() if tf else False
+    if tf:  # ... and has its own switch once it is
+        tf.disable_progress_bar()
     try:
         yield
     finally:
-        if was:
+        if was[0]:
             datasets.enable_progress_bars()
+        if was[1]:
+            hub.enable_progress_bars()
+        tf = sys.modules.get("transformers.utils.logging")
+        if tf and (tf_was or was[1]):
+            tf.enable_progress_bar()

@@ -92,3 +92,18 @@ def test_version():
     from synthkit import __version__
 
     assert out.returncode == 0 and out.stdout.strip() == f"synthkit {__version__}"
+
+
+def test_library_bars_are_off_inside_a_run_and_back_after():
+    import datasets
+    from huggingface_hub import utils as hub
+
+    from synthkit.core.progress import quiet_libraries
+
+    with quiet_libraries():
+        import transformers.utils.logging as tf_logging  # imported inside: it reads huggingface_hub's switch
+
+        assert not datasets.is_progress_bar_enabled() and hub.are_progress_bars_disabled()
+        assert not tf_logging.is_progress_bar_enabled()
+    assert datasets.is_progress_bar_enabled() and not hub.are_progress_bars_disabled()
+    assert tf_logging.is_progress_bar_enabled()
