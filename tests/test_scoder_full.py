@@ -71,3 +71,39 @@ def test_the_bundled_teacher_samples_parse_as_exercises():
         assert msgs[0]["content"].endswith(PREFIX) and "Code snippet:" in msgs[0]["content"]
         parsed = parse_synthesis(PREFIX + msgs[1]["content"])
         assert parsed.entry_point in parsed.tests, parsed
+
+
+def iterative(tmp_path, model_dir, fraction):
+    return Pipeline.from_yaml(ROOT / "pipelines" / "scoder_iterative.yaml", overrides=[
+        "llm.backend=dummy", f"llm.model={model_dir}", f"llm.dummy_responses={json.dumps(ANSWERS)}",
+        "stages.0.limit=2", "stages.2.style=chat", "stages.2.n=5",
+        "stages.2.template='Code snippet:\n{seed}\nWrite a new exercise.'",
+        "stages.4.style=chat", "stages.4.llm={dummy_responses: ['7']}",
+        "stages.7.dim=64", f"stages.7.fraction={fraction}", f"stages.8.path={tmp_path / 'out'}",
+        f"iterations.train={TINY}"], workdir=tmp_path / "runs")
+
+
+@pytest.mark.slow
+def test_scoder_iterative_yaml_rounds_train_on_synthesis_samples_after_influence(tmp_path, tiny_model_dir):
+    """The bundled loop, read from outside: what did each round train on?"""
+    pipe = iterative(tmp_path, tiny_model_dir, 0.5)
+    run_rounds(pipe)
+    from synthkit.core.rundir import load_dataset
+
+    for r, rows in ((1, 1), (2, 2)):          # influence keeps 1 of 2 a round; data: accumulate
+        round_dir = pipe.run_dir / f"round_{r:02d}"
+        assert [s.name for s in sorted(round_dir.glob("0*"))][1] == "01_decontaminate"     # the pool first
+        assert json.loads((round_dir / "07_filter_influence" / "stats.json").read_text())["kept"] == 1
+        data = datasets.load_from_disk(str(round_dir / "train_data" / "data"))
+        assert len(data) == rows
+        seeds = [s["seed"] for d in sorted(pipe.run_dir.glob("round_0*"))[:r]
+                 for s in load_dataset(d / "00_load_seeds" / "shards")]
+        for user, assistant in data["messages"]:
+            assert user["role"] == "user" and any(seed in user["content"] for seed in seeds)
+            assert assistant["role"] == "assistant" and assistant["content"] in (DOUBLE, SQUARE)
+    first = json.loads((pipe.run_dir / "round_01" / "07_filter_influence" / "influence.json").read_text())
+    assert first["train_rows_computed"] == 2
+    # another selection over the same pool: the round's influence stage reruns on cached features
+    run_rounds(iterative(tmp_path, tiny_model_dir, 1.0))
+    again = json.loads((pipe.run_dir / "round_01" / "07_filter_influence" / "influence.json").read_text())
+    assert again["train_rows_computed"] == 0 and len(again["kept"]) == 2
