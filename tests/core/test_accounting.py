@@ -100,6 +100,8 @@ def test_library_bars_are_off_inside_a_run_and_back_after():
 
     from synthkit.core.progress import quiet_libraries
 
+    datasets.enable_progress_bars()
+    hub.enable_progress_bars()
     with quiet_libraries():
         import transformers.utils.logging as tf_logging  # imported inside: it reads huggingface_hub's switch
 
