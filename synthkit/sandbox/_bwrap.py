@@ -61,6 +61,12 @@ def command(cfg: dict, argv: list[str]) -> tuple[list[str], list[int]]:
     args += ["--size", size, "--perms", "1777" if setuid else "0700", "--tmpfs", workdir,
              "--size", size, "--perms", "1777", "--tmpfs", "/dev/shm"]
     args += [a for f in masked_files() for a in ("--ro-bind", "/dev/null", f)]
+    filt = bytes.fromhex(cfg.pop("seccomp_filter", ""))
+    keep = []
+    if filt:  # bwrap loads it (with no_new_privs) just before it execs the worker
+        keep.append(_data_fd("synthkit-seccomp", filt))
+        args += ["--seccomp", str(keep[-1])]
+    cfg["seccomp"] = "on" if filt else f"none: no filter for {os.uname().machine}"
     loader = _exec_only_loader()
     if len(loader) == 1:  # bwrap has no way to give it the interpreter's path as argv[0]
         raise OSError(0, "bwrap: the interpreter is statically linked (no loader to start it through)")
@@ -69,7 +75,14 @@ def command(cfg: dict, argv: list[str]) -> tuple[list[str], list[int]]:
     args += [a for top in tops for a in ("--remount-ro", top)] + ["--chdir", "/"]
     cfg.pop("uid", None)  # the run's uid is the worker's: no other exists in bwrap's namespace
     cfg.update(workdir=workdir, nproc=not setuid)
-    return base + args + ["--", dest, *argv], [loader[0]]
+    return base + args + ["--", dest, *argv], [loader[0], *keep]
+
+
+def _data_fd(name: str, data: bytes) -> int:
+    fd = os.memfd_create(name, os.MFD_CLOEXEC)
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
 def _probe(cmd: list[str]) -> None:

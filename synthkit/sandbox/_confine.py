@@ -28,7 +28,7 @@ def enter_run(cfg: dict, limits: dict, workdir: str) -> None:
     os.setsid()
     os.chdir(workdir)
     uid = cfg.get("uid")  # set whenever the worker is root, full isolation or not
-    pairs = [(resource.RLIMIT_AS, int(limits["memory_mb"]) * MB),
+    pairs = [(resource.RLIMIT_AS, address_space_mb(cfg, limits) * MB),
              (resource.RLIMIT_CPU, int(limits["cpu_s"])),  # soft == hard: SIGKILL at the limit
              (resource.RLIMIT_FSIZE, int(limits["max_file_mb"]) * MB),
              (resource.RLIMIT_NOFILE, int(limits["max_open_files"])),
@@ -44,6 +44,15 @@ def enter_run(cfg: dict, limits: dict, workdir: str) -> None:
         os.setresuid(uid, uid, uid)
     if not cfg.get("env_ready"):
         set_env(workdir)
+
+
+def address_space_mb(cfg: dict, limits: dict) -> int:
+    """``memory_mb``, less the two tmpfs folders' caps where no memory cgroup
+    counts them (files there are memory no rlimit sees)."""
+    memory = int(limits["memory_mb"])
+    if cfg.get("isolation") == "full" and not str(cfg.get("memory_via", "")).startswith("cgroup"):
+        memory -= 2 * int(cfg["max_file_mb"])
+    return memory
 
 
 def set_env(workdir: str) -> None:

@@ -56,7 +56,7 @@ import os
 import signal
 import sys
 
-from synthkit.sandbox import _wire
+from synthkit.sandbox import _cgroup, _seccomp, _wire
 from synthkit.sandbox._view import (HIDDEN, _closed_ancestors, _exec_only_loader, _minimal, _read,  # noqa: F401
                                     _under, interpreter_paths, masked_files, view_plan, worker_paths,
                                     worker_sources)
@@ -135,6 +135,8 @@ def launch_main(worker_boot: str) -> None:
     cfg["needed"] = interpreter_paths(cfg.get("preload", []))
     cfg["sys_path"], cfg["modules"] = worker_paths(cfg["needed"]), worker_sources()
     argv = [os.path.realpath(sys.executable), "-I", "-S", "-c", worker_boot]
+    cfg["seccomp_filter"] = (_seccomp.build() or b"").hex()
+    cgroup = _memory_cgroup(cfg)
     reasons, via = [], "none"
     for backend in [] if cfg.get("force_basic") else cfg.get("backends", ()):
         try:
@@ -156,8 +158,38 @@ def launch_main(worker_boot: str) -> None:
     cfg.update(isolation="full" if via != "none" else "basic", via=via,
                reason="basic isolation requested" if cfg.get("force_basic") else "; ".join(reasons))
     if via == "none":
+        _apply_seccomp(cfg)
         os.execv(argv[0], argv + [json.dumps(cfg)])
-    _start_worker(cfg, argv, userns=via == "userns")
+    _start_worker(cfg, argv, userns=via == "userns", cgroup=cgroup)
+
+
+def _memory_cgroup(cfg: dict):
+    """The worker's memory cgroup (``_cgroup``), or None: then memory is bounded by
+    rlimits with the tmpfs caps counted in, and seccomp (``memory_via`` says which)."""
+    if cfg.get("force_basic"):
+        cfg["memory_via"] = "rlimit"
+        return None
+    try:
+        cgroup = _cgroup.open_cgroup()
+    except OSError as e:
+        cfg.update(memory_via="rlimit + seccomp", memory_reason=e.strerror or str(e))
+        return None
+    cfg.update(memory_via=cgroup.via, oom_fd=cgroup.events_fd())
+    return cgroup
+
+
+def _apply_seccomp(cfg: dict) -> None:
+    """Load the filter (``_seccomp``) on this process before it ``exec``s the worker;
+    ``cfg["seccomp"]`` says whether it holds, for the worker's hello."""
+    filt = bytes.fromhex(cfg.pop("seccomp_filter", ""))
+    if not filt:
+        cfg["seccomp"] = f"none: no filter for {os.uname().machine}"
+        return
+    try:
+        _seccomp.load(filt)
+        cfg["seccomp"] = "on"
+    except OSError as e:
+        cfg["seccomp"] = f"none: {e.strerror or e}"
 
 
 def _enter(backend: str, cfg: dict) -> dict:
@@ -273,23 +305,29 @@ def _enter_namespaces(cfg: dict, userns: bool) -> dict:
     return {"workdir": workdir, "nproc": True}
 
 
-def _start_worker(cfg: dict, argv: list[str], userns: bool) -> None:
+def _start_worker(cfg: dict, argv: list[str], userns: bool, cgroup=None) -> None:
     """Become the parent of a new PID namespace whose PID 1 is the worker; finish
     the view when the worker asks; wait for it. Never returns."""
     to_launcher, to_worker = os.pipe(), os.pipe()
     cfg["ctl"] = [to_worker[0], to_launcher[1]]
-    loader = _exec_only_loader() if userns else None
+    loader = _exec_only_loader(argv[0]) if userns else None
     _unshare(CLONE_NEWPID)
     pid = os.fork()
     if pid == 0:
         try:
             _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # kept across exec: dies with us
-            for fd in cfg["ctl"]:
+            for fd in cfg["ctl"] + ([cfg["oom_fd"]] if cgroup is not None else []):
                 os.set_inheritable(fd, True)
+            if cgroup is not None:
+                cgroup.join()
+            if not userns:
+                _apply_seccomp(cfg)
             full = argv + [json.dumps(cfg)]
             if loader is None:
                 os.execv(argv[0], full)  # PID 1 of the new namespace; ctypes is gone with the exec
             _drop_capabilities()
+            _apply_seccomp(cfg)
+            full = argv + [json.dumps(cfg)]
             os.execve(loader[0], loader[1:] + full, dict(os.environ))  # execute-only: non-dumpable
         except BaseException as e:
             os.write(2, f"sandbox launcher: {e}\n".encode())
@@ -302,6 +340,8 @@ def _start_worker(cfg: dict, argv: list[str], userns: bool) -> None:
     if os.read(to_launcher[0], 1) == b"i":  # the worker has done its imports
         try:
             finish([cfg["workdir"], "/dev/shm"])
+            if cgroup is not None:  # what the worker holds now, plus one run's allowance
+                cgroup.limit(int(cfg["memory_mb"]) << 20)
             answer = b"ok"
         except OSError as e:
             answer = str(e).encode()[:500] or b"failed"
@@ -309,6 +349,8 @@ def _start_worker(cfg: dict, argv: list[str], userns: bool) -> None:
     os.close(to_launcher[0])
     os.close(to_worker[1])
     _, status = os.waitpid(pid, 0)
+    if cgroup is not None:
+        cgroup.remove()
     os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
 
 

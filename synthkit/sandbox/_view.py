@@ -32,12 +32,12 @@ WORKER_MODULES = ("synthkit.sandbox._wire", "synthkit.sandbox.units", "synthkit.
 MASKED = ("_ctypes*", "_test*", "_xx*", "xx*")  # in lib-dynload: raw memory, or crash helpers
 
 
-def _exec_only_loader() -> list:
+def _exec_only_loader(exe: str | None = None) -> list:
     """``[fd, argv0, ...]``: an execute-only copy of the dynamic loader (or of a
     static interpreter) in a memfd. ``exec`` of a file the process cannot read
     makes the new image non-dumpable; the loader then runs the real
     interpreter, found at its usual path."""
-    exe = os.path.realpath(sys.executable)
+    exe = exe or os.path.realpath(sys.executable)
     loader = elf_interpreter(exe)
     fd = _memfd("synthkit-loader")
     with open(loader or exe, "rb") as f:

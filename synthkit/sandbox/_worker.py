@@ -61,6 +61,7 @@ def main(cfg_json: str) -> None:
             failed.append(f"read-only remount: {answer}")
             leaked.append("read-only remount failed")
     _wire.send(1, {"ready": not leaked, "isolation": cfg["isolation"], "via": cfg.get("via", "none"),
+                   "memory_via": cfg.get("memory_via", "rlimit"), "seccomp": cfg.get("seccomp", ""),
                    "reason": cfg.get("reason", ""), "preload_failed": failed, "refused": leaked})
     if leaked:
         return
@@ -111,9 +112,7 @@ def run_process(kind: str, job: dict, cfg: dict, stdin_text: str, snapshot: tupl
     full = cfg["isolation"] == "full"
     limits = job["limits"]
     if stdin_text:
-        stdin_fd = os.memfd_create("stdin", os.MFD_CLOEXEC)
-        _write_all(stdin_fd, stdin_text.encode("utf-8", "surrogateescape"))
-        os.lseek(stdin_fd, 0, os.SEEK_SET)
+        stdin_fd = _stdin(stdin_text.encode("utf-8", "surrogateescape"), cfg["workdir"] if full else None)
     else:  # no input (assert mode, an empty io case): /dev/null, opened once
         stdin_fd = _devnull()
     pipes = [os.pipe() for _ in range(4 if kind == "assert" else 3)]
@@ -152,8 +151,12 @@ def run_process(kind: str, job: dict, cfg: dict, stdin_text: str, snapshot: tupl
     for i, (r, w) in enumerate(pipes):
         os.close(r if i == 3 else w)
     clean = False
+    oom_fd = cfg.get("oom_fd")
+    kills = _cgroup_kills(oom_fd) if oom_fd is not None else 0
     try:
         out = _supervise(pid, [r for r, _ in pipes[:3]], start, limits, full, marks)
+        if oom_fd is not None and _cgroup_kills(oom_fd) > kills:
+            out["oom"] = True
     finally:
         if full:
             clean = _empty(workdir, 0o700, int(uid) if uid is not None else None)
@@ -215,6 +218,19 @@ def _supervise(pid: int, fds: list[int], start: float, limits: dict, full: bool,
             "stdout_dropped": dropped[out_fd], "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1,
             "signal": sig, "timed_out": timed_out or cpu_out, "cpu_limit": cpu_out and not timed_out,
             "duration_s": round(duration, 6), "cpu_s": round(cpu, 6)}
+
+
+def _cgroup_kills(fd: int) -> int:
+    """The ``oom_kill`` count of the worker's memory cgroup (``_cgroup.oom_kills``; the worker
+    has no synthkit module but its own, so the few lines are here)."""
+    try:
+        text = os.pread(fd, 4096, 0)
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith(b"oom_kill "):
+            return int(line.split()[1])
+    return 0
 
 
 def _grow_pipe(fd: int, size: int) -> None:
@@ -289,6 +305,32 @@ _DEVNULL: list[int] = []
 _CLEAN: dict[str, tuple] = {}  # path -> (size, mode, uid) of the directory when last found empty
 
 
+def _stdin(data: bytes, workdir: str | None) -> int:
+    """A read-only descriptor holding ``data``: a pipe filled up front when it
+    fits (memfd_create is denied to the worker too, see ``_seccomp``), else an
+    unlinked file in the run's working directory (counted in its size cap)."""
+    r, w = os.pipe()
+    try:
+        if len(data) <= fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, min(max(len(data), 1 << 16), 1 << 20)):
+            _write_all(w, data)
+            return r
+    except OSError:
+        pass
+    finally:
+        os.close(w)
+    os.close(r)
+    import tempfile
+
+    fd, path = tempfile.mkstemp(dir=workdir)
+    try:
+        _write_all(fd, data)
+        reader = os.open(path, os.O_RDONLY)
+    finally:
+        os.unlink(path)
+        os.close(fd)
+    return reader
+
+
 def _devnull() -> int:
     if not _DEVNULL:
         _DEVNULL.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
@@ -304,6 +346,8 @@ def _empty(path: str, mode: int | None, owner: int | None, tmpfs: bool = True) -
     Most runs leave nothing: a directory whose size (tmpfs counts its entries
     in it), mode and owner are what they were when last found empty is left
     alone, for the price of one ``lstat`` (``tmpfs`` False: no such shortcut)."""
+    if not _clear_xattrs(path):
+        return False
     st = os.lstat(path)
     if tmpfs and _CLEAN.get(path) == (st.st_size, st.st_mode, st.st_uid):
         return True
@@ -352,6 +396,17 @@ def _empty(path: str, mode: int | None, owner: int | None, tmpfs: bool = True) -
         return False
 
 
+def _clear_xattrs(path: str) -> bool:
+    """Remove the extended attributes a run set on the folder itself (its files go
+    whole); True when none is left."""
+    try:
+        for name in os.listxattr(path, follow_symlinks=False):
+            os.removexattr(path, name, follow_symlinks=False)
+        return not os.listxattr(path, follow_symlinks=False)
+    except OSError as e:
+        return e.errno in (95, 61)  # EOPNOTSUPP, ENODATA: nothing can be there
+
+
 def _unlock(path: str) -> None:
     try:
         os.chmod(path, 0o700)
@@ -398,6 +453,8 @@ def _status(k: int, n: int, notes: dict, proc: dict) -> tuple[str, str]:
         return "timeout", f"{summary}; {what} limit reached"
     if "M" in notes:
         return "memory", f"{summary}; MemoryError"
+    if proc.get("oom"):
+        return "memory", f"{summary}; memory limit reached (killed by the memory cgroup)"
     if proc["signal"]:
         return "killed", f"{summary}; killed by {signal.Signals(proc['signal']).name}"
     for tag, what in (("S", "sandbox failure"), ("X", "forbidden operation"), ("L", "")):

@@ -93,6 +93,7 @@ class _Worker:
                                      stdout=subprocess.PIPE, env=dict(_ENV), close_fds=True,
                                      start_new_session=True, cwd="/")
         self.isolation, self.via, self.reason = "none", "none", ""
+        self.memory_via, self.seccomp = "rlimit", ""
         _wire.send(self.proc.stdin.fileno(), cfg)
 
     def wait_ready(self) -> "_Worker":
@@ -108,6 +109,7 @@ class _Worker:
             self.kill()
             raise RuntimeError("sandbox worker failed to start (see its stderr above)")
         self.isolation, self.via, self.reason = hello["isolation"], hello.get("via", "none"), hello.get("reason", "")
+        self.memory_via, self.seccomp = hello.get("memory_via", "rlimit"), hello.get("seccomp", "")
         if hello.get("preload_failed"):
             log.warning("sandbox preload failed: %s", "; ".join(hello["preload_failed"]))
         return self
@@ -182,6 +184,7 @@ class Sandbox:
                        "max_file_mb": int(max_file_mb),
                        "stack_mb": int(stack_mb) or max(8, min(64, self.memory_mb // 8))}
         self._cfg = {"preload": list(DEFAULT_PRELOAD) + list(preload), "max_file_mb": int(max_file_mb),
+                     "memory_mb": self.memory_mb,
                      "force_basic": isolation == "basic", "backends": list(backends)}
         self._queue: queue.Queue = queue.Queue()
         self._closed = False
@@ -195,6 +198,7 @@ class Sandbox:
             raise
         self.isolation, self.via = self._pool[0].isolation, self._pool[0].via
         self.isolation_reason = self._pool[0].reason
+        self.memory_via, self.seccomp = self._pool[0].memory_via, self._pool[0].seccomp
         if isolation == "full" and self.isolation != "full":
             self._shutdown()
             raise ConfigError("isolation: 'full' needs Linux namespaces: root, unprivileged user namespaces "
@@ -323,6 +327,9 @@ def _validate(workers, timeout_s, memory_mb, max_output_bytes, max_processes, ma
     for name, value, low in checks:
         if not isinstance(value, (int, float)) or value < low:
             raise ConfigError(f"sandbox {name}: expected a number >= {low}, got {value!r}")
+    if memory_mb < 2 * max_file_mb + 64:
+        raise ConfigError(f"sandbox memory_mb: expected >= 2 * max_file_mb + 64 = {2 * max_file_mb + 64} (the run's "
+                          f"two tmpfs folders count inside it), got {memory_mb!r}")
     if isolation not in ("auto", "full", "basic"):
         raise ConfigError(f"sandbox isolation: expected 'auto', 'full' or 'basic', got {isolation!r}")
     unknown = [b for b in backends if b not in BACKENDS]

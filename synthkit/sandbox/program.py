@@ -136,6 +136,8 @@ def _case_status(raw: dict, want: str) -> tuple[str, str]:
         return "timeout", "CPU time limit" if raw["cpu_limit"] else "wall clock limit"
     if any(line == "M" or line.startswith("M ") for line in raw["report"].splitlines()):
         return "memory", "MemoryError"
+    if raw.get("oom"):
+        return "memory", "memory limit reached (killed by the memory cgroup)"
     if raw["signal"]:
         return "killed", f"killed by signal {raw['signal']}"
     if raw["exit_code"] != 0:

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 class VerifyTests(Stage):
     """Run each row's code against its tests in the sandbox; keep the rows that pass."""
 
-    reads, writes = ("code", ("tests", "io_tests")), ("verify", "scores")
+    reads, writes = (("code", "response"), ("tests", "io_tests")), ("verify", "scores")  # code, or extracted from response
 
     class Config(StageConfig):
         timeout_s: float = Field(5.0, gt=0, description="wall clock per program (per io case), seconds")
@@ -64,7 +64,8 @@ class VerifyTests(Stage):
         if self._sandbox is None:
             self._sandbox = Sandbox(workers=cfg.workers, timeout_s=cfg.timeout_s, memory_mb=cfg.memory_mb,
                                     preload=tuple(cfg.preload), isolation=cfg.isolation)
-            self._isolation = {"isolation": self._sandbox.isolation, "via": self._sandbox.via}
+            self._isolation = {"isolation": self._sandbox.isolation, "via": self._sandbox.via,
+                               "memory_via": self._sandbox.memory_via, "seccomp": self._sandbox.seccomp}
 
     def extra_stats(self) -> dict[str, Any]:
         """Recorded in ``stats.json`` beside the funnel: the sandbox's isolation."""

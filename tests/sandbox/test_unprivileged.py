@@ -30,7 +30,8 @@ from sandbox_helpers import as_user
 USER = "synthkit-sbx"
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-SUITE = ["tests/sandbox/test_adversarial.py", "tests/sandbox/test_forged_passes.py", "tests/sandbox/test_sandbox.py"]
+SUITE = ["tests/sandbox/test_adversarial.py", "tests/sandbox/test_forged_passes.py", "tests/sandbox/test_resources.py",
+         "tests/sandbox/test_sandbox.py"]
 PROBE = ("import sys; sys.path.insert(0, {root!r}); from synthkit.sandbox import Sandbox\n"
          "sb = Sandbox(workers=1, backends=({backend!r},))\nprint('via=' + sb.via, sb.isolation_reason, sep='\\t')\n"
          "sb.close()\n")

@@ -96,4 +96,5 @@ def test_stats_record_the_isolation_the_sandbox_ran_with(tmp_path):
     report = json.loads((tmp_path / "v" / "report.json").read_text())
     assert stats["sandbox"]["isolation"] in ("full", "basic") and report["stages"][0]["sandbox"] == stats["sandbox"]
     assert stats["sandbox"]["via"] in ("root", "userns", "bwrap", "none")
+    assert stats["sandbox"]["memory_via"] in ("cgroup v1", "cgroup v2", "rlimit + seccomp", "rlimit")
     assert (stats["sandbox"]["isolation"] == "full") == (stats["sandbox"]["via"] != "none")
