@@ -58,6 +58,8 @@ def test_every_model_and_script_argument_of_the_installed_trl_is_read_or_refused
     ({"dataset": "d", "lora_r": 8, "lora": {"r": 4}}, r"^lora_r and lora\.r name the same setting"),
     ({"dataset": "d", "use_peft": False, "lora_r": 8}, r"^use_peft: false .* LoRA keys are set: lora_r"),
     ({"dataset": "d", "warmup_steps": 2.5}, r"warmup_steps: 2\.5 is a step count"),
+    ({"dataset": "d", "model_init_kwargs": {}}, r"^model_init_kwargs: synthkit sets `model_init_kwargs` from `dtype`"),
+    ({"dataset": "d", "dataset_test_split": "validation"}, r"^dataset_test_split: synthkit holds out `eval_fraction`"),
     ({"dataset": "d", "warmup_steps": 2, "warmup_ratio": 0.1}, r"either `warmup_steps` or `warmup_ratio`"),
 ])
 def test_what_cannot_carry_over_fails_naming_the_key(raw, message):
@@ -87,3 +89,18 @@ def test_a_trl_recipe_file_trains_one_step(tiny_model_dir, chat_dataset, tmp_pat
     import os
 
     assert os.environ.pop("SYNTHKIT_TEST_RECIPE_ENV") == "1"
+
+
+def test_the_recipe_in_the_docs_reads_as_documented():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "trainer.md").read_text()
+    block = text.split("## TRL recipes", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    cfg = parse_train_config(yaml.safe_load(block))
+    assert (cfg.model, cfg.dataset, cfg.dtype, cfg.lora.r, cfg.lora.target_modules) == \
+        ("embedded", "out/quickstart", "float32", 16, ["q_proj", "v_proj"])
+    assert cfg.sft == {"max_grad_norm": 0.3} and cfg.warmup_steps == 0.03
+
+
+def test_activation_checkpointing_is_the_gradient_checkpointing_switch():
+    assert parse_train_config({"dataset": "d", "activation_checkpointing": True}).gradient_checkpointing
