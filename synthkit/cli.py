@@ -11,7 +11,7 @@
     synthkit judge fit RUN_DIR --label pass_rate|FILE   fit the judge's aspect weights (prints `weights:`)
     synthkit card DATASET_DIR | --gallery [PIPELINE.yaml ...]   (re)write a card / data_cards/
     synthkit push DATASET_DIR REPO_ID [--private] [--revision R] [--create-pr] [--message M]
-                  [--token-env NAME] [--dry-run]   one commit to a Hub dataset repo
+                  [--token-env NAME] [--config-name NAME] [--dry-run]   one commit: new files in, stale ones out
     synthkit view RUN_DIR [--port 8765] [--host 127.0.0.1]   a read-only page over a run (the viewer extra)
     synthkit show RUN_DIR [--stage S] [--rejected [REASON]] [-n N]   rows as text in the terminal
     synthkit export RUN_DIR --stage S [--rejected [REASON]] --format jsonl|parquet [-o FILE]
@@ -157,7 +157,8 @@ def _cmd_push(args: argparse.Namespace) -> int:
         for name, level in (("httpx", logging.WARNING), ("httpx2", logging.WARNING), ("huggingface_hub", logging.ERROR)):
             logging.getLogger(name).setLevel(level)
     result = push(Path(args.dataset), args.repo_id, private=args.private, revision=args.revision,
-                  create_pr=args.create_pr, message=args.message, token_env=args.token_env, dry_run=args.dry_run)
+                  create_pr=args.create_pr, message=args.message, token_env=args.token_env, dry_run=args.dry_run,
+                  config_name=args.config_name)
     print(describe(result, Path(args.dataset)))
     return 0
 
@@ -239,7 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-m", "--message", default=None, help="commit message (default: synthkit: NAME (N rows))")
     p.add_argument("--token-env", default=None, metavar="NAME",
                    help="environment variable holding the token (default: HF_TOKEN, then `hf auth login`'s)")
-    p.add_argument("--dry-run", action="store_true", help="list what would be uploaded; send nothing")
+    p.add_argument("--config-name", default=None, metavar="NAME",
+                   help="push as config NAME beside the repo's others (files under NAME/; default: the default config)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check the repo id; print branch, PR, visibility, message, additions and deletions; send nothing")
     p.set_defaults(func=_cmd_push)
 
     p = sub.add_parser("view", help="browse a run folder (funnel, rows, drops, matches) in a local web page")

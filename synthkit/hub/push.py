@@ -20,9 +20,19 @@ What it guarantees:
 - Errors are one line (``PushError``): HTTP 401/403 as a permission error, a
   refused or dropped connection as a connection error, anything else the Hub
   answers with its status and message.
+- A push replaces, as ``datasets``' ``push_to_hub`` does: the same commit
+  deletes the files of an earlier push under ``data/`` and ``images/`` that
+  this dataset no longer has, so the card's ``data/train-*`` glob loads the
+  new rows only. ``config_name`` puts the dataset beside others in one repo:
+  its data goes to ``<config>/<split>-*.parquet`` and its card, images and run
+  files under ``<config>/``; the repo's README keeps its body (or gets this
+  card's, for a new repo or the default config) and lists every config in its
+  ``configs`` and ``dataset_info``. Stale files are deleted under ``<config>/`` only.
+- ``dry_run`` checks the repo id and the folder, lists the repo's files when it
+  can (read access, no write), and returns what would be sent; nothing is written.
 What it does not do: check that the repo's existing card or files belong to
-this dataset (a push replaces same-named files), or delete files the repo has
-and the folder does not.
+this dataset (a push replaces same-named files), or delete other files the
+repo has (its ``.gitattributes``, files outside the folders above).
 """
 
 from __future__ import annotations
@@ -35,7 +45,6 @@ from pathlib import Path
 
 from synthkit.errors import DataError, SynthkitError
 from synthkit.hub import layout
-from synthkit.hub.card import load_snippet
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +56,15 @@ class PushError(SynthkitError):
 @dataclass
 class PushResult:
     repo_id: str
-    files: list[str]
+    files: list[str]                 # paths in the repo, as uploaded
     url: str = ""
     unchanged: list[str] = field(default_factory=list)
     commit_url: str | None = None
     pr_url: str | None = None
     dry_run: bool = False
+    deleted: list[str] | None = field(default_factory=list)  # None: unknown (dry run without read access)
+    sizes: dict[str, int] = field(default_factory=dict)      # dry run: bytes per file
+    settings: dict[str, str] = field(default_factory=dict)   # dry run: branch, pr, visibility, message, ...
 
     @property
     def uploaded(self) -> list[str]:
@@ -86,52 +98,90 @@ def resolve_token(token_env: str | None = None) -> str:
 
 def push(folder: Path, repo_id: str, *, private: bool = False, revision: str | None = None,
          create_pr: bool = False, message: str | None = None, token_env: str | None = None,
-         dry_run: bool = False) -> PushResult:
-    """Upload ``folder`` to the dataset repo ``repo_id`` in one commit (see module doc)."""
+         dry_run: bool = False, config_name: str | None = None) -> PushResult:
+    """Upload ``folder`` to the dataset repo ``repo_id`` in one commit that also deletes
+    the earlier push's stale files (see module doc)."""
+    from synthkit.hub import repo_files
+
     folder = Path(folder)
+    repo_files.check_repo_id(repo_id)
+    config = repo_files.check_config(config_name)
     files = check_folder(folder)
+    mapping = repo_files.paths_in_repo(files, config)
+    message = message or _default_message(folder, len(files), config)
     if dry_run:
-        return PushResult(repo_id, files, dry_run=True)
+        return _dry_run(folder, repo_id, mapping, config, private, revision, create_pr, message, token_env)
     token = resolve_token(token_env)
-    from huggingface_hub import CommitOperationAdd, HfApi, constants
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, constants
 
     endpoint = constants.ENDPOINT
-    card = (folder / layout.CARD).read_text().replace(load_snippet(), load_snippet(repo_id)).encode()
-    ops = [CommitOperationAdd(path_in_repo=f, path_or_fileobj=card if f == layout.CARD else str(folder / f))
-           for f in files]
     api = HfApi(endpoint=endpoint, token=token)
     try:
         repo = api.create_repo(repo_id, repo_type="dataset", private=private or None, exist_ok=True)
         if revision and not create_pr:
             api.create_branch(repo_id, branch=revision, repo_type="dataset", exist_ok=True)
+        remote = api.list_repo_files(repo_id, repo_type="dataset", revision=revision if not create_pr else None)
+        old_card = repo_files.read_remote(api, repo_id, layout.CARD, revision) if layout.CARD in remote else None
+        ours = (folder / layout.CARD).read_text()
+        cards = {layout.CARD: repo_files.merged_card(ours, old_card, config, repo_id).encode(),
+                 f"{config}/{layout.CARD}": repo_files.card_text(ours, config, repo_id).encode()}
+        ops = [CommitOperationAdd(path_in_repo=dest, path_or_fileobj=cards.get(dest, str(folder / src)))
+               for src, dest in mapping]
+        deleted = repo_files.stale(remote, {dest for _, dest in mapping}, config)
+        ops += [CommitOperationDelete(path_in_repo=p) for p in deleted]
         info = api.create_commit(repo_id, ops, repo_type="dataset", revision=revision, create_pr=create_pr,
-                                 commit_message=message or _default_message(folder, len(files)))
+                                 commit_message=message)
     except Exception as e:  # noqa: BLE001 - every failure becomes one line; see _explain
         raise PushError(_explain(e, repo_id, endpoint)) from e
-    unchanged = [op.path_in_repo for op in ops if op._remote_oid is not None and op._remote_oid == op._local_oid]
-    return PushResult(repo_id, files, url=str(repo), unchanged=unchanged, commit_url=info.commit_url,
-                      pr_url=info.pr_url)
+    adds = [op for op in ops if isinstance(op, CommitOperationAdd)]
+    unchanged = [op.path_in_repo for op in adds if op._remote_oid is not None and op._remote_oid == op._local_oid]
+    return PushResult(repo_id, [dest for _, dest in mapping], url=str(repo), unchanged=unchanged,
+                      commit_url=info.commit_url if info else None, pr_url=info.pr_url if info else None,
+                      deleted=deleted)
+
+
+def _dry_run(folder: Path, repo_id: str, mapping: list[tuple[str, str]], config: str, private: bool,
+             revision: str | None, create_pr: bool, message: str, token_env: str | None) -> PushResult:
+    """What ``push`` would send; the repo's files are listed (read only) when that works."""
+    from synthkit.hub import repo_files
+
+    remote, why = repo_files.try_list(repo_id, revision, token_env)
+    deleted = repo_files.stale(remote, {dest for _, dest in mapping}, config) if remote is not None else None
+    exists = remote is not None and why != "new"
+    settings = {"branch": revision or "main", "pull request": "yes" if create_pr else "no",
+                "visibility": ("kept as it is (the repo exists)" if exists else "private" if private else "public"),
+                "config": config, "message": message}
+    if remote is None:
+        settings["deletions"] = f"unknown ({why})"
+    return PushResult(repo_id, [dest for _, dest in mapping], dry_run=True, deleted=deleted, settings=settings,
+                      sizes={dest: (folder / src).stat().st_size for src, dest in mapping})
 
 
 def describe(result: PushResult, folder: Path) -> str:
     """What the CLI prints."""
     if result.dry_run:
         lines = [f"would upload {len(result.files)} files to {result.repo_id} in one commit:"]
-        lines += [f"  {f}  ({(Path(folder) / f).stat().st_size} bytes)" for f in result.files]
+        lines += [f"  {f}  ({result.sizes.get(f, 0)} bytes)" for f in result.files]
+        if result.deleted is not None:
+            lines.append(f"and delete {len(result.deleted)} files of an earlier push" + (":" if result.deleted else ""))
+            lines += [f"  - {f}" for f in result.deleted]
+        lines += [f"{k}: {v}" for k, v in result.settings.items()]
         return "\n".join(lines)
-    if not result.uploaded:
+    if not result.uploaded and not result.deleted:
         return f"nothing to push: {result.repo_id} already has these {len(result.files)} files ({result.url})"
     where = result.pr_url or result.commit_url or result.url
-    return (f"pushed {len(result.uploaded)} files ({len(result.unchanged)} unchanged) to {result.repo_id} "
+    gone = f", {len(result.deleted)} deleted" if result.deleted else ""
+    return (f"pushed {len(result.uploaded)} files ({len(result.unchanged)} unchanged{gone}) to {result.repo_id} "
             f"in one commit: {where}")
 
 
-def _default_message(folder: Path, n_files: int) -> str:
+def _default_message(folder: Path, n_files: int, config: str = "default") -> str:
+    where = "" if config == "default" else f" as config {config}"
     try:
         report = json.loads((folder / layout.REPORT).read_text())
-        return f"synthkit: {report.get('name', folder.name)} ({report.get('rows_out', '?')} rows)"
+        return f"synthkit: {report.get('name', folder.name)} ({report.get('rows_out', '?')} rows){where}"
     except (OSError, ValueError):
-        return f"synthkit: {folder.name} ({n_files} files)"
+        return f"synthkit: {folder.name} ({n_files} files){where}"
 
 
 def _explain(e: Exception, repo_id: str, endpoint: str) -> str:

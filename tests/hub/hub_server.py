@@ -12,6 +12,10 @@ installed client's ``hf_api.py`` and ``_commit_api.py``):
                                                          the revision already has: the client skips those
     POST /api/datasets/{ns}/{name}/commit/{rev}          NDJSON: header + base64 files; one commit
     GET  /api/datasets/{ns}/{name}[/revision/{rev}]      repo info (sha, siblings)
+    GET  /api/datasets/{ns}/{name}/tree/{rev}[/{path}]   the files (list_repo_files), recursive or not
+    GET  /datasets/{ns}/{name}/resolve/{rev}/{path}      a file's bytes (404 when absent)
+
+A commit may add files and delete files or folders (``deletedFile``, ``deletedFolder``).
 
 Tokens: ``write-token`` may write, ``read-token`` gets 403 on writes, anything
 else 401. Every request is logged in ``requests``; unknown ones get 404.
@@ -66,13 +70,15 @@ def _handler(hub: Hub):
         def log_message(self, *args) -> None:  # quiet
             pass
 
-        def _send(self, status: int, body: dict) -> None:
+        def _send(self, status: int, body: dict | list, code: str | None = None) -> None:
             data = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             if status >= 400:
                 self.send_header("X-Error-Message", body.get("error", ""))
+            if code:
+                self.send_header("X-Error-Code", code)
             self.end_headers()
             self.wfile.write(data)
 
@@ -92,6 +98,10 @@ def _handler(hub: Hub):
         def do_GET(self) -> None:
             path = urlparse(self.path).path
             hub.requests.append(("GET", path))
+            files = re.fullmatch(r"/(?:api/)?datasets/([^/]+/[^/]+)/(tree|resolve)/([^/]+)(?:/(.+))?", path)
+            if files:
+                return self._files(files[1], files[2], unquote(files[3]), unquote(files[4] or ""),
+                                   "recursive=true" in urlparse(self.path).query.lower())
             m = re.fullmatch(r"/api/datasets/([^/]+/[^/]+)(?:/revision/(.+))?", path)
             if not m or not self._auth(write=False):
                 return None if m else self._send(404, {"error": f"stand-in: no route GET {path}"})
@@ -101,6 +111,37 @@ def _handler(hub: Hub):
                 return self._send(404, {"error": "Repository not found"})
             self._send(200, {"id": m[1], "sha": repo.heads[rev], "private": repo.private,
                              "siblings": [{"rfilename": p} for p in sorted(repo.refs[rev])]})
+
+        def _files(self, repo_id: str, what: str, rev: str, sub: str, recursive: bool) -> None:
+            if not self._auth(write=False):
+                return None
+            repo = hub.repos.get(repo_id)
+            if repo is None:
+                return self._send(404, {"error": "Repository not found"}, "RepoNotFound")
+            if rev not in repo.refs:
+                return self._send(404, {"error": f"Invalid rev id: {rev}"}, "RevisionNotFound")
+            files = repo.refs[rev]
+            if what == "resolve":
+                if sub not in files:
+                    return self._send(404, {"error": "Entry not found"}, "EntryNotFound")
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(files[sub])))
+                self.send_header("ETag", f'"{git_oid(files[sub])}"')
+                self.send_header("X-Repo-Commit", repo.heads[rev])
+                self.end_headers()
+                self.wfile.write(files[sub])
+                return None
+            prefix = f"{sub}/" if sub else ""
+            entries, folders = [], set()
+            for p in sorted(files):
+                if not p.startswith(prefix):
+                    continue
+                rest = p[len(prefix):]
+                if recursive or "/" not in rest:
+                    entries.append({"type": "file", "path": p, "size": len(files[p]), "oid": git_oid(files[p])})
+                else:
+                    folders.add(prefix + rest.split("/", 1)[0])
+            self._send(200, [{"type": "directory", "path": f, "oid": "0" * 40} for f in sorted(folders)] + entries)
 
         def do_POST(self) -> None:
             url = urlparse(self.path)
@@ -169,6 +210,11 @@ def _handler(hub: Hub):
             for item in lines:
                 if item["key"] == "file":
                     files[item["value"]["path"]] = base64.b64decode(item["value"]["content"])
+                elif item["key"] == "deletedFile":
+                    files.pop(item["value"]["path"], None)
+                elif item["key"] == "deletedFolder":
+                    folder = item["value"]["path"].rstrip("/") + "/"
+                    files = {p: b for p, b in files.items() if not p.startswith(folder)}
                 elif item["key"] != "header":
                     return self._send(400, {"error": f"stand-in: unsupported operation {item['key']}"})
             oid = hashlib.sha1(json.dumps([rev, header, sorted(files)], sort_keys=True).encode()
@@ -176,7 +222,8 @@ def _handler(hub: Hub):
             target = f"refs/pr/{sum(c['pr'] for c in repo.commits) + 1}" if create_pr else rev
             repo.refs[target], repo.heads[target] = files, oid
             repo.commits.append({"oid": oid, "revision": target, "summary": header["summary"], "pr": create_pr,
-                                 "paths": sorted(x["value"]["path"] for x in lines if x["key"] == "file")})
+                                 "paths": sorted(x["value"]["path"] for x in lines if x["key"] == "file"),
+                                 "deleted": sorted(x["value"]["path"] for x in lines if x["key"].startswith("deleted"))})
             pr_url = f"{hub.url}/datasets/{repo_id}/discussions/{target.rsplit('/', 1)[-1]}" if create_pr else None
             self._send(200, {"commitUrl": f"{hub.url}/datasets/{repo_id}/commit/{oid}", "commitOid": oid,
                              "pullRequestUrl": pr_url})
