@@ -12,8 +12,9 @@ keywords, numbers and operators stay as written.
 ``view_hashes(sh, tok, poly)`` reads that stream twice, vectorised:
 
 - **concrete**: every token by value, with a 2-bit kind (``NAME`` for an
-  identifier other than a keyword, ``self`` or ``cls``; ``WORD`` for a piece
-  of a string; ``OTHER`` for the rest). A word and a name with the same text share the upper bits, so a
+  identifier other than a keyword, ``self``, ``cls`` or a capitalised builtin
+  (``ValueError``, ``True``); ``ATTR`` for one
+  after a dot; ``WORD`` for a piece of a string; ``OTHER`` for the rest). A word and a name with the same text share the upper bits, so a
   renaming can be applied to both. This is what a candidate pair is verified
   on (:mod:`synthkit.dedup.renames`) and what the exact-duplicate key hashes.
 - **abstract** (what LSH shingles): every identifier that is not a keyword,
@@ -44,7 +45,7 @@ import numpy as np
 from synthkit.dedup.normalize import SEP
 from synthkit.dedup.shingles import PolyHasher, Shingles, fmix64
 
-OTHER, NAME, WORD = 0, 1, 2
+OTHER, NAME, WORD, ATTR = 0, 1, 2, 3
 PLACEHOLDER = "ID"
 # Names that stay in the abstract view: keywords, exception classes and the builtins that
 # are called, not named (a parameter called ``object``, ``input`` or ``type`` is a name).
@@ -95,8 +96,8 @@ class ViewHasher:
         self.keep = np.unique(np.array([poly.hash_text(w) for w in _KEEP], dtype=np.uint64))
         self.keep_attr = np.unique(np.array([poly.hash_text(w) for w in _KEEP_ATTRS], dtype=np.uint64))
         self.selves = np.array([poly.hash_text("self"), poly.hash_text("cls")], dtype=np.uint64)
-        self.fixed = np.unique(np.array([poly.hash_text(w) for w in (*keyword.kwlist, "self", "cls")],
-                                        dtype=np.uint64))
+        fixed = (*keyword.kwlist, "self", "cls", *(n for n in dir(builtins) if n[:1].isupper()))
+        self.fixed = np.unique(np.array([poly.hash_text(w) for w in fixed], dtype=np.uint64))
         self.dot = np.uint64(poly.hash_text("."))
         self.placeholder = np.uint64(poly.hash_text(PLACEHOLDER))
         self.word = np.uint64(poly.hash_text("\x03"))
@@ -125,8 +126,9 @@ class ViewHasher:
         if is_word.any():  # a word in a string that spells an identifier of its row
             key = fmix64(base ^ (row * _ROW_MIX))
             abstract[is_word & np.isin(key, key[renamable])] = self.placeholder
-        fixed = np.isin(tok, self.fixed)  # keywords, self and cls: never renamed
-        kind = np.where(is_name & ~fixed, NAME, np.where(is_word, WORD, OTHER)).astype(np.uint64)
+        fixed = np.isin(tok, self.fixed)  # keywords, self, cls, builtin classes: never renamed
+        kind = np.where(is_name & ~fixed, np.where(after_dot, ATTR, NAME), np.where(is_word, WORD, OTHER))
+        kind = kind.astype(np.uint64)
         return abstract, literal, (base & ~_KIND_MASK) | kind
 
     @staticmethod

@@ -39,18 +39,19 @@ from collections import Counter
 
 import numpy as np
 
-from synthkit.dedup.codeview import NAME, WORD
+from synthkit.dedup.codeview import ATTR, NAME, OTHER, WORD
 from synthkit.dedup.shingles import fmix64
 
 log = logging.getLogger(__name__)
 
 NGRAM = 5
-MIN_SHARED = 3          # distinct names/words both rows keep verbatim, at the least
+MIN_SHARED = 2          # distinct names/words both rows keep verbatim, at the least
+CODE_THRESHOLD = 0.9    # the least renamed_similarity that merges two code rows (or the dedup threshold)
 PREFILTER = 0.25        # shingle Jaccard with every name abstracted, below which a pair is not verified
 CODE_MARK = np.uint64(0xC0DEC0DEC0DEC0DE)  # first element of a code row's stored token array
 _KIND = np.uint64(3)
 _SHIFT = np.uint64(2)
-_NAME_ONLY = np.uint64(NAME)
+_NAME, _ATTR, _WORD = np.uint64(NAME), np.uint64(ATTR), np.uint64(WORD)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -65,18 +66,23 @@ def _shingles(tok: np.ndarray, n: int = NGRAM) -> np.ndarray:
     return np.unique(h)
 
 
+def _renamable(tok: np.ndarray) -> np.ndarray:
+    kind = tok & _KIND
+    return (kind == _NAME) | (kind == _ATTR)
+
+
 def infer_renaming(a: np.ndarray, b: np.ndarray) -> dict[int, int]:
-    """The one-to-one renaming ``name of a -> name of b`` (keys and values are token
-    bases, ``token >> 2``) voted by the aligned names; identity pairs left out."""
-    kind_a, kind_b = a & _KIND, b & _KIND
-    abs_a = np.where(kind_a == _NAME_ONLY, _NAME_ONLY, a).tolist()
-    abs_b = np.where(kind_b == _NAME_ONLY, _NAME_ONLY, b).tolist()
+    """The one-to-one renaming ``token of a -> token of b`` (names and attributes apart:
+    renaming a parameter leaves an attribute of the same name alone) voted by the
+    aligned names; identity pairs left out."""
+    abs_a = np.where(_renamable(a), a & _KIND, a).tolist()
+    abs_b = np.where(_renamable(b), b & _KIND, b).tolist()
     votes: Counter = Counter()
-    base_a, base_b = (a >> _SHIFT).tolist(), (b >> _SHIFT).tolist()
+    tok_a, tok_b = a.tolist(), b.tolist()
     for i, j, size in difflib.SequenceMatcher(None, abs_a, abs_b, autojunk=False).get_matching_blocks():
         for k in range(size):
-            if abs_a[i + k] == NAME:
-                votes[(base_a[i + k], base_b[j + k])] += 1
+            if abs_a[i + k] in (NAME, ATTR):
+                votes[(tok_a[i + k], tok_b[j + k])] += 1
     mapping: dict[int, int] = {}
     taken: set[int] = set()
     for (x, y), _ in sorted(votes.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -87,17 +93,25 @@ def infer_renaming(a: np.ndarray, b: np.ndarray) -> dict[int, int]:
     return {x: y for x, y in mapping.items() if x != y}
 
 
-def apply_renaming(tok: np.ndarray, mapping: dict[int, int], kinds: tuple[int, ...] = (NAME, WORD)) -> np.ndarray:
-    """``tok`` with every token of ``kinds`` (names, string words) in ``mapping`` renamed."""
+def apply_renaming(tok: np.ndarray, mapping: dict[int, int], names: bool = True) -> np.ndarray:
+    """``tok`` with its names and attributes in ``mapping`` renamed (``names``), and every
+    string word that spells a renamed name (or attribute) spelled as the new one."""
     if not mapping:
         return tok
-    keys = np.array(sorted(mapping), dtype=np.uint64)
-    values = np.array([mapping[k] for k in keys.tolist()], dtype=np.uint64)
-    kind = tok & _KIND
-    base = tok >> _SHIFT
-    hit = np.isin(kind, np.array(kinds, dtype=np.uint64)) & np.isin(base, keys)
     out = tok.copy()
-    out[hit] = (values[np.searchsorted(keys, base[hit])] << _SHIFT) | kind[hit]
+    if names:
+        keys = np.array(sorted(mapping), dtype=np.uint64)
+        values = np.array([mapping[k] for k in keys.tolist()], dtype=np.uint64)
+        hit = _renamable(tok) & np.isin(tok, keys)
+        out[hit] = values[np.searchsorted(keys, tok[hit])]
+    by_base: dict[int, int] = {}
+    for x, y in sorted(mapping.items(), key=lambda kv: (kv[0] & 3) != NAME):  # names before attributes
+        by_base.setdefault(x >> 2, y >> 2)
+    keys = np.array(sorted(by_base), dtype=np.uint64)
+    values = np.array([by_base[k] for k in keys.tolist()], dtype=np.uint64)
+    base = tok >> _SHIFT
+    hit = ((tok & _KIND) == _WORD) & np.isin(base, keys)
+    out[hit] = (values[np.searchsorted(keys, base[hit])] << _SHIFT) | _WORD
     return out
 
 
@@ -107,35 +121,35 @@ def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _evidence(tok: np.ndarray) -> np.ndarray:
-    """Distinct bases of the row's names and string words (what a renaming could change)."""
-    kind = tok & _KIND
-    return np.unique(tok[(kind == _NAME_ONLY) | (kind == np.uint64(WORD))] >> _SHIFT)
+    """Distinct bases of the row's names, attributes and string words (what a renaming could change)."""
+    return np.unique(tok[(tok & _KIND) != np.uint64(OTHER)] >> _SHIFT)
 
 
 def renamed_similarity(a: np.ndarray, b: np.ndarray) -> float:
     """See the module doc. Symmetric up to alignment ties."""
     if a.size == 0 or b.size == 0:
         return float(a.size == b.size)
-    names_a = np.where((a & _KIND) == _NAME_ONLY, _NAME_ONLY, a)
-    names_b = np.where((b & _KIND) == _NAME_ONLY, _NAME_ONLY, b)
+    names_a = np.where(_renamable(a), a & _KIND, a)
+    names_b = np.where(_renamable(b), b & _KIND, b)
     if _jaccard(_shingles(names_a), _shingles(names_b)) < PREFILTER:
         return 0.0  # names aside, too little in common: no renaming can fix that
     mapping = infer_renaming(a, b)
     # a string of b that still spells an old name (a message the rename missed) counts as renamed too
-    jac = _jaccard(_shingles(apply_renaming(a, mapping)), _shingles(apply_renaming(b, mapping, (WORD,))))
+    jac = _jaccard(_shingles(apply_renaming(a, mapping)), _shingles(apply_renaming(b, mapping, names=False)))
     shared = np.intersect1d(_evidence(a), _evidence(b), assume_unique=True)
-    shared = np.setdiff1d(shared, np.array(sorted(mapping), dtype=np.uint64), assume_unique=True).size
-    return jac * min(1.0, shared / max(MIN_SHARED, len(mapping)))
+    renamed = np.array(sorted({x >> 2 for x in mapping}), dtype=np.uint64)
+    shared = np.setdiff1d(shared, renamed, assume_unique=True).size
+    return jac * min(1.0, shared / max(MIN_SHARED, len(mapping) - 1))
 
 
 def pair_verdict(a: np.ndarray, b: np.ndarray, threshold: float, verify_text: bool) -> bool:
     """Merge two rows? Their stored arrays: code rows (``CODE_MARK`` first) by
-    ``renamed_similarity``; text rows by shingle-set Jaccard when ``verify_text``
+    ``renamed_similarity`` (at least ``CODE_THRESHOLD``: a renamed copy scores about 1); text rows by shingle-set Jaccard when ``verify_text``
     (else yes); a code row never merges with a text row."""
     code_a = a.size > 0 and a[0] == CODE_MARK
     code_b = b.size > 0 and b[0] == CODE_MARK
     if code_a and code_b:
-        return renamed_similarity(a[1:], b[1:]) >= threshold
+        return renamed_similarity(a[1:], b[1:]) >= max(threshold, CODE_THRESHOLD)
     if code_a or code_b:
         return False
     if not verify_text:

@@ -23,7 +23,7 @@ def make(tmp_path, **cfg) -> S:
 def rows():
     code = stdlib_functions(120, modules=("textwrap", "heapq", "shutil", "difflib"))
     out = [{"id": f"r{i}", "instruction": f"task {i}", "code": c} for i, c in enumerate(code)]
-    renamed = rename_identifiers(code[3], seed=1)  # every name renamed, a comment added: exact as code
+    renamed = rename_identifiers(code[3], seed=1)  # every name renamed, a comment added: a near copy as code
     out.append({"id": "copy_of_r3", "instruction": "x", "code": "# from the seed\n" + renamed})
     out.append({"id": "near_r7", "instruction": "y", "code": code[7] + "\n    return None  # more\n"})
     out.append({"id": "copy_of_r3_again", "instruction": "z", "code": code[3]})
@@ -40,7 +40,8 @@ def test_removes_duplicates_and_explains(rows, tmp_path):
     assert len(kept) + len(rejected) == len(rows)
     assert not set(gone) & set(kept["id"])
     r = gone["copy_of_r3"]
-    assert r.reason == "exact_duplicate" and r.row["dup_of"] == "r3" and r.row["dup_cluster"] == 3
+    assert r.reason == "near_duplicate" and r.row["dup_of"] == "r3" and r.row["dup_cluster"] == 3
+    assert gone["copy_of_r3_again"].reason == "exact_duplicate"
     assert "cluster 3" in r.detail and "r3" in r.detail and "(3 rows)" in r.detail
     n = gone["near_r7"]
     assert n.reason == "near_duplicate" and n.row["dup_of"] == "r7" and n.row["code"] == rows[-2]["code"]
@@ -59,7 +60,7 @@ def test_normalize_picks_the_view_per_row(rows, tmp_path):
     assert "p2" in {r.row["id"] for r in rejected}
     kept, rejected = make(tmp_path).process_all(datasets.Dataset.from_list(rows + prose))
     gone = {r.row["id"]: r.reason for r in rejected}
-    assert gone["copy_of_r3"] == "exact_duplicate" and gone["p2"] == "exact_duplicate"
+    assert gone["copy_of_r3"] == "near_duplicate" and gone["p2"] == "exact_duplicate"
     assert json.loads((tmp_path / "dedup.json").read_text())["code_rows"] == len(rows)
     with pytest.raises(pydantic.ValidationError):
         S.Config(stage="dedup_minhash", normalize="python")
@@ -105,9 +106,3 @@ def test_settings_reach_the_library_by_name(tmp_path):
     assert (s.columns, s.num_perm, s.threshold, s.workers, s.memory_mb, s.keep) == (("a", "b"), 64, 0.8, 3, 64,
                                                                                     "longest")
     assert (s.spec.ngram, s.spec.kind) == (3, "char")
-
-
-def test_num_workers_still_works_and_warns():
-    with pytest.warns(FutureWarning, match="dedup_minhash.num_workers is deprecated, use `workers`"):
-        cfg = S.Config(stage="dedup_minhash", num_workers=2)
-    assert cfg.workers == 2
