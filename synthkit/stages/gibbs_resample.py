@@ -97,7 +97,8 @@ class CodeSamplingConfig(SamplingConfig):
     summary_max_tokens: int = Field(256, ge=8, description="new tokens per summary")
     style: Literal["chat", "completion"] = Field("chat", description=(
         "completion: one-shot documents for small/base models"))
-    template: str | None = Field(None, description="code prompt: {description}, {entry_point}, {instruction}")
+    template: str | None = Field(None, description=(
+        "code prompt: {header} (the function header), {description}, {entry_point}, {instruction}"))
     template_file: str | None = Field(None, description="or a file holding it (relative to the YAML's folder)")
     summary_template: str | None = Field(None, description="summary prompt: {code}, {entry_point}")
     summary_template_file: str | None = Field(None, description="or a file holding it (relative to the YAML's folder)")
