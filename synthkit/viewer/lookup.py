@@ -69,18 +69,23 @@ def cluster(source: RunSource, stage_key: str, number: int, limit: int = 24):
     import numpy as np
     import pyarrow.compute as pc
 
-    from synthkit.viewer.query import _batches
+    from synthkit.viewer.query import candidates
 
     stage = source.stage(stage_key)
     folder = source.folder(source.rejected_path(stage))
     rows, total = [], 0
-    for at, batch in _batches(folder, ["dup_cluster"]):
-        if "dup_cluster" not in batch.schema.names:
+    needle = f'"dup_cluster": {number}'
+
+    def pre(batch):   # a packed file: only rows whose JSON names this cluster are parsed
+        return pc.fill_null(pc.match_substring(batch.column("row"), needle), False).to_numpy(zero_copy_only=False)
+
+    for at_rows, table in candidates(folder, ["dup_cluster"], pre):
+        if "dup_cluster" not in table.schema.names:
             continue
-        hit = np.nonzero(pc.fill_null(pc.equal(batch.column("dup_cluster"), number), False)
+        hit = np.nonzero(pc.fill_null(pc.equal(table.column("dup_cluster"), number), False)
                          .to_numpy(zero_copy_only=False))[0]
         total += len(hit)
-        rows += [at + int(k) for k in hit[: max(0, limit - len(rows))]]
+        rows += [int(r) for r in at_rows[hit[: max(0, limit - len(rows))]]]
     members = folder.read(rows)
     kept_id = next((m.get("dup_of") for m in members if m.get("dup_of")), None)
     kept = find_in(source.folder(source.kept_path(stage)), kept_id) if kept_id else None
@@ -91,7 +96,6 @@ def shared_spans(a: str, b: str, n: int) -> tuple[list[tuple[int, int]], list[tu
     """Character spans of ``a`` and of ``b`` covered by a word n-gram both contain."""
     ta = [(m.start(), m.end(), m.group().lower()) for m in WORD.finditer(a or "")]
     tb = [(m.start(), m.end(), m.group().lower()) for m in WORD.finditer(b or "")]
-    n = max(1, min(n, len(ta), len(tb))) if ta and tb else n
     grams_a = {tuple(t[2] for t in ta[i:i + n]) for i in range(len(ta) - n + 1)}
     grams_b = {tuple(t[2] for t in tb[i:i + n]) for i in range(len(tb) - n + 1)}
     common = grams_a & grams_b

@@ -23,6 +23,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
+from synthkit.core.rejected import COLUMNS as PACKED_COLUMNS
+from synthkit.core.rejected import unpack
 from synthkit.errors import DataError
 from synthkit.viewer.source import Folder, RunSource, Stage
 
@@ -60,8 +62,8 @@ class Query:
         q = cls(stage=get.get("stage"), reason=get.get("reason"), q=get.get("q", ""), score=get.get("score"),
                 checkpoint=get.get("checkpoint"), sort=get.get("sort"), order=get.get("order", "desc"))
         q.min, q.max = _number(get, "min"), _number(get, "max")
-        q.page = int(_number(get, "page", integer=True) or 1)
-        q.size = int(_number(get, "size", integer=True) or PAGE_SIZE)
+        page, size = _number(get, "page", integer=True), _number(get, "size", integer=True)
+        q.page, q.size = int(1 if page is None else page), int(PAGE_SIZE if size is None else size)
         if q.page < 1 or not 1 <= q.size <= 200:
             raise DataError("page must be >= 1 and size between 1 and 200")
         if "passed" in get:
@@ -149,19 +151,25 @@ def run(source: RunSource, q: Query) -> Page:
 
 
 def score_names(folder: Folder) -> list[str]:
-    """The score fields of the folder's first and last files (cheap: footers only)."""
+    """The score fields of the folder's first and last files: from the footers, or
+    for packed rejected files from the rows of their first row group."""
     import pyarrow.parquet as pq
 
     names: dict[str, None] = {}
-    for f in {folder.files[0], folder.files[-1]} if folder.files else ():
-        schema = pq.read_schema(f)
+    for fi in sorted({0, len(folder.files) - 1}) if folder.files else ():
+        if folder.packed[fi]:
+            first = pq.ParquetFile(folder.files[fi]).read_row_group(0, columns=["row"]) if folder.groups[fi] else None
+            for row in unpack(first.to_pylist()[:500]) if first is not None else []:
+                names.update(dict.fromkeys(k for k, v in (row.get("scores") or {}).items()))
+            continue
+        schema = pq.read_schema(folder.files[fi])
         if "scores" in schema.names and hasattr(schema.field("scores").type, "num_fields"):
             names.update(dict.fromkeys(t.name for t in schema.field("scores").type))
     return sorted(names)
 
 
 def _batches(folder: Folder, columns: list[str]) -> Iterator[tuple[int, Any]]:
-    """(global row of the batch's first row, record batch) over every file."""
+    """(global row of the batch's first row, record batch) over every file, as stored."""
     import pyarrow.parquet as pq
 
     for fi, path in enumerate(folder.files):
@@ -173,6 +181,42 @@ def _batches(folder: Folder, columns: list[str]) -> Iterator[tuple[int, Any]]:
         for batch in pf.iter_batches(batch_size=BATCH, columns=have or [pf.schema_arrow.names[0]]):
             yield at, batch
             at += batch.num_rows
+
+
+def candidates(folder: Folder, columns: list[str], prefilter=None) -> Iterator[tuple[Any, Any]]:
+    """(global rows, table with flat ``columns``) per batch. A packed rejected file
+    (``core.rejected``: the row as JSON) is narrowed by ``prefilter(raw batch) -> bool
+    array`` first, and only the rows left are parsed; without columns beyond
+    ``PACKED_COLUMNS`` nothing is parsed."""
+    import numpy as np
+
+    from synthkit.core.rundir import rows_to_table
+
+    flat_needed = not set(columns) <= set(PACKED_COLUMNS)
+    for at, batch in _batches(folder, list(dict.fromkeys(columns + list(PACKED_COLUMNS)))):
+        if not folder.is_packed(at):
+            yield at + np.arange(batch.num_rows), batch
+            continue
+        keep = np.nonzero(prefilter(batch))[0] if prefilter else np.arange(batch.num_rows)
+        if not len(keep):
+            continue
+        part = batch.take(keep)
+        if flat_needed:
+            part = rows_to_table(unpack(part.to_pylist()))[0]
+        yield at + keep, part
+
+
+def _prefilter(q: Query, reason: str | None):
+    """The filters a packed file can answer on its raw columns (no false negatives)."""
+    import pyarrow.compute as pc
+
+    def pre(batch):
+        m = pc.equal(batch.column("rejected_by"), reason) if reason else None
+        if q.q and not (set(q.q) & set('"\\') or any(ord(ch) < 32 for ch in q.q)):   # JSON keeps it as typed
+            hit = pc.match_substring(batch.column("row"), q.q, ignore_case=True)
+            m = hit if m is None else pc.and_(m, hit)
+        return pc.fill_null(m, False).to_numpy(zero_copy_only=False) if m is not None else [True] * batch.num_rows
+    return pre
 
 
 def _columns(q: Query, reason: str | None) -> list[str]:
@@ -242,11 +286,9 @@ def _col(batch: Any, name: str, sub: str | None = None):
 
 
 def _matches(folder: Folder, q: Query, reason: str | None) -> Iterator[int]:
-    import numpy as np
-
-    for at, batch in _batches(folder, _columns(q, reason)):
-        for k in np.nonzero(_mask(batch, q, reason))[0]:
-            yield at + int(k)
+    for rows, table in candidates(folder, _columns(q, reason), _prefilter(q, reason)):
+        for r in rows[_mask(table, q, reason)]:
+            yield int(r)
 
 
 def _top(folder: Folder, q: Query, reason: str | None, k: int) -> tuple[list[int], int]:
@@ -257,16 +299,16 @@ def _top(folder: Folder, q: Query, reason: str | None, k: int) -> tuple[list[int
 
     keys, rows, total = np.empty(0), np.empty(0, dtype=np.int64), 0
     sign = -1.0 if q.order == "desc" else 1.0
-    for at, batch in _batches(folder, _columns(q, reason)):
+    for at_rows, batch in candidates(folder, _columns(q, reason), _prefilter(q, reason)):
         idx = np.nonzero(_mask(batch, q, reason))[0]
         if not len(idx):
             continue
         total += len(idx)
         v = _col(batch, "scores", q.sort)
         vals = (np.full(len(idx), np.nan) if v is None else
-                pc.cast(v, pa.float64()).to_numpy(zero_copy_only=False)[idx])
+                pc.fill_null(pc.cast(v, pa.float64()), np.nan).to_numpy(zero_copy_only=False)[idx])
         batch_keys = np.where(np.isnan(vals), np.inf, sign * vals)
-        keys, rows = np.concatenate([keys, batch_keys]), np.concatenate([rows, idx + at])
+        keys, rows = np.concatenate([keys, batch_keys]), np.concatenate([rows, at_rows[idx]])
         if len(keys) > 2 * k:   # keep the best k; lexsort, not argpartition, so ties stay in row order
             keep = np.lexsort((rows, keys))[:k]
             keys, rows = keys[keep], rows[keep]

@@ -10,7 +10,9 @@ Nothing is loaded whole. A ``Folder`` knows its parquet files and their row
 counts from the footers (read on first use, once); rows are read one row group
 at a time. Footer indexes live in an LRU of ``MAX_FOLDERS`` folders, so the
 memory held is bounded by the number of files of the folders in use, never by
-their rows. Legacy ``.jsonl`` shards are not shown (the page says so).
+their rows. Rejected rows packed as JSON (``synthkit.core.rejected``) are
+unpacked to flat rows when read. Legacy ``.jsonl`` shards are not shown (the
+page says so).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from synthkit.core.rejected import is_packed, unpack
 from synthkit.errors import DataError
 
 MAX_FOLDERS = 32
@@ -54,9 +57,12 @@ class Folder:
         self.files: list[Path] = []
         self.starts: list[int] = []          # global row number of each file's first row
         self.groups: list[list[int]] = []    # per file: global start of each row group
+        self.packed: list[bool] = []         # per file: rejected rows packed as JSON (core.rejected)
         total = 0
         for f in files:
-            meta = pq.ParquetFile(f).metadata
+            pf = pq.ParquetFile(f)
+            meta = pf.metadata
+            self.packed.append(is_packed(pf.schema_arrow))
             self.files.append(f)
             self.starts.append(total)
             starts, at = [], total
@@ -66,6 +72,10 @@ class Folder:
             self.groups.append(starts)
             total = at
         self.total = total
+
+    def is_packed(self, row: int) -> bool:
+        """Whether the file holding global row ``row`` is a packed rejected file."""
+        return self.packed[bisect.bisect_right(self.starts, row) - 1]
 
     def locate(self, row: int) -> tuple[int, int, int]:
         """Global row number -> (file, row group, row within the group)."""
@@ -84,9 +94,10 @@ class Folder:
         out: list[dict[str, Any] | None] = [None] * len(rows)
         for (fi, gi), wanted in by_group.items():
             pf = pq.ParquetFile(self.files[fi])
-            cols = [c for c in columns if c in pf.schema_arrow.names] if columns else None
+            cols = [c for c in columns if c in pf.schema_arrow.names] if columns and not self.packed[fi] else None
             table = pf.read_row_group(gi, columns=cols).take([at for _, at in wanted])
-            for (k, _), row in zip(wanted, table.to_pylist()):
+            got = unpack(table.to_pylist()) if self.packed[fi] else table.to_pylist()
+            for (k, _), row in zip(wanted, got):
                 out[k] = row
         return [r for r in out if r is not None]
 
