@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from synthkit.core.record import COLUMN_DOCS
+from synthkit.core.rerun import rerun_command
 from synthkit.hub import citations, layout, plots, summary, tokens
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,9 @@ MAX_SCORE_PLOTS = 12
 def size_category(n: int) -> str:
     """The Hub's ``size_categories`` value for ``n`` rows."""
     return next((name for bound, name in SIZE_CATEGORIES if n < bound), "n>1T")
+
+
+RERUN_DIR = "path/to/this/folder"  # ``push`` swaps in the download of the repo (hub.repo_files.card_text)
 
 
 def load_snippet(repo_id: str | None = None) -> str:
@@ -357,7 +361,9 @@ def _provenance(data, images) -> list[str]:
                   f"- Python {p.get('python')} on {p.get('platform')}",
                   "- packages: " + ", ".join(f"{k} {v}" for k, v in p.get("packages", {}).items()), ""]
     if data["pipeline"]:
-        lines += ["Pipeline config (`pipeline.yaml`):", "", "```yaml", data["pipeline"].strip(), "```", ""]
+        lines += ["Pipeline config (`pipeline.yaml`):", "", "```yaml", data["pipeline"].strip(), "```", "",
+                  "To rerun it (the same rows on a deterministic backend; each seed file is checked against "
+                  "its recorded sha256 first, see docs/runs.md):", "", "```bash", rerun_command(RERUN_DIR), "```", ""]
     return lines
 
 

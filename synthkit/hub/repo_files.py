@@ -19,7 +19,8 @@ from typing import Any
 
 from synthkit.errors import ConfigError
 from synthkit.hub import layout
-from synthkit.hub.card import load_snippet
+from synthkit.core.rerun import rerun_command
+from synthkit.hub.card import RERUN_DIR, load_snippet
 
 DEFAULT = "default"
 CONFIG_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -68,7 +69,8 @@ def card_text(ours: str, config: str, repo_id: str) -> str:
     snippet = load_snippet(repo_id)
     if config != DEFAULT:
         snippet = snippet.replace(f'"{repo_id}",', f'"{repo_id}", "{config}",')
-    return ours.replace(load_snippet(), snippet)
+    rerun = rerun_command(repo_id.split("/")[-1], repo_id)
+    return ours.replace(load_snippet(), snippet).replace(rerun_command(RERUN_DIR), rerun)
 
 
 def stale(remote: list[str], uploading: set[str], config: str) -> list[str]:

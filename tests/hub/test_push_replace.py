@@ -120,3 +120,13 @@ def test_dry_run_checks_the_repo_id_and_lists_additions_and_deletions(folders, h
     new = push(small, "me/new-one", "--dry-run", "--private", "--create-pr", endpoint=hub.url, tmp_path=tmp_path)
     assert "and delete 0 files" in new.stdout and "visibility: private" in new.stdout
     assert "pull request: yes" in new.stdout and "me/new-one" not in hub.repos
+
+
+def test_the_card_shows_the_rerun_command_and_the_pushed_card_the_download(folders, hub, tmp_path):
+    big, _ = folders
+    card = (big / "README.md").read_text()
+    assert "```bash\nsynthkit run path/to/this/folder\n```" in card
+    assert push(big, "me/rerunnable", endpoint=hub.url, tmp_path=tmp_path).returncode == 0
+    pushed = hub.repos["me/rerunnable"].refs["main"]["README.md"].decode()
+    assert ("hf download me/rerunnable --repo-type dataset --local-dir rerunnable && synthkit run rerunnable"
+            in pushed)
