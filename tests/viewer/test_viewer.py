@@ -181,3 +181,38 @@ def test_without_the_extra_the_command_names_the_pip_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "starlette", None)      # as if `pip install synthkit` without [viewer]
     with pytest.raises(MissingDependency, match=r"pip install 'synthkit\[viewer\]'"):
         viewer.require()
+
+
+GIFT = """name: giftview
+seed: 0
+llm: {backend: dummy, model: m, dummy_responses: ["```python\\ndef f(x):\\n    return x\\n```", "Return x."]}
+stages:
+  - stage: load_seeds
+    tasks: bundled:train
+    limit: 2
+  - stage: gibbs_resample
+    steps: 2
+    k: 2
+"""
+
+
+@pytest.mark.slow
+def test_a_gift_row_shows_its_chain_trace(tmp_path):
+    """A real GiFT chain (dummy model, real sandbox): a sample's page shows its task's chain, its step marked."""
+    from starlette.testclient import TestClient
+
+    from synthkit.core.pipeline import Pipeline
+    from synthkit.viewer.app import make_app
+
+    (tmp_path / "gift.yaml").write_text(GIFT)
+    pipe = Pipeline.from_yaml(tmp_path / "gift.yaml", workdir=tmp_path / "runs")
+    pipe.run()
+    source = RunSource(pipe.run_dir)
+    sample = query.run(source, Query.parse({"stage": "gibbs_resample", "reason": "*", "size": "200"})).rows
+    row = next(r for r in sample if r["meta"].get("step") == 2)
+    page = TestClient(make_app(pipe.run_dir)).get(f"/row/{row['id']}", params={"stage": "01_gibbs_resample"})
+    assert page.status_code == 200 and f"GiFT chain of task {row['meta']['task_id']}" in page.text
+    trace = page.text.split('class="trace"', 1)[1].split("</table>", 1)[0]
+    assert trace.count("<tr>") + trace.count('<tr class="current">') == 3      # header + steps 1 and 2
+    assert '<tr class="current"><td>2</td>' in trace
+    assert "Write a Python function" in trace              # the seed description the chain started from
