@@ -82,6 +82,8 @@ COLUMN_DOCS = {
     "scores": "aspect -> score (judge, verify_tests, ...); null where a row lacks that aspect",
     "verify": "what verify_tests found: status, pass_rate, passed, duration_s, tests_passed, tests_total",
     "meta": "provenance: stage, model, checkpoint, sampling parameters, seed source",
+    "synthesis": "the synthesis sample as the synthesizer saw it: style, prompt (chat turns), raw answer; SCoder's "
+                 "rounds train the synthesizer on it",
     "rejected_by": "`<stage>:<reason>` of a dropped row (rejected/ shards only)",
     "rejected_detail": "free text on why the row was dropped (rejected/ shards only)",
 }
