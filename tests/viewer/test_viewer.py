@@ -216,3 +216,23 @@ def test_a_gift_row_shows_its_chain_trace(tmp_path):
     assert trace.count("<tr>") + trace.count('<tr class="current">') == 3      # header + steps 1 and 2
     assert '<tr class="current"><td>2</td>' in trace
     assert "Write a Python function" in trace              # the seed description the chain started from
+
+
+def test_a_match_without_contamination_items_still_lists_its_matches(tmp_path):
+    """Runs made before decontaminate recorded the items: the page names them, without their text."""
+    from starlette.testclient import TestClient
+
+    from synthkit.viewer.app import make_app
+
+    stage = tmp_path / "00_decontaminate"
+    (stage / "shards").mkdir(parents=True)
+    (stage / "rejected").mkdir()
+    pq.write_table(pa.table({"id": ["k"], "instruction": ["kept"]}), stage / "shards" / "p000-s000000.parquet")
+    row = {"id": "x/1", "instruction": "<b>copied</b>", "contamination": [
+        {"benchmark": "humaneval", "item_id": "HumanEval/3", "detector": "substring", "view": "raw",
+         "column": "instruction", "span": "below zero"}]}
+    pq.write_table(pack([Rejected(row, "contaminated", "humaneval HumanEval/3")], "decontaminate"),
+                   stage / "rejected" / "p000-s000000.parquet")
+    page = TestClient(make_app(tmp_path)).get("/match/x/1", params={"stage": "decontaminate"})
+    assert page.status_code == 200 and "no contamination_items" in page.text
+    assert "HumanEval/3" in page.text and "below zero" in page.text and "<b>copied" not in page.text
