@@ -20,10 +20,10 @@ drawn at random without replacement (as the reference's RFT does), or with
 ``gibbs_resample``'s (the function header holding the seed description).
 
 Rows, as in ``gibbs_resample``: id ``<task>/<checkpoint>-<sample>``, ``code``,
-``response``, ``verify``, ``scores.verify``, ``meta`` with ``task_id``,
-``sample``, ``description`` (the seed description), ``prompt`` (what
-``perplexity_select`` scores under), ``seed``, the checkpoint provenance and
-``origin: sample``. ``include_seed`` (default) adds the task's seed pair,
+``body``, ``response``, ``verify``, ``scores.verify``, ``meta`` with
+``task_id``, ``sample``, ``description`` (the seed description), ``prompt``,
+``header`` (what ``perplexity_select`` scores ``body`` under), ``seed``, the
+checkpoint provenance and ``origin: sample``. ``include_seed`` (default) adds the task's seed pair,
 ``<task>/seed`` (``meta.origin: seed``), once (with the first checkpoint).
 Rejected: failing samples (the sandbox status, or ``no_code``), passing ones
 over the row budget (``over_budget``), tasks without a description or tests
