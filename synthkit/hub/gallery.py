@@ -9,6 +9,16 @@ the repository root: the single-pass bundled pipelines, quickstart (about 2
 minutes on 2 idle CPUs, the embedded model writing 8 answers) and scoder
 (about 8 minutes). Name pipelines to run only those.
 
+Showcase settings: a gallery card should show rows that pass their tests, and
+the embedded 135M model rarely writes a program that passes every test of its
+own. ``SHOWCASE[name]`` sets, by stage name, what the gallery run changes in
+that pipeline (as ``-o`` overrides, so the card's ``pipeline.yaml`` records
+them and reruns them): ``scoder`` keeps only exercises whose reference
+solution passes all its tests (``min_pass_rate: 1.0``, SCoder's own rule) and
+samples more answers per seed to find them. ``quickstart`` needs none: its
+seeds carry tests and its ``verify_tests`` keeps passing answers (see
+pipelines/quickstart.yaml for how those seeds were chosen).
+
 Limit: a pipeline with ``iterations:`` (training between rounds: gift, rft,
 rft_rd, scoder_iterative) is refused here; the rounds runner sits above this
 layer, and their final rounds' cards look like scoder's.
@@ -19,7 +29,7 @@ from __future__ import annotations
 import logging
 import shutil
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from synthkit.errors import ConfigError
 from synthkit.hub import layout
@@ -27,15 +37,37 @@ from synthkit.hub import layout
 log = logging.getLogger(__name__)
 
 DEFAULT_PIPELINES = ("pipelines/quickstart.yaml", "pipelines/scoder.yaml")
+# pipeline name -> stage name -> the keys the gallery run sets (see the module doc)
+SHOWCASE: dict[str, dict[str, dict[str, Any]]] = {
+    "scoder": {"verify_tests": {"min_pass_rate": 1.0}, "synthesize": {"n": 4}},
+}
+
+
+def showcase_overrides(raw: dict[str, Any], settings: dict[str, dict[str, Any]] | None = None) -> list[str]:
+    """``-o`` overrides (``stages.N.key=value``) for a pipeline's raw config: the
+    ``SHOWCASE`` settings of its name (or ``settings``), applied to every stage of
+    that name. A named stage the pipeline does not have is an error."""
+    import json
+
+    settings = SHOWCASE.get(str(raw.get("name")), {}) if settings is None else settings
+    stages = [st.get("stage") if isinstance(st, dict) else None for st in raw.get("stages") or []]
+    out = []
+    for name, keys in settings.items():
+        where = [i for i, st in enumerate(stages) if st == name]
+        if not where:
+            raise ConfigError(f"gallery showcase for {raw.get('name')!r}: no `{name}` stage in the pipeline")
+        out += [f"stages.{i}.{k}={json.dumps(v)}" for i in where for k, v in keys.items()]
+    return out
 
 
 def make_gallery(pipelines: Sequence[str | Path] = DEFAULT_PIPELINES, out: str | Path = "data_cards") -> list[Path]:
     """Run each pipeline and copy its card to ``out/<name>/``; returns the cards written."""
+    from synthkit.core.config import load_raw
     from synthkit.core.pipeline import Pipeline
 
     planned = []
     for path in pipelines:  # every file is checked before the first one runs
-        pipe = Pipeline.from_yaml(path)
+        pipe = Pipeline.from_yaml(path, showcase_overrides(load_raw(path)))
         if pipe.config.iterations is not None:
             raise ConfigError(f"{path}: has iterations:, which the gallery does not run; list single-pass pipelines")
         saves = [s for s in pipe.build() if s.name == "save"]

@@ -52,3 +52,23 @@ def test_gallery_refuses_what_it_cannot_show(tmp_path):
     with pytest.raises(ConfigError, match="iterations"):
         make_gallery([rounds], tmp_path / "cards")
     assert not (tmp_path / "cards").exists()
+
+
+def test_showcase_settings_become_overrides_by_stage_name(tmp_path):
+    from synthkit.core.config import load_raw
+    from synthkit.hub.gallery import SHOWCASE, showcase_overrides
+
+    raw = {"name": "x", "stages": [{"stage": "load_seeds"}, {"stage": "verify_tests"}, {"stage": "save"}]}
+    assert showcase_overrides(raw, {"verify_tests": {"min_pass_rate": 1.0}}) == ["stages.1.min_pass_rate=1.0"]
+    with pytest.raises(ConfigError, match="no `judge` stage"):
+        showcase_overrides(raw, {"judge": {"min_score": 1}})
+    assert showcase_overrides(raw) == []  # a pipeline without showcase settings runs as it is
+    root = Path(__file__).resolve().parents[2]
+    scoder = load_raw(root / "pipelines" / "scoder.yaml")
+    overrides = showcase_overrides(scoder)
+    assert any(o.endswith(".min_pass_rate=1.0") for o in overrides) and SHOWCASE["scoder"]["verify_tests"]
+    from synthkit.core.pipeline import Pipeline
+
+    pipe = Pipeline.from_yaml(root / "pipelines" / "scoder.yaml", overrides)
+    verify = next(s for s in pipe.stage_configs if s.stage == "verify_tests")
+    assert verify.min_pass_rate == 1.0  # the gallery keeps only exercises that pass all their tests
