@@ -8,14 +8,12 @@
     synthkit train CONFIG.yaml [-o key=value ...]
     synthkit influence score --train DATA --val DATA --checkpoints CKPT [CKPT ...]
     synthkit judge fit RUN_DIR --label pass_rate|FILE   fit the judge's aspect weights (prints `weights:`)
-    synthkit judge fit RUN_DIR --label pass_rate|FILE   fit the judge's aspect weights (prints `weights:`)
     synthkit card DATASET_DIR | --gallery [PIPELINE.yaml ...]   (re)write a card / data_cards/
     synthkit push DATASET_DIR REPO_ID [--private] [--revision R] [--create-pr] [--message M]
                   [--token-env NAME] [--config-name NAME] [--dry-run]   one commit: new files in, stale ones out
     synthkit view RUN_DIR [--port 8765] [--host 127.0.0.1]   a read-only page over a run (the viewer extra)
     synthkit show RUN_DIR [--stage S] [--rejected [REASON]] [-n N]   rows as text in the terminal
     synthkit export RUN_DIR --stage S [--rejected [REASON]] --format jsonl|parquet [-o FILE]
-    synthkit view RUN_DIR [--port 8765] [--host 127.0.0.1]   a read-only page over a run (the viewer extra)
 
 Heavy imports live inside the command functions, so `--help` is instant.
 User errors (bad config, missing file) print one clean message and exit 2.
@@ -41,19 +39,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"rerunning {path} into {out}")
     pipe = Pipeline.from_yaml(path, overrides, workdir=args.workdir)
     dataset = rounds.run(pipe)
-    _print_summary(pipe.run_dir / "report.json")
+    _print_summary(pipe.run_dir)
     print(f"done: {len(dataset)} rows; run folder {pipe.run_dir} (report.json inside)")
     return 0
 
 
-def _print_summary(report_file: Path) -> None:
-    """The end-of-run table (rows, drops by reason, tokens, cache hits, seconds per stage)."""
+def _print_summary(run_dir: Path) -> None:
+    """The end-of-run table (rows, drops by reason, tokens, cache hits, seconds per stage);
+    for a pipeline with iterations, one per round (``round_NN/report.json``)."""
     import json
 
     from synthkit.core.report import summary_table
 
-    if report_file.is_file():  # a pipeline with iterations: writes one report per round
-        print(summary_table(json.loads(report_file.read_text())))
+    reports = [run_dir / "report.json"] if (run_dir / "report.json").is_file() else \
+        sorted(run_dir.glob("round_*/report.json"))
+    for report in reports:
+        if report.parent != run_dir:
+            print(f"{report.parent.name}:")
+        print(summary_table(json.loads(report.read_text())))
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -208,9 +211,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("judge", help="judge tools: `judge fit RUN_DIR --label pass_rate|FILE` fits the aspect weights")
     _lazy_subcommand(p, "synthkit.eval.judge_fit")
 
-    p = sub.add_parser("judge", help="judge tools: `judge fit RUN_DIR --label pass_rate|FILE` fits the aspect weights")
-    _lazy_subcommand(p, "synthkit.eval.judge_fit")
-
     p = sub.add_parser("card", help="(re)write the README.md data card of a saved dataset, or the data_cards/ gallery")
     p.add_argument("dataset", nargs="?", help="folder written by the `save` stage")
     p.add_argument("--gallery", nargs="*", metavar="PIPELINE.yaml", default=None,
@@ -245,9 +245,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true",
                    help="check the repo id; print branch, PR, visibility, message, additions and deletions; send nothing")
     p.set_defaults(func=_cmd_push)
-
-    p = sub.add_parser("view", help="browse a run folder (funnel, rows, drops, matches) in a local web page")
-    _lazy_subcommand(p, "synthkit.viewer.command")
 
     p = sub.add_parser("view", help="browse a run folder (funnel, rows, drops, matches) in a local web page")
     _lazy_subcommand(p, "synthkit.viewer.command")

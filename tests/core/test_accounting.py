@@ -109,3 +109,15 @@ def test_library_bars_are_off_inside_a_run_and_back_after():
         assert not tf_logging.is_progress_bar_enabled()
     assert datasets.is_progress_bar_enabled() and not hub.are_progress_bars_disabled()
     assert tf_logging.is_progress_bar_enabled()
+
+
+def test_a_run_with_rounds_prints_one_table_per_round(tmp_path, capsys):
+    from synthkit.cli import _print_summary
+
+    stage = {"index": 0, "stage": "load_seeds", "rows_in": 0, "kept": 4, "dropped": {}, "seconds": 0.1}
+    for r in (1, 2):
+        (tmp_path / f"round_{r:02d}").mkdir()
+        (tmp_path / f"round_{r:02d}" / "report.json").write_text(json.dumps({"rows_out": 4, "stages": [stage]}))
+    _print_summary(tmp_path)
+    out = capsys.readouterr().out
+    assert out.count("00 load_seeds") == 2 and out.index("round_01:") < out.index("round_02:")
