@@ -62,7 +62,6 @@ _STRING = (r'[rRbBuUfF]{0,2}(?:"""' + _NO_NUL + r'*?"""|\'\'\'' + _NO_NUL + r'*?
 _SCAN = re.compile(r"(?P<comment>#[^\n\x00]*)|(?P<str>" + _STRING + r")|(?P<cont>\\\n)")
 _TOKEN = re.compile(r"\x03(?:\w+|\S)|\w+|\*\*=?|//=?|->|:=|[-+*/%@&|^<>=!]=|<<=?|>>=?|\S")
 _PIECE = re.compile(r"\w+|[^\w\s]")
-_NO_PARENS = str.maketrans({"(": " ", ")": " "})
 _NAME_START = np.zeros(129, dtype=bool)  # index 128 stands for every non-ASCII first character
 _NAME_START[[ord(c) for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"]] = True
 _NAME_START[128] = True
@@ -84,8 +83,14 @@ def _scan(m: re.Match) -> str:
 def code_batch(rows: list[str]) -> str:
     """The rows' code token streams, joined by ``SEP`` (tokens separated by spaces)."""
     joined = SEP.join(r.replace(SEP, " ") if SEP in r else r for r in rows)
-    text = _SCAN.sub(_scan, joined).translate(_NO_PARENS)
+    text = _SCAN.sub(_scan, joined).replace("(", " ").replace(")", " ")
     return " ".join(_TOKEN.findall(text))
+
+
+def _member(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """``np.isin(values, keys)`` for a small sorted ``keys``, without sorting ``values``."""
+    at = np.searchsorted(keys, values)
+    return keys[np.minimum(at, keys.size - 1)] == values
 
 
 class ViewHasher:
@@ -95,7 +100,7 @@ class ViewHasher:
         self.poly = poly
         self.keep = np.unique(np.array([poly.hash_text(w) for w in _KEEP], dtype=np.uint64))
         self.keep_attr = np.unique(np.array([poly.hash_text(w) for w in _KEEP_ATTRS], dtype=np.uint64))
-        self.selves = np.array([poly.hash_text("self"), poly.hash_text("cls")], dtype=np.uint64)
+        self.selves = np.unique(np.array([poly.hash_text("self"), poly.hash_text("cls")], dtype=np.uint64))
         fixed = (*keyword.kwlist, "self", "cls", *(n for n in dir(builtins) if n[:1].isupper()))
         self.fixed = np.unique(np.array([poly.hash_text(w) for w in fixed], dtype=np.uint64))
         self.dot = np.uint64(poly.hash_text("."))
@@ -116,9 +121,10 @@ class ViewHasher:
         after_dot = np.zeros(tok.size, dtype=bool)
         after_dot[1:] = (tok[:-1] == self.dot) & same_row[1:]
         on_self = np.zeros(tok.size, dtype=bool)
-        on_self[2:] = after_dot[2:] & np.isin(tok[:-2], self.selves) & same_row[1:-1]
-        kept = np.where(after_dot, np.isin(tok, self.keep_attr) & ~on_self, np.isin(tok, self.keep))
-        kept |= self._dunders(sh, is_name) | np.isin(tok, self.selves)
+        is_self = _member(tok, self.selves)
+        on_self[2:] = after_dot[2:] & is_self[:-2] & same_row[1:-1]
+        kept = np.where(after_dot, _member(tok, self.keep_attr) & ~on_self, _member(tok, self.keep))
+        kept |= self._dunders(sh, is_name) | is_self
         abstract = tok.copy()
         renamable = is_name & ~kept
         abstract[renamable] = self.placeholder
@@ -126,7 +132,7 @@ class ViewHasher:
         if is_word.any():  # a word in a string that spells an identifier of its row
             key = fmix64(base ^ (row * _ROW_MIX))
             abstract[is_word & np.isin(key, key[renamable])] = self.placeholder
-        fixed = np.isin(tok, self.fixed)  # keywords, self, cls, builtin classes: never renamed
+        fixed = _member(tok, self.fixed)  # keywords, self, cls, builtin classes: never renamed
         kind = np.where(is_name & ~fixed, np.where(after_dot, ATTR, NAME), np.where(is_word, WORD, OTHER))
         kind = kind.astype(np.uint64)
         return abstract, literal, (base & ~_KIND_MASK) | kind

@@ -9,8 +9,9 @@
 3. **LSH**: for each band, rows with equal band keys are candidates; their
    edges (a star from the lowest row, plus a chain with ``verify``) go to a
    union-find. With ``verify``, an edge is merged only if the real Jaccard of
-   the two rows' shingle sets is ``>= threshold``; edges already inside one
-   cluster are skipped before verifying.
+   the two rows' shingle sets is ``>= threshold``; a pair of code rows is
+   always verified, by ``renames.pair_verdict``. Edges already inside one
+   cluster, and pairs turned down in an earlier band, are not verified again.
 4. **Representatives**: one row per cluster is kept: the lowest index
    (``keep="first"``) or the most tokens, ties to the lowest index
    (``keep="longest"``). Both are deterministic for a given input order.
@@ -198,6 +199,7 @@ def _lsh_pass(store: SignatureStore, uf: UnionFind, active: np.ndarray, parts: i
     counts = {"candidate_pairs": 0, "verified_pairs": 0, "rejected_pairs": 0}
     keys = _new_array(store.root, "keys", store.n, np.uint64)
     sets = store.sets() if store.keep_sets else None
+    rejected = np.zeros(0, np.uint64)  # u * n + v of the pairs verification turned down (sorted)
     for j in range(store.bands):
         band = store.band(j)
         _fill(keys, lambda lo, hi: band_keys(np.asarray(band[lo:hi])), chunk=1 << 20)
@@ -207,11 +209,16 @@ def _lsh_pass(store: SignatureStore, uf: UnionFind, active: np.ndarray, parts: i
                 continue
             apart = uf.find(u) != uf.find(v)
             u, v = u[apart], v[apart]
+            if sets is not None and u.size:  # a pair turned down in one band is not checked again
+                pair = u.astype(np.uint64) * np.uint64(store.n) + v.astype(np.uint64)
+                new = ~np.isin(pair, rejected, assume_unique=False)
+                u, v, pair = u[new], v[new], pair[new]
             counts["candidate_pairs"] += int(u.size)
             if sets is not None and u.size:
                 ok = _verify(u, v, sets, settings.threshold, settings.verify)
                 counts["verified_pairs"] += int(ok.sum())
                 counts["rejected_pairs"] += int((~ok).sum())
+                rejected = np.union1d(rejected, pair[~ok])
                 u, v = u[ok], v[ok]
             uf.union(u, v)
     return counts
