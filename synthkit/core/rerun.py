@@ -63,7 +63,8 @@ def verify_inputs(inputs: list[dict[str, Any]] | None) -> None:
         path, want = Path(item["file"]), item.get("sha256")
         if not path.exists():
             raise DataError(f"seed input {path} (recorded sha256 {want}) is missing: it was moved or deleted; "
-                            f"put it back or change stages.{item.get('stage')}.{item.get('key', 'path')}")
+                            f"put it back, or point stages.{item.get('stage')}.{item.get('key', 'path')} and its "
+                            "`inputs:` entry at the new place")
         got = sha256_of(path)
         if want and got != want:
             raise DataError(f"seed input {path} changed: recorded sha256 {want}, now {got}; "

@@ -45,7 +45,7 @@ def test_the_error_names_the_stages_that_write_the_column(tmp_path, capsys):
     path = write_yaml(tmp_path, "  - {stage: load_seeds, source: {kind: python_package, packages: [textwrap]}}\n"
                                 "  - {stage: verify_tests}\n")
     rc, _, err = validate(path, capsys)
-    assert rc == 2 and "stages.1 (verify_tests): no earlier stage provides column 'code'" in err
+    assert rc == 2 and "stages.1 (verify_tests): no earlier stage provides column one of 'code', 'response'" in err
     assert "available here: id, meta, seed" in err
     for stage in ("synthesize", "gibbs_resample", "rft_sample", "load_seeds"):
         assert stage in err.split("stages that write it:")[1]
@@ -115,3 +115,16 @@ def test_template_fields_and_writers():
         template_fields("{unclosed")
     assert {"synthesize", "gibbs_resample", "rft_sample"} <= set(writers("code"))
     assert "verify_tests" in writers("verify") and writers("no_such_column") == []
+
+
+def test_a_parquet_seed_file_provides_its_columns(tmp_path, capsys):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"question": ["Add two numbers."], "answer": ["def add(a, b): ..."]}), tmp_path / "s.parquet")
+    path = tmp_path / "p.yaml"
+    path.write_text("name: pq\nllm: {backend: dummy}\nstages:\n  - {stage: load_seeds, path: s.parquet}\n"
+                    "  - {stage: generate, template: '{question} {instruction}'}\n")
+    rc = main(["validate", str(path)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "placeholder {instruction}" in err and "available here: answer, id, question" in err

@@ -87,3 +87,12 @@ def test_export_writes_jsonl_and_parquet(run_dir, tmp_path, capsys):
     kept = tmp_path / "kept.parquet"
     assert main(["export", str(run_dir), "--stage", "3", "--format", "parquet", "-o", str(kept)]) == 0
     assert datasets.Dataset.from_parquet(str(kept))["id"] == rundir.load_dataset(run_dir / "03_select_top" / "shards")["id"]
+
+
+def test_export_names_its_file_after_the_stage(run_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", str(run_dir), "--stage", "generate", "--rejected"]) == 0
+    assert main(["export", str(run_dir), "--rejected", "--format", "parquet"]) == 0
+    assert main(["export", str(run_dir)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["02_generate-rejected.jsonl", "03_select_top.jsonl",
+                                                         "all-rejected.parquet"]

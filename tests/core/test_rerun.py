@@ -96,3 +96,27 @@ def test_rerun_command():
     assert rerun_command() == "synthkit run DATASET_DIR"
     assert rerun_command("code-sft", "me/code-sft") == (
         "hf download me/code-sft --repo-type dataset --local-dir code-sft && synthkit run code-sft")
+
+
+def test_validate_checks_a_dataset_folder_and_its_recorded_inputs(saved, capsys):
+    assert main(["validate", str(saved)]) == 0
+    assert "valid (3 stages)" in capsys.readouterr().out
+    seeds = Path(yaml.safe_load((saved / "pipeline.yaml").read_text())["inputs"][0]["file"])
+    seeds.write_text("changed\n")
+    assert main(["validate", str(saved)]) == 2
+    assert f"seed input {seeds} changed" in capsys.readouterr().err
+
+
+def test_bundled_and_hub_inputs_are_identified_by_name(tmp_path):
+    from synthkit.core.pipeline import Pipeline
+    from synthkit.core.rerun import record
+
+    pipe = Pipeline([{"stage": "load_seeds", "source": {"kind": "python_package", "packages": ["textwrap"]}},
+                     {"stage": "load_seeds", "tasks": "bundled:train"},
+                     {"stage": "load_seeds", "source": {"kind": "hf", "path_or_id": "org/corpus", "revision": "abc"}}],
+                    name="ids", llm={"backend": "dummy"}, workdir=tmp_path)
+    inputs = record(pipe, pipe.build())["inputs"]
+    assert inputs[0]["bundled"] == "python_package" and inputs[0]["packages"]["textwrap"].startswith("python ")
+    assert inputs[1] == {"stage": 1, "key": "tasks", "bundled": "bundled:train", "synthkit": inputs[1]["synthkit"]}
+    assert inputs[2] == {"stage": 2, "key": "source", "hub": "org/corpus", "subset": None, "split": "train",
+                         "revision": "abc"}
