@@ -34,79 +34,83 @@ HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", 
 def make_app(run_dir: Path):
     """The ASGI app serving ``run_dir`` (a run folder or a saved dataset folder)."""
     from starlette.applications import Starlette
-    from starlette.responses import FileResponse, HTMLResponse
+    from starlette.responses import FileResponse
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 
     source = RunSource(run_dir)
 
-    def answer(render, status: int = 200):
-        try:
-            return HTMLResponse(render(), status_code=status, headers=HEADERS)
-        except NotFound as e:
-            return HTMLResponse(pages.error_page(str(e.args[0] if e.args else e), 404), 404, headers=HEADERS)
-        except DataError as e:
-            return HTMLResponse(pages.error_page(str(e), 400), 400, headers=HEADERS)
-
-    def home(request):
-        return answer(lambda: pages.funnel_page(source))
-
-    def rows(request):
-        def render():
-            q = query.Query.parse(dict(request.query_params))
-            return pages.rows_page(source, q, query.run(source, q))
-        return answer(render)
-
-    def row(request):
-        def render():
-            where = request.query_params.get("from")
-            if where not in (None, "", "kept", "rejected"):
-                raise DataError(f"from={where!r}: expected kept or rejected")
-            rid = request.path_params["rid"]
-            found = find_row(source, rid, request.query_params.get("stage") or None,
-                             None if not where else where == "rejected")
-            if found is None:
-                raise NotFound(f"no row with id {rid!r}")
-            return rowpage.row_page(source, found)
-        return answer(render)
-
-    def dup_cluster(request):
-        def render():
-            stage, n = request.query_params.get("stage"), request.query_params.get("n", "")
-            if not stage or not n.lstrip("-").isdigit():
-                raise DataError("cluster needs stage=NAME and n=<cluster number>")
-            kept, members, total = cluster(source, stage, int(n))
-            if not members:
-                raise NotFound(f"no dropped rows in cluster {n} of {stage}")
-            return rowpage.cluster_page(source, source.stage(stage).key, int(n), kept, members, total)
-        return answer(render)
-
-    def match(request):
-        def render():
-            stage, rid = request.query_params.get("stage"), request.path_params["rid"]
-            if not stage:
-                raise DataError("match needs stage=NAME (the decontaminate stage)")
-            found = find_row(source, rid, stage, True)
-            if found is None:
-                raise NotFound(f"no dropped row with id {rid!r} in {stage}")
-            return rowpage.match_page(source, found, min(rowpage.contamination_ngram(source, found.stage.key), 8))
-        return answer(render)
-
-    def card(request):
-        if source.card_text() is None:
-            return answer(lambda: _missing("this run has no saved data card"))
-        return answer(lambda: pages.card_page(source))
-
     def plot(request):
         path = source.plot_path(request.path_params["name"])
         if path is None:
-            return answer(lambda: _missing("no such plot"))
+            return _page(source, lambda *_: _missing("no such plot"))(request)
         return FileResponse(path, media_type="image/png", headers=HEADERS)
 
-    routes = [Route("/", home), Route("/rows", rows), Route("/row/{rid:path}", row),
-              Route("/cluster", dup_cluster), Route("/match/{rid:path}", match), Route("/card", card),
+    routes = [Route("/", _page(source, _home)), Route("/rows", _page(source, _rows)),
+              Route("/row/{rid:path}", _page(source, _row)), Route("/cluster", _page(source, _cluster)),
+              Route("/match/{rid:path}", _page(source, _match)), Route("/card", _page(source, _card)),
               Route("/plots/{name}", plot), Mount("/static", StaticFiles(directory=STATIC), name="static")]
     return _with_headers(Starlette(routes=routes))
+
+
+def _page(source: RunSource, render):
+    """A request handler: ``render(source, query params, path params) -> html``; errors become 400/404 pages."""
+    from starlette.responses import HTMLResponse
+
+    def handle(request):
+        try:
+            html = render(source, dict(request.query_params), request.path_params)
+            return HTMLResponse(html, headers=HEADERS)
+        except NotFound as e:
+            return HTMLResponse(pages.error_page(str(e), 404), 404, headers=HEADERS)
+        except DataError as e:
+            return HTMLResponse(pages.error_page(str(e), 400), 400, headers=HEADERS)
+    return handle
+
+
+def _home(source: RunSource, params: dict, path: dict) -> str:
+    return pages.funnel_page(source)
+
+
+def _rows(source: RunSource, params: dict, path: dict) -> str:
+    q = query.Query.parse(params)
+    return pages.rows_page(source, q, query.run(source, q))
+
+
+def _row(source: RunSource, params: dict, path: dict) -> str:
+    where = params.get("from")
+    if where not in (None, "", "kept", "rejected"):
+        raise DataError(f"from={where!r}: expected kept or rejected")
+    found = find_row(source, path["rid"], params.get("stage") or None, None if not where else where == "rejected")
+    if found is None:
+        raise NotFound(f"no row with id {path['rid']!r}")
+    return rowpage.row_page(source, found)
+
+
+def _cluster(source: RunSource, params: dict, path: dict) -> str:
+    stage, n = params.get("stage"), params.get("n", "")
+    if not stage or not n.lstrip("-").isdigit():
+        raise DataError("cluster needs stage=NAME and n=<cluster number>")
+    kept, members, total = cluster(source, stage, int(n))
+    if not members:
+        raise NotFound(f"no dropped rows in cluster {n} of {stage}")
+    return rowpage.cluster_page(source, source.stage(stage).key, int(n), kept, members, total)
+
+
+def _match(source: RunSource, params: dict, path: dict) -> str:
+    stage = params.get("stage")
+    if not stage:
+        raise DataError("match needs stage=NAME (the decontaminate stage)")
+    found = find_row(source, path["rid"], stage, True)
+    if found is None:
+        raise NotFound(f"no dropped row with id {path['rid']!r} in {stage}")
+    return rowpage.match_page(source, found, min(rowpage.contamination_ngram(source, found.stage.key), 8))
+
+
+def _card(source: RunSource, params: dict, path: dict) -> str:
+    if source.card_text() is None:
+        raise NotFound("this run has no saved data card")
+    return pages.card_page(source)
 
 
 def _missing(message: str) -> str:
