@@ -172,3 +172,31 @@ def test_pool_decontamination_drops_a_benchmark_snippet_from_the_seeds(tmp_path)
     assert ds["id"] == ["ok"]
     rejected = load_dataset(pipe.run_dir / "01_decontaminate" / "rejected")
     assert rejected["id"] == ["leak"] and rejected["rejected_by"] == ["decontaminate:contaminated"]
+
+
+def test_synthesize_keeps_the_synthesis_sample_as_the_model_saw_it(tmp_path):
+    from synthkit.core.stage import StageContext
+    from synthkit.llm.base import LLMConfig
+    from synthkit.prompts.synthesize import PREFIX
+    from synthkit.rounds.samples import sample_messages
+    from synthkit.stages.synthesize import Synthesize
+
+    def make(answer=DOUBLE, **cfg):
+        ctx = StageContext(index=1, seed=0, stage_dir=tmp_path, base_dir=tmp_path,
+                           llm_config=LLMConfig(backend="dummy", dummy_responses=[answer]))
+        return Synthesize(Synthesize.Config(stage="synthesize", n=1, **cfg), ctx)
+
+    seed = {"id": "s0", "seed": "def twice(v):\n    return v + v"}
+    chat = make(style="chat", system="You write exercises.").process([seed])[0]
+    assert chat["synthesis"]["style"] == "chat" and chat["synthesis"]["answer"] == DOUBLE
+    system, user = chat["synthesis"]["prompt"]
+    assert system == {"role": "system", "content": "You write exercises."} and seed["seed"] in user["content"]
+    assert chat["messages"][0]["content"] == chat["instruction"]          # messages stay instruction -> solution
+    continuation = DOUBLE.removeprefix(PREFIX)   # the prompt opened [Problem]; the model continues it
+    completion = make(continuation, style="completion").process([seed])[0]["synthesis"]
+    (doc,) = completion["prompt"]
+    assert doc["role"] == "user" and doc["content"].endswith(PREFIX) and seed["seed"] in doc["content"]
+    assert completion["answer"] == continuation   # raw: prompt + answer is the document the model wrote into
+    assert sample_messages(completion, "x")[-1] == {"role": "assistant", "content": continuation}
+    with pytest.raises(Exception, match="system turn needs style: chat"):
+        make(style="completion", system="x")
