@@ -21,17 +21,19 @@ def test_scoder_yaml_funnel_with_dummy_models(tmp_path, monkeypatch):
     answers = json.dumps(ANSWERS)
     pipe = Pipeline.from_yaml(ROOT / "pipelines" / "scoder.yaml", overrides=[
         "llm.backend=dummy", f"llm.dummy_responses={answers}", "stages.0.limit=6",
-        "stages.1.style=chat", "stages.1.n=5", "stages.1.checkpoints=[ckA, ckB]",
-        "stages.3.style=chat", "stages.3.llm={dummy_responses: ['7']}",
-        f"stages.6.path={tmp_path / 'out' / 'scoder'}"], workdir=tmp_path / "runs")
+        "stages.2.style=chat", "stages.2.n=5", "stages.2.checkpoints=[ckA, ckB]",
+        "stages.4.style=chat", "stages.4.llm={dummy_responses: ['7']}",
+        f"stages.7.path={tmp_path / 'out' / 'scoder'}"], workdir=tmp_path / "runs")
     ds = pipe.run()
 
     report = json.loads((pipe.run_dir / "report.json").read_text())
     stages = report["stages"]
-    assert [s["stage"] for s in stages] == ["load_seeds", "synthesize", "verify_tests", "judge",
+    assert [s["stage"] for s in stages] == ["load_seeds", "decontaminate", "synthesize", "verify_tests", "judge",
                                             "dedup_minhash", "decontaminate", "save"]
-    seeds = stages[0]["kept"]
+    assert stages[0]["kept"] == 6 and stages[1]["rows_in"] == 6     # the snippet pool, decontaminated first
+    seeds = stages[1]["kept"]
     assert seeds == 6
+    stages = stages[1:]
     synth = stages[1]
     # n=5 over 5 canned answers: each answer exactly once per seed and checkpoint; 4 of them parse
     assert synth["rows_in"] == seeds and synth["kept"] == 4 * 2 * seeds
@@ -52,6 +54,6 @@ def test_scoder_yaml_funnel_with_dummy_models(tmp_path, monkeypatch):
     assert datasets.load_dataset(str(tmp_path / "out" / "scoder"), split="train").num_rows == 2
     card = (tmp_path / "out" / "scoder" / "README.md").read_text()
     assert "## Decontamination" in card and '"humaneval": 1' in card
-    rejected = datasets.load_dataset("parquet", data_files=str(pipe.run_dir / "02_verify_tests" / "rejected" / "*.parquet"),
+    rejected = datasets.load_dataset("parquet", data_files=str(pipe.run_dir / "03_verify_tests" / "rejected" / "*.parquet"),
                                      split="train")
     assert set(rejected["rejected_by"]) == {"verify_tests:failed"}

@@ -68,6 +68,7 @@ def scoder(workdir: Path, executor: str) -> Pipeline:
 
     raw = yaml.safe_load((ROOT / "pipelines" / "scoder.yaml").read_text())
     stages = raw["stages"]
+    del stages[1]   # the snippet pool's decontamination (tested in tests/test_scoder_pipeline.py)
     stages[0]["limit"] = 6
     stages[1].update(style="chat", n=5, checkpoints=["ckA", "ckB"])
     stages[3].update(style="chat", llm={"dummy_responses": ["7"]}, shard_size=8)
