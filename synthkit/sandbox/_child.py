@@ -87,6 +87,16 @@ def snapshot_modules(preload: list[str]) -> tuple:
     return modules, tuple(sorted(set(dirs))), uses, {id(m): name for name, m, _ in modules}
 
 
+def pass_offset_holds() -> bool:
+    """Whether ``units.pass_offset`` is where this interpreter's frame stands while
+    the appended pass call runs (checked once per worker, before any program:
+    a worker whose Python disagrees refuses to start, so no pass is ever lost or forged)."""
+    seen: list = []
+    code = compile_sources([["x = 1\nassert x == 1", True, 1]])[0][0]
+    exec(code, {PASS_NAME: lambda _event: seen.append(sys._getframe(1).f_lasti)})
+    return seen == [pass_offset(code)]
+
+
 def main(kind: str, job: dict, cfg: dict, workdir: str, fds: list[int], snapshot: tuple) -> None:
     """Entry point in the forked child. ``cfg``: the worker's; ``fds``: stdin,
     stdout, stderr, report, key (or -1); ``snapshot``: from ``snapshot_modules``."""

@@ -135,7 +135,7 @@ def launch_main(worker_boot: str) -> None:
     cfg["needed"] = interpreter_paths(cfg.get("preload", []))
     cfg["sys_path"], cfg["modules"] = worker_paths(cfg["needed"]), worker_sources()
     argv = [os.path.realpath(sys.executable), "-I", "-S", "-c", worker_boot]
-    cfg["seccomp_filter"] = (_seccomp.build() or b"").hex()
+    cfg["seccomp_filter"] = (b"" if "seccomp" in cfg.get("without", ()) else _seccomp.build() or b"").hex()
     cgroup = _memory_cgroup(cfg)
     reasons, via = [], "none"
     for backend in [] if cfg.get("force_basic") else cfg.get("backends", ()):
@@ -166,7 +166,7 @@ def launch_main(worker_boot: str) -> None:
 def _memory_cgroup(cfg: dict):
     """The worker's memory cgroup (``_cgroup``), or None: then memory is bounded by
     rlimits with the tmpfs caps counted in, and seccomp (``memory_via`` says which)."""
-    if cfg.get("force_basic"):
+    if cfg.get("force_basic") or "cgroup" in cfg.get("without", ()):
         cfg["memory_via"] = "rlimit"
         return None
     try:

@@ -174,7 +174,8 @@ class Sandbox:
     def __init__(self, workers: int = 2, timeout_s: float = 5.0, memory_mb: int = 512, *,
                  max_output_bytes: int = 1 << 20, max_processes: int = 32, max_open_files: int = 64,
                  max_file_mb: int = 16, stack_mb: int = 0, preload: tuple[str, ...] | list[str] = (),
-                 isolation: str = "auto", backends: tuple[str, ...] | list[str] = BACKENDS) -> None:
+                 isolation: str = "auto", backends: tuple[str, ...] | list[str] = BACKENDS,
+                 _without: tuple[str, ...] = ()) -> None:
         _validate(workers, timeout_s, memory_mb, max_output_bytes, max_processes, max_open_files,
                   max_file_mb, isolation, backends)
         self.workers, self.timeout_s, self.memory_mb = int(workers), float(timeout_s), int(memory_mb)
@@ -184,7 +185,7 @@ class Sandbox:
                        "max_file_mb": int(max_file_mb),
                        "stack_mb": int(stack_mb) or max(8, min(64, self.memory_mb // 8))}
         self._cfg = {"preload": list(DEFAULT_PRELOAD) + list(preload), "max_file_mb": int(max_file_mb),
-                     "memory_mb": self.memory_mb,
+                     "memory_mb": self.memory_mb, "without": list(_without),  # bench/sandbox.py: what one costs
                      "force_basic": isolation == "basic", "backends": list(backends)}
         self._queue: queue.Queue = queue.Queue()
         self._closed = False
