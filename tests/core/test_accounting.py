@@ -45,6 +45,7 @@ def test_tokens_and_cache_hits_of_a_known_run_and_its_cached_rerun(seeds_file, t
     assert {k: again[k] for k in ("requests", "cache_hits", "prompt_tokens", "completion_tokens")} == \
         {"requests": 10, "cache_hits": 10, "prompt_tokens": 0, "completion_tokens": 0}
     assert again["tokens_generated"] == 60  # the answers used, cached or not
+    assert again["tokens_per_s"] is None  # nothing generated in this run
 
     report = json.loads((pipe.run_dir / "report.json").read_text())
     assert report["totals"] == {"requests": 10, "cache_hits": 10, "prompt_tokens": 0, "completion_tokens": 0,
@@ -84,6 +85,11 @@ def test_cli_run_ends_with_the_table_and_bars_cover_whole_stages(seeds_file, tmp
     assert lines[-1].startswith("done: 1 rows")
     assert "02 dedup_minhash: 100%" in out.stderr  # the whole-dataset stage's own bar, filled
     assert "Flattening" not in out.stderr and "Saving the dataset" not in out.stderr
+    quiet = subprocess.run([sys.executable, "-m", "synthkit.cli", "run", str(tmp_path / "p.yaml"), "--workdir",
+                            str(tmp_path / "quiet")], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                           env={**env, "TQDM_DISABLE": "1"})
+    assert quiet.returncode == 0 and "02 dedup_minhash" in quiet.stdout  # ran, and printed its table ...
+    assert "02 dedup_minhash:" not in quiet.stderr and "01 generate:" not in quiet.stderr  # ... without bars
 
 
 def test_version():
