@@ -107,17 +107,27 @@ def _handler(hub: Hub):
                 return None if m else self._send(404, {"error": f"stand-in: no route GET {path}"})
             repo = hub.repos.get(m[1])
             rev = unquote(m[2] or "main")
+            rev = next((ref for ref, sha in repo.heads.items() if sha == rev), rev) if repo else rev
             if repo is None or rev not in repo.refs:
                 return self._send(404, {"error": "Repository not found"})
             self._send(200, {"id": m[1], "sha": repo.heads[rev], "private": repo.private,
                              "siblings": [{"rfilename": p} for p in sorted(repo.refs[rev])]})
 
-        def _files(self, repo_id: str, what: str, rev: str, sub: str, recursive: bool) -> None:
+        def do_HEAD(self) -> None:
+            path = urlparse(self.path).path
+            hub.requests.append(("HEAD", path))
+            files = re.fullmatch(r"/datasets/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path)
+            if not files:
+                return self._send(404, {"error": f"stand-in: no route HEAD {path}"})
+            self._files(files[1], "resolve", unquote(files[2]), unquote(files[3]), False, body=False)
+
+        def _files(self, repo_id: str, what: str, rev: str, sub: str, recursive: bool, body: bool = True) -> None:
             if not self._auth(write=False):
                 return None
             repo = hub.repos.get(repo_id)
             if repo is None:
                 return self._send(404, {"error": "Repository not found"}, "RepoNotFound")
+            rev = next((ref for ref, sha in repo.heads.items() if sha == rev), rev)  # a commit: its branch
             if rev not in repo.refs:
                 return self._send(404, {"error": f"Invalid rev id: {rev}"}, "RevisionNotFound")
             files = repo.refs[rev]
@@ -129,7 +139,8 @@ def _handler(hub: Hub):
                 self.send_header("ETag", f'"{git_oid(files[sub])}"')
                 self.send_header("X-Repo-Commit", repo.heads[rev])
                 self.end_headers()
-                self.wfile.write(files[sub])
+                if body:
+                    self.wfile.write(files[sub])
                 return None
             prefix = f"{sub}/" if sub else ""
             entries, folders = [], set()

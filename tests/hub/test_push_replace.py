@@ -5,13 +5,16 @@ Against the stand-in Hub (``hub_server.py``), each push in a subprocess (see tes
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import datasets
 import pytest
 import yaml
 
-from hub_server import Hub
+from hub_server import WRITE, Hub
 from synthkit.cli import main
 from synthkit.core.pipeline import Pipeline
 from synthkit.hub.layout import upload_files
@@ -49,6 +52,21 @@ def landed(repo, tmp_path: Path, ref: str = "main") -> Path:
     return folder
 
 
+def hub_rows(repo_id: str, hub: Hub, tmp_path: Path, config: str | None = None) -> list[dict]:
+    """``datasets.load_dataset(repo_id)`` from the stand-in Hub, in a subprocess (HF_ENDPOINT is read
+    at import), with a fresh cache each time."""
+    home = tmp_path / f"hf-{len(list(tmp_path.glob('hf-*')))}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING")) and k != "TRANSFORMERS_OFFLINE"}
+    env.update({"HF_ENDPOINT": hub.url, "HF_HOME": str(home), "HF_TOKEN": WRITE, "NO_PROXY": "127.0.0.1",
+                "no_proxy": "127.0.0.1", "HF_HUB_DISABLE_TELEMETRY": "1"})
+    code = ("import datasets, json, sys; ds = datasets.load_dataset(sys.argv[1], sys.argv[2] or None, "
+            "split='train'); print(json.dumps(list(ds['id'])))")
+    out = subprocess.run([sys.executable, "-c", code, repo_id, config or ""], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def test_push_12_then_4_rows_leaves_4(folders, hub, tmp_path):
     big, small = folders
     assert len([f for f in upload_files(big) if f.startswith("data/")]) > 1
@@ -56,6 +74,7 @@ def test_push_12_then_4_rows_leaves_4(folders, hub, tmp_path):
     repo = hub.repos["me/sft"]
     old_data = sorted(f for f in repo.refs["main"] if f.startswith("data/"))
     assert len(datasets.load_dataset(str(landed(repo, tmp_path)), split="train")) == 12
+    assert len(hub_rows("me/sft", hub, tmp_path)) == 12
 
     second = push(small, "me/sft", endpoint=hub.url, tmp_path=tmp_path)
     assert second.returncode == 0, second.stderr
@@ -65,7 +84,7 @@ def test_push_12_then_4_rows_leaves_4(folders, hub, tmp_path):
     assert f"{len(old_data)} deleted" in second.stdout
     assert datasets.load_dataset(str(landed(repo, tmp_path)), split="train").to_list() == \
         datasets.load_dataset(str(small), split="train").to_list()
-    assert len(datasets.load_dataset(str(landed(repo, tmp_path)), split="train")) == 4
+    assert hub_rows("me/sft", hub, tmp_path) == list(datasets.load_dataset(str(small), split="train")["id"])  # 4
 
 
 def test_config_name_puts_a_second_dataset_in_one_repo(folders, hub, tmp_path):
@@ -85,6 +104,7 @@ def test_config_name_puts_a_second_dataset_in_one_repo(folders, hub, tmp_path):
     folder = landed(repo, tmp_path)
     assert len(datasets.load_dataset(str(folder), "default", split="train")) == 12
     assert len(datasets.load_dataset(str(folder), "mini", split="train")) == 4
+    assert len(hub_rows("me/two", hub, tmp_path, "mini")) == 4 and len(hub_rows("me/two", hub, tmp_path)) == 12
     assert 'load_dataset("me/two", "mini", split="train")' in repo.refs["main"]["mini/README.md"].decode()
     # pushing the default config again keeps the other config listed and its files in place
     again = push(small, "me/two", endpoint=hub.url, tmp_path=tmp_path)
