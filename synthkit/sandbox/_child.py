@@ -91,9 +91,12 @@ def pass_offset_holds() -> bool:
     """Whether ``units.pass_offset`` is where this interpreter's frame stands while
     the appended pass call runs (checked once per worker, before any program:
     a worker whose Python disagrees refuses to start, so no pass is ever lost or forged)."""
+    import functools
+
     seen: list = []
     code = compile_sources([["x = 1\nassert x == 1", True, 1]])[0][0]
-    exec(code, {PASS_NAME: lambda _event: seen.append(sys._getframe(1).f_lasti)})
+    # called through a C callable, as sys.audit is: a Python callee would see the frame past the call's caches
+    exec(code, {PASS_NAME: functools.partial(lambda _event: seen.append(sys._getframe(1).f_lasti))})
     return seen == [pass_offset(code)]
 
 
