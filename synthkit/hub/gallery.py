@@ -15,7 +15,8 @@ own. ``SHOWCASE[name]`` sets, by stage name, what the gallery run changes in
 that pipeline (as ``-o`` overrides, so the card's ``pipeline.yaml`` records
 them and reruns them): ``scoder`` keeps only exercises whose reference
 solution passes all its tests (``min_pass_rate: 1.0``, SCoder's own rule) and
-samples more answers per seed to find them. ``quickstart`` needs none: its
+draws its seeds from snippets of at most 10 lines, whose exercises are small
+enough for the 135M model to get right now and then. ``quickstart`` needs none: its
 seeds carry tests and its ``verify_tests`` keeps passing answers (see
 pipelines/quickstart.yaml for how those seeds were chosen).
 
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PIPELINES = ("pipelines/quickstart.yaml", "pipelines/scoder.yaml")
 # pipeline name -> stage name -> the keys the gallery run sets (see the module doc)
 SHOWCASE: dict[str, dict[str, dict[str, Any]]] = {
-    "scoder": {"verify_tests": {"min_pass_rate": 1.0}, "synthesize": {"n": 4}},
+    "scoder": {"load_seeds": {"max_lines": 10}, "verify_tests": {"min_pass_rate": 1.0}},
 }
 
 
