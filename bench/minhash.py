@@ -400,7 +400,8 @@ def renames_section(n_funcs: int, n_copies: int, workdir: Path) -> None:
     from synthkit.dedup.minhash import ShingleSpec
     from synthkit.dedup.near_dedup import DedupSettings, find_duplicates
 
-    funcs = renames.functions(n_funcs)
+    funcs = renames.functions(n_funcs, modules=None)
+    n_copies = max(n_copies, n_funcs - len(funcs))  # the stdlib holds ~13k functions: copies make up the rows
     rows, pairs = renames.plant(funcs, n_copies, seed=0)
     data = [{"code": c} for c in rows]
     print(f"\n4. {n_copies} renamed copies (1-3 of function/parameter/local/self-attribute names, also in "

@@ -42,17 +42,30 @@ _COMMENTS = ("keep this simple", "edge case first", "see the notes above", "TODO
              "loop over the input", "cheap check", "as discussed", "mirror the spec")
 
 
-def functions(limit: int | None = None, modules: Sequence[str] = MODULES, min_lines: int = 3) -> list[str]:
-    """Source of stdlib functions of at least ``min_lines`` lines, dedented, in a fixed order."""
+def all_modules() -> list[str]:
+    """Every module of the standard library (tests and site-packages left out), sorted."""
     root = Path(sysconfig.get_paths()["stdlib"])
+    skip = {"test", "tests", "idle_test", "site-packages", "lib2to3", "__pycache__"}
+    return [str(p.relative_to(root))[:-3] for p in sorted(root.rglob("*.py")) if not skip & set(p.parts)]
+
+
+def functions(limit: int | None = None, modules: Sequence[str] | None = MODULES, min_lines: int = 3) -> list[str]:
+    """Source of stdlib functions of at least ``min_lines`` lines, dedented, in a fixed order
+    (``modules=None``: the whole standard library)."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    modules = all_modules() if modules is None else modules
     out: list[str] = []
     for mod in dict.fromkeys(modules):
         path = root / f"{mod}.py"
         if not path.exists():
             continue
-        src = path.read_text(encoding="utf-8")
+        try:
+            src = path.read_text(encoding="utf-8")
+            tree = ast.parse(src)
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
         lines = src.splitlines(keepends=True)
-        for node in ast.walk(ast.parse(src)):
+        for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 >= min_lines:
                 body = "".join(lines[node.lineno - 1:node.end_lineno])
                 indent = min((len(x) - len(x.lstrip()) for x in body.splitlines() if x.strip()), default=0)

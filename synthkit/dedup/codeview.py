@@ -87,25 +87,31 @@ def code_batch(rows: list[str]) -> str:
     return " ".join(_TOKEN.findall(text))
 
 
-def _member(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """``np.isin(values, keys)`` for a small sorted ``keys``, without sorting ``values``."""
-    at = np.searchsorted(keys, values)
-    return keys[np.minimum(at, keys.size - 1)] == values
+_KEEP_BIT, _ATTR_BIT, _SELF_BIT, _FIXED_BIT = 1, 2, 4, 8
 
 
 class ViewHasher:
-    """Holds the hashes of the kept names (computed once per process)."""
+    """Holds the hashes of the special names, each with its flags (computed once per process)."""
 
     def __init__(self, poly: PolyHasher) -> None:
         self.poly = poly
-        self.keep = np.unique(np.array([poly.hash_text(w) for w in _KEEP], dtype=np.uint64))
-        self.keep_attr = np.unique(np.array([poly.hash_text(w) for w in _KEEP_ATTRS], dtype=np.uint64))
-        self.selves = np.unique(np.array([poly.hash_text("self"), poly.hash_text("cls")], dtype=np.uint64))
+        flags: dict[int, int] = {}
         fixed = (*keyword.kwlist, "self", "cls", *(n for n in dir(builtins) if n[:1].isupper()))
-        self.fixed = np.unique(np.array([poly.hash_text(w) for w in fixed], dtype=np.uint64))
+        for names, bit in ((_KEEP, _KEEP_BIT), (_KEEP_ATTRS, _ATTR_BIT), (("self", "cls"), _SELF_BIT),
+                           (fixed, _FIXED_BIT)):
+            for w in names:
+                h = poly.hash_text(w)
+                flags[h] = flags.get(h, 0) | bit
+        self.keys = np.array(sorted(flags), dtype=np.uint64)
+        self.flags = np.array([flags[k] for k in sorted(flags)] + [0], dtype=np.uint8)
         self.dot = np.uint64(poly.hash_text("."))
         self.placeholder = np.uint64(poly.hash_text(PLACEHOLDER))
-        self.word = np.uint64(poly.hash_text("\x03"))
+
+    def _flags(self, tok: np.ndarray) -> np.ndarray:
+        """Each token's flags (0 for an ordinary token): one search in the sorted table."""
+        at = np.searchsorted(self.keys, tok)
+        hit = self.keys[np.minimum(at, self.keys.size - 1)] == tok
+        return self.flags[np.where(hit, at, self.keys.size)]
 
     def views(self, sh: Shingles, tok: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(abstract token hashes, the same with every string word as written, concrete
@@ -120,10 +126,11 @@ class ViewHasher:
         same_row[1:] = row[1:] == row[:-1]
         after_dot = np.zeros(tok.size, dtype=bool)
         after_dot[1:] = (tok[:-1] == self.dot) & same_row[1:]
+        flags = self._flags(tok)
+        is_self = (flags & _SELF_BIT) > 0
         on_self = np.zeros(tok.size, dtype=bool)
-        is_self = _member(tok, self.selves)
         on_self[2:] = after_dot[2:] & is_self[:-2] & same_row[1:-1]
-        kept = np.where(after_dot, _member(tok, self.keep_attr) & ~on_self, _member(tok, self.keep))
+        kept = np.where(after_dot, ((flags & _ATTR_BIT) > 0) & ~on_self, (flags & _KEEP_BIT) > 0)
         kept |= self._dunders(sh, is_name) | is_self
         abstract = tok.copy()
         renamable = is_name & ~kept
@@ -132,7 +139,7 @@ class ViewHasher:
         if is_word.any():  # a word in a string that spells an identifier of its row
             key = fmix64(base ^ (row * _ROW_MIX))
             abstract[is_word & np.isin(key, key[renamable])] = self.placeholder
-        fixed = _member(tok, self.fixed)  # keywords, self, cls, builtin classes: never renamed
+        fixed = (flags & _FIXED_BIT) > 0  # keywords, self, cls, builtin classes: never renamed
         kind = np.where(is_name & ~fixed, np.where(after_dot, ATTR, NAME), np.where(is_word, WORD, OTHER))
         kind = kind.astype(np.uint64)
         return abstract, literal, (base & ~_KIND_MASK) | kind

@@ -21,8 +21,10 @@ Options:
 and the code view of :mod:`synthkit.dedup.codeview` (names, attributes and
 the names inside strings abstracted for candidates; every token by value for
 verification): ``"text"`` for every row, ``"code"`` for every row, ``"auto"``
-the code view for the rows that parse as Python. Code rows keep their case and
-punctuation; text rows get the options above.
+the code view for the rows that are one definition (decorators, a ``def`` or
+``class`` line at column 0, then only indented or blank lines: no parse
+needed, and a copy with a typo keeps the code view) or else parse as Python.
+Code rows keep their case and punctuation; text rows get the options above.
 
 ``row_text`` turns the configured columns of a row into one string (columns
 joined by a newline; ``None`` is empty; lists and dicts are JSON-encoded so a
@@ -132,6 +134,11 @@ def normalize(text: str, lowercase: bool = True, punctuation: str = "drop") -> s
     return normalize_batch([text], lowercase, punctuation)
 
 
+# One definition: decorator lines, a ``def``/``class`` line at column 0, then only indented
+# or blank lines. Such a row takes the code view without being parsed.
+_DEFINITION = re.compile(r"(?:@[^\n]*\n)*(?:async[ \t]+)?(?:def|class)[ \t]+\w+[^\n]*(?:\n(?:[ \t][^\n]*)?)*")
+
+
 def code_rows(texts: Sequence[str], normalize: str = "text") -> list[bool]:
     """Which rows take the code view (see the module doc)."""
     if normalize not in NORMALIZE:
@@ -140,4 +147,4 @@ def code_rows(texts: Sequence[str], normalize: str = "text") -> list[bool]:
         return [normalize == "code"] * len(texts)
     from synthkit.dedup.codenorm import parses_as_python
 
-    return [parses_as_python(t) for t in texts]
+    return [_DEFINITION.fullmatch(t) is not None or parses_as_python(t) for t in texts]

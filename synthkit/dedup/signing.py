@@ -86,8 +86,15 @@ def sign_batch(job: SignJob, texts: list[str]) -> BatchOut:
         poly_sh = views[0]
         if not code:  # one view: its signature serves every band set
             views = [poly_sh if mh.mode == "fast" else mh.shingle_hashes(sh)] * job.views
-        for v, hashes in enumerate(views[:job.views]):
-            out.sig[idx, v * mh.num_perm:(v + 1) * mh.num_perm] = mh.signatures_from(hashes, sh.counts)
+        p = mh.num_perm
+        out.sig[idx, :p] = first = mh.signatures_from(views[0], sh.counts)
+        for v in range(1, job.views):  # a later view is signed only for the rows where it differs
+            out.sig[idx, v * p:(v + 1) * p] = first
+            shingle_row = np.repeat(np.arange(sh.n_rows), sh.counts)
+            rows = np.unique(shingle_row[views[v] != views[0]])
+            if rows.size:
+                mine = np.isin(shingle_row, rows)
+                out.sig[idx[rows], v * p:(v + 1) * p] = mh.signatures_from(views[v][mine], sh.counts[rows])
         if code and job.keep_sets:  # the concrete tokens, after CODE_MARK (see renames.pair_verdict)
             starts = np.concatenate(([0], np.cumsum(sh.tok_count)[:-1]))
             rows = np.repeat(np.arange(sh.n_rows), sh.tok_count + 1)
