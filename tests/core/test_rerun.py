@@ -67,6 +67,7 @@ def test_a_copied_dataset_reruns_to_the_same_rows(saved, tmp_path, capsys):
     assert rows(tmp_path / "second" / "again") == rows(copy)
 
 
+@pytest.mark.slow  # two CLI subprocesses, ~9 s
 def test_a_changed_or_moved_seed_file_fails_in_one_line(saved, tmp_path):
     record = yaml.safe_load((saved / "pipeline.yaml").read_text())
     seeds = Path(record["inputs"][0]["file"])

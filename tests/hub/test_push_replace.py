@@ -67,6 +67,7 @@ def hub_rows(repo_id: str, hub: Hub, tmp_path: Path, config: str | None = None) 
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # pushes and loads in subprocesses, ~10 s
 def test_push_12_then_4_rows_leaves_4(folders, hub, tmp_path):
     big, small = folders
     assert len([f for f in upload_files(big) if f.startswith("data/")]) > 1
@@ -87,6 +88,7 @@ def test_push_12_then_4_rows_leaves_4(folders, hub, tmp_path):
     assert hub_rows("me/sft", hub, tmp_path) == list(datasets.load_dataset(str(small), split="train")["id"])  # 4
 
 
+@pytest.mark.slow  # pushes and loads in subprocesses, ~10 s
 def test_config_name_puts_a_second_dataset_in_one_repo(folders, hub, tmp_path):
     big, small = folders
     assert push(big, "me/two", endpoint=hub.url, tmp_path=tmp_path).returncode == 0
