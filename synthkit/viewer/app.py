@@ -39,6 +39,7 @@ def make_app(run_dir: Path):
     from starlette.staticfiles import StaticFiles
 
     source = RunSource(run_dir)
+    source.warm()
 
     def plot(request):
         path = source.plot_path(request.path_params["name"])

@@ -236,3 +236,12 @@ def test_a_match_without_contamination_items_still_lists_its_matches(tmp_path):
     page = TestClient(make_app(tmp_path)).get("/match/x/1", params={"stage": "decontaminate"})
     assert page.status_code == 200 and "no contamination_items" in page.text
     assert "HumanEval/3" in page.text and "below zero" in page.text and "<b>copied" not in page.text
+
+
+def test_folders_are_indexed_once_in_the_background(synthetic):
+    source = RunSource(synthetic[0])
+    source.warm().join(timeout=60)
+    built = dict(source._folders)
+    assert set(built) == {source.kept_path(None)} | {p for s in source.stages for p in (s.path / "shards",
+                                                                                     s.path / "rejected")}
+    assert all(source.folder(p) is f for p, f in built.items())     # later requests reuse the index
