@@ -4,10 +4,9 @@
 that :func:`shingles.shingle_batch` cuts (one regular-expression pass over the
 whole batch, no per-row parse): comments, backslash continuations and
 parentheses dropped; a string literal (docstrings included, f-strings too)
-becomes a start marker ``\\x02`` (``\\x04`` for bytes) followed by its pieces
-(``\\w+`` runs and single punctuation characters of its source, prefix and
-quotes left out), each marked ``\\x03``; identifiers,
-keywords, numbers and operators stay as written.
+becomes a start marker ``\\x02`` (``\\x04`` for bytes), its source between the
+quotes cut like code (``\\w+`` runs and operators: its "words"), and an end
+marker ``\\x05``; identifiers, keywords, numbers and operators stay as written.
 
 ``view_hashes(sh, tok, poly)`` reads that stream twice, vectorised:
 
@@ -60,8 +59,9 @@ _NO_NUL = r"[^\x00]"
 _STRING = (r'[rRbBuUfF]{0,2}(?:"""' + _NO_NUL + r'*?"""|\'\'\'' + _NO_NUL + r'*?\'\'\''
            r'|"(?:[^"\\\n\x00]|\\[^\x00])*"|\'(?:[^\'\\\n\x00]|\\[^\x00])*\')')
 _SCAN = re.compile(r"(?P<comment>#[^\n\x00]*)|(?P<str>" + _STRING + r")|(?P<cont>\\\n)")
-_TOKEN = re.compile(r"\x03(?:\w+|\S)|\w+|\*\*=?|//=?|->|:=|[-+*/%@&|^<>=!]=|<<=?|>>=?|\S")
-_PIECE = re.compile(r"\w+|[^\w\s]")
+_TOKEN = re.compile(r"\w+|\*\*=?|//=?|->|:=|[-+*/%@&|^<>=!]=|<<=?|>>=?|\S")
+_MARKS = re.compile(r"[\x02\x04\x05]")
+_WORD_SALT = np.uint64(0x5BD1E9955BD1E995)
 _NAME_START = np.zeros(129, dtype=bool)  # index 128 stands for every non-ASCII first character
 _NAME_START[[ord(c) for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"]] = True
 _NAME_START[128] = True
@@ -75,9 +75,10 @@ def _scan(m: re.Match) -> str:
     lit = m.group()
     body = lit.lstrip("rRbBuUfF")
     q = 3 if body[:3] in ('"""', "'''") and len(body) >= 6 else 1
-    mark = " \x04 " if "b" in lit[:len(lit) - len(body)].lower() else " \x02 "
-    words = _PIECE.findall(body[q:-q])
-    return mark + "\x03" + " \x03".join(words) + " " if words else mark
+    inner = body[q:-q]
+    if "\x02" in inner or "\x04" in inner or "\x05" in inner:  # our markers, in the source: blanked
+        inner = _MARKS.sub(" ", inner)
+    return (" \x04 " if "b" in lit[:len(lit) - len(body)].lower() else " \x02 ") + inner + " \x05 "
 
 
 def code_batch(rows: list[str]) -> str:
@@ -117,10 +118,10 @@ class ViewHasher:
         """``(abstract token hashes, the same with every string word as written, concrete
         tokens with kinds)`` of a ``code_batch`` stream."""
         first = sh.codepoints[sh.tok_start]
-        is_word = (first == 3) & (sh.tok_end - sh.tok_start > 1)
-        is_name = _NAME_START[np.minimum(first, 128)]
-        base = tok.copy()
-        base[is_word] = self.poly.hash_spans(sh.codepoints, sh.tok_start[is_word] + 1, sh.tok_end[is_word])
+        opens = (first == 2) | (first == 4)
+        is_word = (np.cumsum(opens) - np.cumsum(first == 5) > 0) & ~opens  # between the markers
+        is_name = _NAME_START[np.minimum(first, 128)] & ~is_word
+        base = tok
         row = np.repeat(np.arange(sh.n_rows, dtype=np.uint64), sh.tok_count)
         same_row = np.zeros(tok.size, dtype=bool)
         same_row[1:] = row[1:] == row[:-1]
@@ -135,6 +136,7 @@ class ViewHasher:
         abstract = tok.copy()
         renamable = is_name & ~kept
         abstract[renamable] = self.placeholder
+        abstract[is_word] ^= _WORD_SALT  # a word of a string is not the code token it spells
         literal = abstract.copy()
         if is_word.any():  # a word in a string that spells an identifier of its row
             key = fmix64(base ^ (row * _ROW_MIX))
