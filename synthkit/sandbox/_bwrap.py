@@ -70,7 +70,7 @@ def command(cfg: dict, argv: list[str]) -> tuple[list[str], list[int]]:
     loader = _exec_only_loader()
     if len(loader) == 1:  # bwrap has no way to give it the interpreter's path as argv[0]
         raise OSError(0, "bwrap: the interpreter is statically linked (no loader to start it through)")
-    dest = ("/run" if "/run" in tops else tops[0]) + "/.synthkit-loader"
+    dest = ("/run" if "/run" in tops else tops[0]) + "/.exec-only-loader"
     args += ["--perms", "0111", "--ro-bind-data", str(loader[0]), dest]
     args += [a for top in tops for a in ("--remount-ro", top)] + ["--chdir", "/"]
     cfg.pop("uid", None)  # the run's uid is the worker's: no other exists in bwrap's namespace
