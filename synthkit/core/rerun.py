@@ -7,7 +7,8 @@
   later default change cannot alter a rerun), and no key of another backend;
 - every path made absolute (``workdir``, and in the stages ``path``,
   ``template_file``, ``summary_template_file``, ``cache_dir``, a ``tasks`` or
-  ``path_or_id`` that names a local file);
+  ``path_or_id`` that names a local file); a file shipped inside synthkit
+  becomes ``synthkit:<path in the package>``, valid on any install;
 - ``inputs``: one entry per seed input (``Stage.inputs()``): a local file or
   folder by ``sha256`` of its content, a bundled source by name, a Hub dataset
   by id and revision.
@@ -26,6 +27,7 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from synthkit.core.stage import PACKAGE_DIR, PACKAGE_REF
 from synthkit.errors import ConfigError, DataError
 from synthkit.llm.base import BACKEND_KEYS
 
@@ -51,8 +53,17 @@ def sha256_of(path: Path) -> str:
 
 
 def file_input(path: Path, stage: int, key: str) -> dict[str, Any]:
-    """The ``inputs`` entry of a local file or folder."""
-    return {"stage": stage, "key": key, "file": str(path.resolve()), "sha256": sha256_of(path)}
+    """The ``inputs`` entry of a local file or folder (a file shipped in synthkit: ``synthkit:<file>``)."""
+    return {"stage": stage, "key": key, "file": _portable(path.resolve()), "sha256": sha256_of(path)}
+
+
+def _portable(path: Path) -> str:
+    """``path``, or ``synthkit:<relative path>`` for a file inside the installed package,
+    so a dataset made from a bundled seed file reruns on another install."""
+    try:
+        return PACKAGE_REF + path.relative_to(PACKAGE_DIR).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def verify_inputs(inputs: list[dict[str, Any]] | None) -> None:
@@ -60,7 +71,9 @@ def verify_inputs(inputs: list[dict[str, Any]] | None) -> None:
     for item in inputs or []:
         if "file" not in item:
             continue
-        path, want = Path(item["file"]), item.get("sha256")
+        ref = str(item["file"])
+        path = PACKAGE_DIR / ref[len(PACKAGE_REF):] if ref.startswith(PACKAGE_REF) else Path(ref)
+        want = item.get("sha256")
         if not path.exists():
             raise DataError(f"seed input {path} (recorded sha256 {want}) is missing: it was moved or deleted; "
                             f"put it back, or point stages.{item.get('stage')}.{item.get('key', 'path')} and its "
@@ -85,12 +98,14 @@ def absolute(node: Any, base: Path) -> Any:
     out = {}
     for k, v in node.items():
         if isinstance(v, str) and (k in PATH_KEYS or (k in MAYBE_PATH_KEYS and _is_local(v, base))):
-            v = str(_resolve(v, base))
+            v = _portable(_resolve(v, base))
         out[k] = absolute(v, base)
     return out
 
 
 def _resolve(value: str, base: Path) -> Path:
+    if value.startswith(PACKAGE_REF):
+        return PACKAGE_DIR / value[len(PACKAGE_REF):]
     p = Path(value).expanduser()
     return (p if p.is_absolute() else base / p).resolve()
 

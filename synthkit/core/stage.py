@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+PACKAGE_REF, PACKAGE_DIR = "synthkit:", Path(__file__).resolve().parents[1]  # synthkit:data/x.jsonl
+
 
 def config_where(info: ValidationInfo, raw: dict[str, Any]) -> str:
     """The key path of the config being validated (``stages.3``), for messages."""
@@ -109,6 +111,10 @@ class StageContext:
     rerun: Any = None                # () -> the record a saved dataset keeps as pipeline.yaml (core.rerun)
 
     def resolve(self, path: str | Path) -> Path:
+        """A config path: ``synthkit:<file>`` is a file shipped in the package (how a saved
+        dataset's pipeline.yaml names one, ``core.rerun``); a relative one is read from ``base_dir``."""
+        if str(path).startswith(PACKAGE_REF):
+            return PACKAGE_DIR / str(path)[len(PACKAGE_REF):]
         p = Path(path).expanduser()
         return p if p.is_absolute() else (self.base_dir / p)
 

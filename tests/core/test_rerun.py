@@ -121,3 +121,18 @@ def test_bundled_and_hub_inputs_are_identified_by_name(tmp_path):
     assert inputs[1] == {"stage": 1, "key": "tasks", "bundled": "bundled:train", "synthkit": inputs[1]["synthkit"]}
     assert inputs[2] == {"stage": 2, "key": "source", "hub": "org/corpus", "subset": None, "split": "train",
                          "revision": "abc"}
+
+
+def test_a_seed_file_shipped_in_synthkit_is_named_by_its_place_in_the_package(tmp_path):
+    from synthkit.core.pipeline import Pipeline
+    from synthkit.core.stage import PACKAGE_DIR
+
+    Pipeline([{"stage": "load_seeds", "path": str(PACKAGE_DIR / "data" / "seeds" / "quickstart.jsonl")},
+              {"stage": "generate", "template": "{instruction}"},
+              {"stage": "save", "path": str(tmp_path / "out")}],
+             name="bundled", llm={"backend": "dummy"}, workdir=tmp_path / "runs").run()
+    record = yaml.safe_load((tmp_path / "out" / "pipeline.yaml").read_text())
+    assert record["stages"][0]["path"] == "synthkit:data/seeds/quickstart.jsonl"
+    assert record["inputs"][0]["file"] == "synthkit:data/seeds/quickstart.jsonl"
+    assert main(["run", str(tmp_path / "out")]) == 0
+    assert rows(tmp_path / "out-rerun" / "out") == rows(tmp_path / "out")
