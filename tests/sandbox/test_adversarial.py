@@ -1,4 +1,4 @@
-"""One hostile program per property the sandbox claims (see synthkit/sandbox/__init__.py).
+"""One hostile program per property the sandbox claims (see docs/sandbox.md).
 
 Each program is wrong on purpose and tries to be reported as passing, or to
 reach outside its run. All of them run inside the sandbox, under whichever
