@@ -45,7 +45,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from synthkit.errors import DataError
+from synthkit.errors import ConfigError, DataError
 from synthkit.core.record import Rejected
 from synthkit.core.registry import register_stage
 from synthkit.core.shards import Verdicts
@@ -166,6 +166,13 @@ class Decontaminate(WholeStage):
 
         same = {f.name for f in fields(DetectSettings)} & set(type(self.config).model_fields)
         return DetectSettings(**self.config.model_dump(include=same))
+
+    def check(self) -> None:
+        """A benchmark file that does not exist fails at ``synthkit validate``, with its path."""
+        for i, ref in enumerate(self.config.benchmarks):
+            if ref.path and not self.ctx.resolve(ref.path).exists():
+                raise ConfigError(f"stages.{self.ctx.index}.benchmarks.{i}.path: "
+                                  f"{self.ctx.resolve(ref.path).resolve()} does not exist")
 
     def load_items(self) -> list:
         from synthkit.dedup.benchmarks import load_benchmark

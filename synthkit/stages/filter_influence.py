@@ -52,6 +52,7 @@ from synthkit.core.record import Rejected, Row
 from synthkit.core.registry import register_stage
 from synthkit.core.sampling import derive_seed
 from synthkit.core.stage import StageConfig, WholeStage
+from synthkit.errors import ConfigError
 from synthkit.influence.data import ValidationSpec
 from synthkit.influence.warmup import WarmupSpec
 from synthkit.stages.select_top import keep_count, rank
@@ -94,6 +95,10 @@ class FilterInfluence(WholeStage):
             return self
 
     def check(self) -> None:
+        path = self.config.validation.path
+        if path and not self.ctx.resolve(path).exists():  # a missing file fails at validate, with its path
+            raise ConfigError(f"stages.{self.ctx.index}.validation.path: {self.ctx.resolve(path).resolve()} "
+                              "does not exist")
         if self.config.enabled:
             from synthkit.influence.project import require_trak
 

@@ -128,3 +128,14 @@ def test_a_parquet_seed_file_provides_its_columns(tmp_path, capsys):
     rc = main(["validate", str(path)])
     err = capsys.readouterr().err
     assert rc == 2 and "placeholder {instruction}" in err and "available here: answer, id, question" in err
+
+
+def test_missing_benchmark_and_validation_files_fail_at_validate(tmp_path, capsys):
+    path = write_yaml(tmp_path, "  - {stage: load_seeds, path: seeds.jsonl}\n"
+                                "  - {stage: decontaminate, columns: [instruction], benchmarks: [{name: mine, path: b/x.jsonl}]}\n")
+    rc, _, err = validate(path, capsys)
+    assert rc == 2 and f"stages.1.benchmarks.0.path: {(tmp_path / 'b' / 'x.jsonl').resolve()} does not exist" in err
+    path = write_yaml(tmp_path, "  - {stage: load_seeds, path: seeds.jsonl}\n"
+                                "  - {stage: filter_influence, enabled: false, validation: {path: v/val.jsonl}}\n")
+    rc, _, err = validate(path, capsys)
+    assert rc == 2 and f"stages.1.validation.path: {(tmp_path / 'v' / 'val.jsonl').resolve()} does not exist" in err
