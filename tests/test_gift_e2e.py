@@ -152,7 +152,8 @@ def test_perplexity_select_fails_at_check_when_the_server_gives_no_logprobs(tmp_
     from synthkit.errors import ConfigError
 
     def pipe(url):
-        return Pipeline([{"stage": "load_seeds", "tasks": "bundled:train"}, {"stage": "perplexity_select"}],
+        return Pipeline([{"stage": "load_seeds", "tasks": "bundled:train"}, {"stage": "gibbs_resample"},
+                         {"stage": "perplexity_select"}],
                         name="p", workdir=tmp_path, llm={"backend": "openai", "base_url": url, "cache": False,
                                                          "max_retries": 0})
 
@@ -160,5 +161,5 @@ def test_perplexity_select_fails_at_check_when_the_server_gives_no_logprobs(tmp_
         check(pipe(url).build())                             # the stub echoes logprobs: fine
     stub = Stub()
     stub.echo_logprobs = False
-    with stub as url, pytest.raises(ConfigError, match="stages.1.llm: perplexity needs prompt logprobs"):
+    with stub as url, pytest.raises(ConfigError, match="stages.2.llm: perplexity needs prompt logprobs"):
         check(pipe(url).build())
