@@ -6,8 +6,8 @@
 - ``llm``: every key the chosen backend reads, defaults included (pinned, so a
   later default change cannot alter a rerun), and no key of another backend;
 - every path made absolute (``workdir``, and in the stages ``path``,
-  ``template_file``, ``summary_template_file``, ``cache_dir``, a ``tasks`` or
-  ``path_or_id`` that names a local file); a file shipped inside synthkit
+  ``template_file``, ``summary_template_file``, ``cache_dir``, ``file``, a ``tasks``
+  or ``path_or_id`` that names a local file; the same keys under ``iterations``); a file shipped inside synthkit
   becomes ``synthkit:<path in the package>``, valid on any install;
 - ``inputs``: one entry per seed input (``Stage.inputs()``): a local file or
   folder by ``sha256`` of its content, a bundled source by name, a Hub dataset
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from synthkit.core.pipeline import Pipeline
     from synthkit.core.stage import Stage
 
-PATH_KEYS = ("path", "template_file", "summary_template_file", "cache_dir")
+PATH_KEYS = ("path", "template_file", "summary_template_file", "cache_dir", "file")
 MAYBE_PATH_KEYS = ("tasks", "path_or_id")   # a name (bundled, a Hub id) or a local path
 
 
@@ -123,6 +123,8 @@ def record(pipe: "Pipeline", stages: "list[Stage]") -> dict[str, Any]:
     out.update({k: v for k, v in user.items() if v != type(cfg).model_fields[k].get_default(call_default_factory=True)
                 and not (k == "ray" and not v)})
     out["stages"] = [absolute(dict(s), pipe.base_dir) for s in cfg.stages]
+    if cfg.iterations is not None:   # rounds: a bootstrap `file`, an eval `tasks` file
+        out["iterations"] = absolute(cfg.iterations, pipe.base_dir)
     inputs = [item for stage in stages for item in stage.inputs()]
     if inputs:
         out["inputs"] = inputs

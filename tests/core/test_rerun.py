@@ -136,3 +136,16 @@ def test_a_seed_file_shipped_in_synthkit_is_named_by_its_place_in_the_package(tm
     assert record["inputs"][0]["file"] == "synthkit:data/seeds/quickstart.jsonl"
     assert main(["run", str(tmp_path / "out")]) == 0
     assert rows(tmp_path / "out-rerun" / "out") == rows(tmp_path / "out")
+
+
+def test_paths_under_iterations_are_made_absolute_too(tmp_path):
+    from synthkit.core.pipeline import Pipeline
+    from synthkit.core.rerun import record
+
+    (tmp_path / "teacher.jsonl").write_text("{}\n")
+    pipe = Pipeline([{"stage": "load_seeds", "tasks": "bundled:train"}], name="r", llm={"backend": "dummy"},
+                    base_dir=tmp_path, iterations={"rounds": 1, "bootstrap": {"file": "teacher.jsonl"},
+                                                   "final": {"eval": {"tasks": "bundled:test"}}})
+    got = record(pipe, pipe.build())["iterations"]
+    assert got["bootstrap"]["file"] == str(tmp_path.resolve() / "teacher.jsonl")
+    assert got["final"]["eval"]["tasks"] == "bundled:test" and got["rounds"] == 1
