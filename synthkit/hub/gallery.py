@@ -13,10 +13,14 @@ Showcase settings: a gallery card should show rows that pass their tests, and
 the embedded 135M model rarely writes a program that passes every test of its
 own. ``SHOWCASE[name]`` sets, by stage name, what the gallery run changes in
 that pipeline (as ``-o`` overrides, so the card's ``pipeline.yaml`` records
-them and reruns them): ``scoder`` keeps only exercises whose reference
-solution passes all its tests (``min_pass_rate: 1.0``, SCoder's own rule) and
-draws its seeds from snippets of at most 10 lines, whose exercises are small
-enough for the 135M model to get right now and then. ``quickstart`` needs none: its
+them and reruns them). ``scoder`` keeps only exercises whose reference
+solution passes all its tests (``min_pass_rate: 1.0``, SCoder's own rule),
+which 3 of 256 answers of the embedded model did in bench/judge_auroc.py's
+fixture (bench/data/scoder_generations.jsonl: 128 stdlib snippets, 2 answers
+each). Its seeds are the 6 snippets whose answers there passed most of their
+own tests (the 3 with a full pass, then the best partial passes: delocalize,
+b64encode, hls_to_rgb, _isrecursive, unhex, dnpgettext), in
+synthkit/data/seeds/scoder_showcase.jsonl, with 4 answers each. ``quickstart`` needs none: its
 seeds carry tests and its ``verify_tests`` keeps passing answers (see
 pipelines/quickstart.yaml for how those seeds were chosen).
 
@@ -40,7 +44,9 @@ log = logging.getLogger(__name__)
 DEFAULT_PIPELINES = ("pipelines/quickstart.yaml", "pipelines/scoder.yaml")
 # pipeline name -> stage name -> the keys the gallery run sets (see the module doc)
 SHOWCASE: dict[str, dict[str, dict[str, Any]]] = {
-    "scoder": {"load_seeds": {"max_lines": 10}, "verify_tests": {"min_pass_rate": 1.0}},
+    "scoder": {"load_seeds": {"source": None, "shuffle": False, "limit": None,
+                              "path": "../synthkit/data/seeds/scoder_showcase.jsonl"},
+               "synthesize": {"n": 4}, "verify_tests": {"min_pass_rate": 1.0}},
 }
 
 

@@ -72,3 +72,5 @@ def test_showcase_settings_become_overrides_by_stage_name(tmp_path):
     pipe = Pipeline.from_yaml(root / "pipelines" / "scoder.yaml", overrides)
     verify = next(s for s in pipe.stage_configs if s.stage == "verify_tests")
     assert verify.min_pass_rate == 1.0  # the gallery keeps only exercises that pass all their tests
+    seeds = next(s for s in pipe.build() if s.name == "load_seeds").process_all(None)[0]
+    assert len(seeds) == 6 and {r["meta"]["module"] for r in seeds} >= {"locale", "base64", "colorsys"}
