@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str):
-    """The names above load on first use: a worker imports ``synthkit.sandbox._worker``
+    """The names above load on first use: a worker imports ``synthkit.sandbox.inside.worker``
     and must not load the host side (threading, logging, subprocess: every module
     it holds costs each fork, and some run code after every fork)."""
     if name in _HOMES:

@@ -2,7 +2,7 @@
 
 ``run(programs) -> results`` is thread-safe and returns results in input
 order; ``workers`` programs run at the same time. Each worker is a separate
-Python process started with a scrubbed environment (``_worker``), serving one
+Python process started with a scrubbed environment (``worker``), serving one
 program at a time; a thread of this process talks to it, keeping the next job
 already in the worker's pipe (``PIPELINE``) so the worker never waits for it.
 A worker that dies or stops answering is killed (with every process of its
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synthkit.errors import ConfigError
-from synthkit.sandbox import _wire
+from synthkit.sandbox import wire
 from synthkit.sandbox.program import Program, Result, finish_assert, finish_io, prepare
 
 log = logging.getLogger(__name__)
@@ -35,20 +35,20 @@ log = logging.getLogger(__name__)
 _ROOT = str(Path(__file__).resolve().parents[2])
 # The worker's boot: its code arrives as source in its config (the view holds no synthkit file), then runs.
 _WORKER = ("import json, sys, types\ncfg = json.loads(sys.argv[1])\nsys.path[:] = cfg['sys_path']\n"
-           "for name in ('synthkit', 'synthkit.sandbox'):\n"
+           "for name in ('synthkit', 'synthkit.sandbox', 'synthkit.sandbox.inside'):\n"
            "    sys.modules[name] = types.ModuleType(name)\n    sys.modules[name].__path__ = []\n"
            "for name, source in cfg['modules']:\n"
            "    mod = sys.modules[name] = types.ModuleType(name)\n    mod.__file__ = '<synthkit>/' + name\n"
            "    exec(compile(source, mod.__file__, 'exec', dont_inherit=True), mod.__dict__)\n"
            "    parent, _, leaf = name.rpartition('.')\n    setattr(sys.modules[parent], leaf, mod)\n"
            "del cfg, name, source, mod, parent, leaf\n"
-           "from synthkit.sandbox._worker import main\n"
+           "from synthkit.sandbox.inside.worker import main\n"
            "for name in [n for n in sys.modules if n.split('.')[0] == 'synthkit']:\n    del sys.modules[name]\n"
            "main(sys.argv[1])\n")
-_LAUNCH = f"import sys; sys.path.insert(0, {_ROOT!r}); from synthkit.sandbox._isolate import launch_main; " \
+_LAUNCH = f"import sys; sys.path.insert(0, {_ROOT!r}); from synthkit.sandbox.isolation.launcher import launch_main; " \
           f"launch_main({_WORKER!r})"
 _ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
-BACKENDS = ("root", "userns", "bwrap")  # full-isolation mechanisms, tried in this order (see _isolate)
+BACKENDS = ("root", "userns", "bwrap")  # full-isolation mechanisms, tried in this order (see isolation.launcher)
 START_TIMEOUT_S = 60.0      # a worker must say "ready" within this
 SLACK_S = 10.0              # extra time the host grants a worker beyond the run's own limits
 PIPELINE = 2                # jobs in a worker's pipe at once: it starts the next as it answers
@@ -94,12 +94,12 @@ class _Worker:
                                      start_new_session=True, cwd="/")
         self.isolation, self.via, self.reason = "none", "none", ""
         self.memory_via, self.seccomp = "rlimit", ""
-        _wire.send(self.proc.stdin.fileno(), cfg)
+        wire.send(self.proc.stdin.fileno(), cfg)
 
     def wait_ready(self) -> "_Worker":
         try:
-            hello = _wire.recv(self.proc.stdout.fileno(), time.monotonic() + START_TIMEOUT_S)
-        except (OSError, _wire.WireTimeout, ValueError):
+            hello = wire.recv(self.proc.stdout.fileno(), time.monotonic() + START_TIMEOUT_S)
+        except (OSError, wire.WireTimeout, ValueError):
             hello = None
         if isinstance(hello, dict) and hello.get("refused"):
             self.kill()
@@ -116,11 +116,11 @@ class _Worker:
 
     def ask(self, job: dict, deadline: float) -> dict | None:
         """The worker's reply, or None if it died or missed the deadline."""
-        return self.reply(deadline) if self.send(_wire.encode(job)) else None
+        return self.reply(deadline) if self.send(wire.encode(job)) else None
 
     def send(self, message: bytes) -> bool:
         try:
-            _wire.send_bytes(self.proc.stdin.fileno(), message)
+            wire.send_bytes(self.proc.stdin.fileno(), message)
             return True
         except OSError as e:
             log.warning("sandbox worker %d failed (%s); restarting it", self.proc.pid, e)
@@ -129,8 +129,8 @@ class _Worker:
     def reply(self, deadline: float) -> dict | None:
         """The answer to the oldest job sent, or None if it died or missed the deadline."""
         try:
-            return _wire.recv(self.proc.stdout.fileno(), deadline)  # type: ignore[return-value]
-        except (OSError, _wire.WireTimeout, ValueError) as e:
+            return wire.recv(self.proc.stdout.fileno(), deadline)  # type: ignore[return-value]
+        except (OSError, wire.WireTimeout, ValueError) as e:
             log.warning("sandbox worker %d failed (%s); restarting it", self.proc.pid, e)
             return None
 
@@ -164,7 +164,7 @@ class Sandbox:
     namespaces; ``"auto"`` falls back to ``basic`` with a warning; ``"basic"``
     asks for it (no namespaces; see ``synthkit.sandbox``). ``backends``: the
     mechanisms tried for full isolation, in order (``root``, ``userns``,
-    ``bwrap``; see ``_isolate``).
+    ``bwrap``; see ``launcher``).
 
     After start: ``isolation`` is what runs get (``"full"`` or ``"basic"``),
     ``via`` the mechanism (``"root"``, ``"userns"``, ``"bwrap"``, or
@@ -219,7 +219,7 @@ class Sandbox:
         slots = []
         for program in programs:
             job, expected, early = prepare(program, self.limits)
-            slots.append(_Slot(job, expected, early, message=_wire.encode(job) if job is not None else b""))
+            slots.append(_Slot(job, expected, early, message=wire.encode(job) if job is not None else b""))
         todo = [s for s in slots if s.result is None]
         batch = _Batch(len(todo))
         with self._lock:

@@ -87,7 +87,7 @@ _AS_USER = r"""
 import json, os, sys
 spec = json.loads(sys.argv[1])
 sys.path.insert(0, spec["root"])
-from synthkit.sandbox import _isolate as I
+from synthkit.sandbox.isolation import launcher as I
 # a private mount namespace where what the user needs is reachable: every directory
 # the user cannot enter above it (root's home, say) is covered with a tmpfs that
 # holds only those paths; nothing on the machine changes, no permission included

@@ -71,7 +71,7 @@ def test_patching_builtins_and_exits_is_not_a_pass(sandbox):
 
 
 def test_patching_the_harness_is_not_a_pass(sandbox):
-    harness = ("import sys\nm = sys.modules['synthkit.sandbox._child']\n"
+    harness = ("import sys\nm = sys.modules['synthkit.sandbox.inside.harness']\n"
                "for name in list(vars(m)):\n    if callable(getattr(m, name)):\n"
                "        setattr(m, name, lambda *a, **k: None)\n")
     by_hand = "import sys\nsys.audit('synthkit.pass')\nsys.audit('synthkit.pass', 0)\n"
@@ -80,7 +80,7 @@ def test_patching_the_harness_is_not_a_pass(sandbox):
                      "    exec(f.f_code, {**f.f_globals, 'add': lambda a, b: a + b})\n    return a - b\n")
     assert_not_passed(sandbox, WRONG + harness, WRONG + by_hand, other_globals)
     # switch off the restore of patched modules, then patch math; or patch a later test's builtins
-    no_restore = ("import sys, builtins, math\nm = sys.modules['synthkit.sandbox._child']\n"
+    no_restore = ("import sys, builtins, math\nm = sys.modules['synthkit.sandbox.inside.harness']\n"
                   "m._restore = lambda *a: None\nbuiltins.dict = lambda *a, **k: {'abs': lambda x: 0}\n"
                   "math.isclose = lambda *a, **k: True\n")
     assert_not_passed(sandbox, WRONG + no_restore, tests="import math\nassert math.isclose(add(1, 2), 3)\n")
@@ -94,7 +94,7 @@ def test_patching_what_the_harness_uses_after_the_program_is_not_a_pass(sandbox)
     # the harness module is out of sys.modules, but its globals are one frame up from the program's top level
     child = ("import sys, math, builtins\nG = sys._getframe(1).f_globals\nclass _M:\n"
              "    def __getattr__(self, k):\n        return G[k]\n    def __setattr__(self, k, v):\n"
-             "        G[k] = v\nm = _M()\nassert G['__name__'] == 'synthkit.sandbox._child'\n")
+             "        G[k] = v\nm = _M()\nassert G['__name__'] == 'synthkit.sandbox.inside.harness'\n")
     # the hook calls only what it bound before the program ran: a patched write that reads
     # the key off the hook's frame and forges every pass line is never called
     steal = ("def spy(fd, data):\n    f = sys._getframe(1)\n"
@@ -157,7 +157,7 @@ def test_the_hook_and_key_are_out_of_reach(sandbox):
 # and bwrap, the worker's user namespace with no capability in it.
 _DROP_TO_RUN_UID = ("import os, sys\nuid = int(sys.argv[1])\nos.setgroups([])\nos.setresgid(uid, uid, uid)\n"
                     "os.setresuid(uid, uid, uid)\n")
-_ENTER_WORKER_USERNS = ("import os, sys\nsys.path.insert(0, %r)\nfrom synthkit.sandbox import _isolate as I\n"
+_ENTER_WORKER_USERNS = ("import os, sys\nsys.path.insert(0, %r)\nfrom synthkit.sandbox.isolation import launcher as I\n"
                         "fd = os.open(f'/proc/{sys.argv[2]}/ns/user', os.O_RDONLY)\n"
                         "I._check(I._libc.setns(fd, I.CLONE_NEWUSER), 'setns')\n"
                         "if os.getuid() == int(open('/proc/sys/kernel/overflowuid').read()):\n"

@@ -1,6 +1,6 @@
 """Per-run confinement, in the forked child, before any program code runs.
 
-Pure ``os``/``resource`` calls (no ctypes: see ``_isolate``). The namespaces
+Pure ``os``/``resource`` calls (no ctypes: see ``launcher``). The namespaces
 and mounts are already there, set up once per worker; this adds what is per
 process: a new session, the working directory, rlimits, and (when the
 worker is root) the drop to the worker's run uid with no supplementary groups.
@@ -8,7 +8,7 @@ Leaving root clears every capability and, with ``fs.suid_dumpable`` at 0 or
 2, makes the process non-dumpable: the program's other processes, although
 they share its uid, can neither ptrace it nor read its memory. (Under
 ``userns`` and ``bwrap`` the worker already has no capability and is
-non-dumpable, and this process inherits both: see ``_isolate``.)
+non-dumpable, and this process inherits both: see ``launcher``.)
 
 The process cap (``RLIMIT_NPROC``) counts the processes of a uid; it is set
 only where that uid is the run's own: the run uid (root), or the caller's

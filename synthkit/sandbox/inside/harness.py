@@ -32,7 +32,7 @@ import types
 import _blake2
 import _thread
 
-from synthkit.sandbox import _confine
+from synthkit.sandbox.inside import confine
 from synthkit.sandbox.units import PASS_EVENT, PASS_NAME, compile_sources, pass_offset
 
 REPORT_FD, KEY_FD = 3, 4
@@ -108,7 +108,7 @@ def main(kind: str, job: dict, cfg: dict, workdir: str, fds: list[int], snapshot
     try:
         _place_fds(fds)
         _mark("child_started")
-        _confine.enter_run(cfg, job["limits"], workdir)
+        confine.enter_run(cfg, job["limits"], workdir)
         _mark("confined")
         sys.argv = ["solution.py"]
         sys.path[0:0] = [workdir]

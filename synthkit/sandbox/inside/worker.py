@@ -1,11 +1,11 @@
 """The warm worker (zygote): one per sandbox slot, forks one child per run.
 
-Started by ``_isolate.launch_main`` (``exec``, as PID 1 of its own PID
+Started by ``launcher.launch_main`` (``exec``, as PID 1 of its own PID
 namespace under full isolation) with its config as argv[1]. It never loads
 ctypes. It imports the harness and the ``preload`` modules once, has the
 file system made read-only (the launcher does it when asked over the ``ctl``
 pipe; ``bwrap`` did it up front), says ``ready``, then serves jobs one at a
-time over its stdin/stdout: for each it forks a child (``_child.main``), sends
+time over its stdin/stdout: for each it forks a child (``harness.main``), sends
 the per-run key after the fork, watches the child's pipes and wall clock,
 kills it at the deadline, and answers with what happened. After every run it
 kills every other process in its namespace (the run's daemons included: it is
@@ -28,7 +28,8 @@ import signal
 import sys
 import time
 
-from synthkit.sandbox import _child, _confine, _wire
+from synthkit.sandbox import wire
+from synthkit.sandbox.inside import confine, harness
 
 HARNESS_MODULES = ("ast", "json", "traceback", "_thread", "fcntl", "resource", "types")
 RAW_MEMORY = ("_ctypes", "_cffi_backend")  # loaded here, any program could reach raw memory
@@ -51,11 +52,11 @@ def main(cfg_json: str) -> None:
         except Exception as e:  # reported to the host, which logs it
             failed.append(f"{name}: {e}")
     leaked = [m for m in RAW_MEMORY if m in sys.modules]
-    if not _child.pass_offset_holds():
+    if not harness.pass_offset_holds():
         leaked.append("the pass call's bytecode offset (this Python's bytecode is not understood)")
-    snapshot = _child.snapshot_modules(list(cfg.get("preload", [])))
+    snapshot = harness.snapshot_modules(list(cfg.get("preload", [])))
     if cfg["isolation"] == "full":
-        _confine.set_env(cfg["workdir"])
+        confine.set_env(cfg["workdir"])
         cfg["env_ready"] = True
     gc.collect()
     gc.freeze()  # a collection in a run (or here) never walks, so never copies, what is shared
@@ -64,16 +65,16 @@ def main(cfg_json: str) -> None:
         if answer:
             failed.append(f"read-only remount: {answer}")
             leaked.append("read-only remount failed")
-    _wire.send(1, {"ready": not leaked, "isolation": cfg["isolation"], "via": cfg.get("via", "none"),
+    wire.send(1, {"ready": not leaked, "isolation": cfg["isolation"], "via": cfg.get("via", "none"),
                    "memory_via": cfg.get("memory_via", "rlimit"), "seccomp": cfg.get("seccomp", ""),
                    "reason": cfg.get("reason", ""), "preload_failed": failed, "refused": leaked})
     if leaked:
         return
     while True:
-        job = _wire.recv(0)
+        job = wire.recv(0)
         if job is None:
             return
-        _wire.send(1, serve(job, cfg, snapshot))
+        wire.send(1, serve(job, cfg, snapshot))
 
 
 def _finish_view(ctl: list[int]) -> str:
@@ -136,9 +137,9 @@ def run_process(kind: str, job: dict, cfg: dict, stdin_text: str, snapshot: tupl
     if pid == 0:  # the child: never returns into the worker loop
         child_fds = [stdin_fd] + [w for _, w in pipes[:3]] + [pipes[3][0] if kind == "assert" else -1]
         try:
-            _child.main(kind, job, cfg, workdir, child_fds, snapshot)
+            harness.main(kind, job, cfg, workdir, child_fds, snapshot)
         finally:
-            os._exit(_child.EXIT_SETUP)
+            os._exit(harness.EXIT_SETUP)
     key = b""
     if kind == "assert":  # first thing: the child waits for it
         key = os.urandom(16)  # made after the fork: never in the child's copy of our memory
@@ -225,7 +226,7 @@ def _supervise(pid: int, fds: list[int], start: float, limits: dict, full: bool,
 
 
 def _cgroup_kills(fd: int) -> int:
-    """The ``oom_kill`` count of the worker's memory cgroup (``_cgroup.oom_kills``; the worker
+    """The ``oom_kill`` count of the worker's memory cgroup (``cgroup.oom_kills``; the worker
     has no synthkit module but its own, so the few lines are here)."""
     try:
         text = os.pread(fd, 4096, 0)
@@ -312,7 +313,7 @@ _CLEAN: dict[str, tuple] = {}  # path -> (size, mode, uid) of the directory when
 
 def _stdin(data: bytes, workdir: str | None) -> int:
     """A read-only descriptor holding ``data``: a pipe filled up front when it
-    fits (memfd_create is denied to the worker too, see ``_seccomp``), else an
+    fits (memfd_create is denied to the worker too, see ``seccomp``), else an
     unlinked file in the run's working directory (counted in its size cap)."""
     r, w = os.pipe()
     try:

@@ -32,7 +32,7 @@ import stat
 import subprocess
 import sys
 
-from synthkit.sandbox._view import _exec_only_loader, _under, masked_files, view_plan
+from synthkit.sandbox.isolation.view import _exec_only_loader, _under, masked_files, view_plan
 
 PROBE_TIMEOUT_S = 20.0
 _NAMESPACES = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]

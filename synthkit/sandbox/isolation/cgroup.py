@@ -11,7 +11,7 @@ worker's imports are done (its usage then + the run's ``memory_mb``), and
 removes the folder when the worker is gone. A folder left by a killed
 launcher is removed by the next one. Raises OSError (with the reason) where
 no cgroup can be made; the sandbox then bounds memory with rlimits and
-``_seccomp``.
+``seccomp``.
 """
 
 from __future__ import annotations

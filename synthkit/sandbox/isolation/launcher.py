@@ -22,7 +22,7 @@ first that works:
   (``ptrace`` and ``/proc/<pid>/mem`` refused to the program's processes); no
   nested user namespace can be made; the process cap counts this namespace
   only.
-- ``bwrap``: ``bubblewrap``, where it is installed (``_bwrap``), for hosts
+- ``bwrap``: ``bubblewrap``, where it is installed (``bwrap``), for hosts
   whose kernel refuses user namespaces to ordinary users but lets ``bwrap``
   make them (setuid, or an AppArmor profile).
 
@@ -42,7 +42,7 @@ The view (``root`` and ``userns``; ``bwrap`` builds the same with its options):
 test-only extension modules with /dev/null (no program can load them) and
 makes the whole tree read-only and nosuid, except the two tmpfs. (Which
 native modules a program may load is the audit hook's rule: see
-``_child._forbidden``.)
+``harness._forbidden``.)
 
 When no mechanism works, the launcher ``exec``s the worker in ``basic`` mode
 and says why, one reason per mechanism.
@@ -56,8 +56,9 @@ import os
 import signal
 import sys
 
-from synthkit.sandbox import _cgroup, _seccomp, _wire
-from synthkit.sandbox._view import (HIDDEN, _closed_ancestors, _exec_only_loader, _minimal, _read,  # noqa: F401
+from synthkit.sandbox import wire
+from synthkit.sandbox.isolation import cgroup, seccomp
+from synthkit.sandbox.isolation.view import (HIDDEN, _closed_ancestors, _exec_only_loader, _minimal, _read,  # noqa: F401
                                     _under, interpreter_paths, masked_files, view_plan, worker_paths,
                                     worker_sources)
 
@@ -127,7 +128,7 @@ def _write(path: str, text: str) -> None:
 
 def launch_main(worker_boot: str) -> None:
     """Entry point of the process the host starts; never returns."""
-    cfg = _wire.recv(0)
+    cfg = wire.recv(0)
     if cfg is None:
         os._exit(0)
     if os.geteuid() == 0:  # in basic mode too: programs never run as root
@@ -135,15 +136,15 @@ def launch_main(worker_boot: str) -> None:
     cfg["needed"] = interpreter_paths(cfg.get("preload", []))
     cfg["sys_path"], cfg["modules"] = worker_paths(cfg["needed"]), worker_sources()
     argv = [os.path.realpath(sys.executable), "-I", "-S", "-c", worker_boot]
-    cfg["seccomp_filter"] = (b"" if "seccomp" in cfg.get("without", ()) else _seccomp.build() or b"").hex()
-    cgroup = _memory_cgroup(cfg)
+    cfg["seccomp_filter"] = (b"" if "seccomp" in cfg.get("without", ()) else seccomp.build() or b"").hex()
+    memcg = _memory_cgroup(cfg)
     reasons, via = [], "none"
     for backend in [] if cfg.get("force_basic") else cfg.get("backends", ()):
         try:
             if backend == "bwrap":
-                from synthkit.sandbox import _bwrap
+                from synthkit.sandbox.isolation import bwrap
 
-                command, keep_fds = _bwrap.command(cfg, argv)
+                command, keep_fds = bwrap.command(cfg, argv)
                 cfg.update(isolation="full", via="bwrap", reason="; ".join(reasons))
                 for fd in keep_fds:
                     os.set_inheritable(fd, True)
@@ -160,33 +161,33 @@ def launch_main(worker_boot: str) -> None:
     if via == "none":
         _apply_seccomp(cfg)
         os.execv(argv[0], argv + [json.dumps(cfg)])
-    _start_worker(cfg, argv, userns=via == "userns", cgroup=cgroup)
+    _start_worker(cfg, argv, userns=via == "userns", memcg=memcg)
 
 
 def _memory_cgroup(cfg: dict):
-    """The worker's memory cgroup (``_cgroup``), or None: then memory is bounded by
+    """The worker's memory cgroup (``cgroup``), or None: then memory is bounded by
     rlimits with the tmpfs caps counted in, and seccomp (``memory_via`` says which)."""
     if cfg.get("force_basic") or "cgroup" in cfg.get("without", ()):
         cfg["memory_via"] = "rlimit"
         return None
     try:
-        cgroup = _cgroup.open_cgroup()
+        memcg = cgroup.open_cgroup()
     except OSError as e:
         cfg.update(memory_via="rlimit + seccomp", memory_reason=e.strerror or str(e))
         return None
-    cfg.update(memory_via=cgroup.via, oom_fd=cgroup.events_fd())
-    return cgroup
+    cfg.update(memory_via=memcg.via, oom_fd=memcg.events_fd())
+    return memcg
 
 
 def _apply_seccomp(cfg: dict) -> None:
-    """Load the filter (``_seccomp``) on this process before it ``exec``s the worker;
+    """Load the filter (``seccomp``) on this process before it ``exec``s the worker;
     ``cfg["seccomp"]`` says whether it holds, for the worker's hello."""
     filt = bytes.fromhex(cfg.pop("seccomp_filter", ""))
     if not filt:
         cfg["seccomp"] = f"none: no filter for {os.uname().machine}"
         return
     try:
-        _seccomp.load(filt)
+        seccomp.load(filt)
         cfg["seccomp"] = "on"
     except OSError as e:
         cfg["seccomp"] = f"none: {e.strerror or e}"
@@ -305,7 +306,7 @@ def _enter_namespaces(cfg: dict, userns: bool) -> dict:
     return {"workdir": workdir, "nproc": True}
 
 
-def _start_worker(cfg: dict, argv: list[str], userns: bool, cgroup=None) -> None:
+def _start_worker(cfg: dict, argv: list[str], userns: bool, memcg=None) -> None:
     """Become the parent of a new PID namespace whose PID 1 is the worker; finish
     the view when the worker asks; wait for it. Never returns."""
     to_launcher, to_worker = os.pipe(), os.pipe()
@@ -316,10 +317,10 @@ def _start_worker(cfg: dict, argv: list[str], userns: bool, cgroup=None) -> None
     if pid == 0:
         try:
             _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # kept across exec: dies with us
-            for fd in cfg["ctl"] + ([cfg["oom_fd"]] if cgroup is not None else []):
+            for fd in cfg["ctl"] + ([cfg["oom_fd"]] if memcg is not None else []):
                 os.set_inheritable(fd, True)
-            if cgroup is not None:
-                cgroup.join()
+            if memcg is not None:
+                memcg.join()
             if not userns:
                 _apply_seccomp(cfg)
             full = argv + [json.dumps(cfg)]
@@ -340,8 +341,8 @@ def _start_worker(cfg: dict, argv: list[str], userns: bool, cgroup=None) -> None
     if os.read(to_launcher[0], 1) == b"i":  # the worker has done its imports
         try:
             finish([cfg["workdir"], "/dev/shm"])
-            if cgroup is not None:  # what the worker holds now, plus one run's allowance
-                cgroup.limit(int(cfg["memory_mb"]) << 20)
+            if memcg is not None:  # what the worker holds now, plus one run's allowance
+                memcg.limit(int(cfg["memory_mb"]) << 20)
             answer = b"ok"
         except OSError as e:
             answer = str(e).encode()[:500] or b"failed"
@@ -349,8 +350,8 @@ def _start_worker(cfg: dict, argv: list[str], userns: bool, cgroup=None) -> None
     os.close(to_launcher[0])
     os.close(to_worker[1])
     _, status = os.waitpid(pid, 0)
-    if cgroup is not None:
-        cgroup.remove()
+    if memcg is not None:
+        memcg.remove()
     os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
 
 

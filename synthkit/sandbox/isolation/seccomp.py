@@ -11,7 +11,7 @@ capabilities inside it), and on x86_64 every x32 and i386 system call (a
 filter keyed on one ABI's numbers must not be bypassed through another).
 ``clone3`` gets ENOSYS, so the C library falls back to ``clone``, whose flags
 the filter can read. POSIX shared memory (``shm_open``) is a file in
-``/dev/shm``, a size-capped tmpfs counted in the run's memory (``_confine``).
+``/dev/shm``, a size-capped tmpfs counted in the run's memory (``confine``).
 Other architectures get no filter (``build`` returns None; ``Sandbox`` says so).
 """
 

@@ -10,7 +10,7 @@ back (``view_plan``). So no synthkit data file, task set, run folder, LLM
 cache or home directory is reachable by path; the worker gets its own code as
 source (``worker_sources``). ``masked_files`` lists lib-dynload modules hidden
 from programs; ``_exec_only_loader`` makes the execute-only loader copy that
-keeps a worker non-dumpable. ``_isolate`` and ``_bwrap`` both build from these.
+keeps a worker non-dumpable. ``launcher`` and ``bwrap`` both build from these.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ import sysconfig
 MFD_CLOEXEC, MFD_EXEC = 1, 0x10
 HIDDEN = ("/root", "/home", "/run", "/mnt", "/media", "/srv", "/var/tmp", "/proc")
 SYSTEM = ("bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "sbin", "tmp", "usr")  # top-level folders kept
-PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # the synthkit package folder
+PACKAGE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))  # the synthkit package
 # the worker's code, in import order; it gets these as source, never by path
-WORKER_MODULES = ("synthkit.sandbox._wire", "synthkit.sandbox.units", "synthkit.sandbox._confine",
-                  "synthkit.sandbox._child", "synthkit.sandbox._worker")
+WORKER_MODULES = ("synthkit.sandbox.wire", "synthkit.sandbox.units", "synthkit.sandbox.inside.confine",
+                  "synthkit.sandbox.inside.harness", "synthkit.sandbox.inside.worker")
 MASKED = ("_ctypes*", "_test*", "_xx*", "xx*")  # in lib-dynload: raw memory, or crash helpers
 
 
@@ -163,7 +163,7 @@ def worker_sources() -> list[list[str]]:
     """``[module name, source]`` of the worker's code, in import order."""
     out = []
     for name in WORKER_MODULES:
-        with open(os.path.join(PACKAGE, "sandbox", name.rsplit(".", 1)[1] + ".py"), encoding="utf-8") as f:
+        with open(os.path.join(os.path.dirname(PACKAGE), *name.split(".")) + ".py", encoding="utf-8") as f:
             out.append([name, f.read()])
     return out
 
