@@ -109,9 +109,13 @@ def _new_name(old: str, rng: random.Random, taken: set[str]) -> str:
 
 
 def realistic_rename(code: str, seed: int = 0) -> str | None:
-    """One to three names renamed (see the module doc) and one comment line; None if nothing to rename."""
+    """One to three names renamed (see the module doc) and one comment line; None if nothing
+    to rename or the code does not parse."""
     rng = random.Random(seed)
-    cands = candidates(code)
+    try:
+        cands = candidates(code)
+    except SyntaxError:
+        return None
     if not cands:
         return None
     chosen = rng.sample(cands, min(len(cands), rng.choice((1, 1, 2, 3))))
