@@ -3,8 +3,9 @@
     python bench/viewer.py [--rows 10000 100000 1000000] [--workdir /tmp/synthkit-bench-viewer] [--keep]
 
 For each size it writes a run folder the way the runner lays one out:
-``00_synthesize`` (a row-local stage: 64-row shards, as ``shard_size`` makes
-them, 5% more rows rejected with two reasons, packed as ``core.rejected`` writes them) and ``01_save`` (the final rows in
+``00_synthesize`` (a row-local stage: 64-row units, as ``shard_size`` makes
+them, each with its ``stats/<key>.json``; every 10th unit also dropped 32 rows
+with one of two reasons, packed as ``core.rejected`` writes them) and ``01_save`` (the final rows in
 10,000-row chunks, as a whole-dataset stage writes them). Rows hold ~1.2 KB of
 text (instruction, response, code, tests, seed), scores, verify and meta.
 
@@ -46,10 +47,14 @@ WORDS = ("list value return index count total number string items result check s
          "window buffer token graph node edge path cache query score filter group split join").split()
 
 
+POOLS: dict[int, np.ndarray] = {}
+
+
 def texts(rng: np.random.Generator, n: int, words: int, pool: int = 4096) -> np.ndarray:
-    """``n`` texts of about ``words`` words, drawn from a pool of ``pool`` distinct ones."""
-    made = [" ".join(rng.choice(WORDS, size=words)) for _ in range(pool)]
-    return np.array(made, dtype=object)[rng.integers(0, pool, size=n)]
+    """``n`` texts of about ``words`` words, drawn from a pool of ``pool`` distinct ones (made once)."""
+    if words not in POOLS:
+        POOLS[words] = np.array([" ".join(rng.choice(WORDS, size=words)) for _ in range(pool)], dtype=object)
+    return POOLS[words][rng.integers(0, pool, size=n)]
 
 
 def table(start: int, n: int, rng: np.random.Generator) -> pa.Table:
@@ -83,21 +88,27 @@ def make_run(root: Path, rows: int) -> Path:
     synth, save = run / "00_synthesize", run / "01_save"
     for d in (synth / "shards", synth / "rejected", save / "shards"):
         d.mkdir(parents=True)
-    chunk, kept_total, dropped = 10_000, 0, {"no_tests": 0, "too_long": 0}
+    chunk, kept_total, dropped, unit = 10_000, 0, {"no_tests": 0, "too_long": 0}, 0
     for c, start in enumerate(range(0, rows, chunk)):
         t = table(start, min(chunk, rows - start), rng)
         pq.write_table(t, save / "shards" / f"p000-s{c:06d}.parquet")
         kept_total += t.num_rows
-        for s, lo in enumerate(range(0, t.num_rows, 64)):
-            key = f"p000-s{(start + lo) // 64:06d}"
-            pq.write_table(t.slice(lo, 64), synth / "shards" / f"{key}.parquet")
-        bad = table(rows + start, max(1, t.num_rows // 20), rng).to_pylist()
-        reasons = np.where(np.arange(len(bad)) % 2, "no_tests", "too_long")
-        packed = pack([Rejected(r, str(why), "no [Tests] section") for r, why in zip(bad, reasons)], "synthesize")
-        pq.write_table(packed, synth / "rejected" / f"p000-s{c:06d}.parquet")     # as the runner writes them
-        reasons = np.char.add("synthesize:", reasons.astype(str))
-        dropped["no_tests"] += int((reasons == "synthesize:no_tests").sum())
-        dropped["too_long"] += int((reasons == "synthesize:too_long").sum())
+        for lo in range(0, t.num_rows, 64):         # the row-local stage: one unit of 64 kept rows
+            key, part = f"p000-s{unit:06d}", t.slice(lo, 64)
+            unit_dropped = {}
+            if unit % 10 == 0:                       # every 10th unit also dropped 32 rows (5% in all)
+                why = "no_tests" if unit % 20 else "too_long"
+                bad = table(rows + start + lo, 32, rng).to_pylist()
+                packed = pack([Rejected(r, why, "no [Tests] section") for r in bad], "synthesize")
+                pq.write_table(packed, synth / "rejected" / f"{key}.parquet")     # as the runner writes them
+                unit_dropped = {why: 32}
+                dropped[why] += 32
+            (synth / "stats").mkdir(exist_ok=True)
+            (synth / "stats" / f"{key}.json").write_text(json.dumps(
+                {"rows_in": part.num_rows + sum(unit_dropped.values()), "kept": part.num_rows,
+                 "dropped": unit_dropped, "tokens_generated": 0, "seconds": 0.0}))
+            pq.write_table(part, synth / "shards" / f"{key}.parquet")
+            unit += 1
     total_in = kept_total + sum(dropped.values())
     (synth / "stats.json").write_text(json.dumps({"rows_in": total_in, "kept": kept_total, "dropped": dropped,
                                                   "tokens_generated": 0, "seconds": 0.0}))

@@ -39,7 +39,6 @@ def make_app(run_dir: Path):
     from starlette.staticfiles import StaticFiles
 
     source = RunSource(run_dir)
-    source.warm()
 
     def plot(request):
         path = source.plot_path(request.path_params["name"])
@@ -61,6 +60,7 @@ def _page(source: RunSource, render):
     def handle(request):
         try:
             html = render(source, dict(request.query_params), request.path_params)
+            source.warm_once()
             return HTMLResponse(html, headers=HEADERS)
         except NotFound as e:
             return HTMLResponse(pages.error_page(str(e), 404), 404, headers=HEADERS)

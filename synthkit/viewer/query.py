@@ -157,8 +157,8 @@ def score_names(folder: Folder) -> list[str]:
 
     names: dict[str, None] = {}
     for fi in sorted({0, len(folder.files) - 1}) if folder.files else ():
-        if folder.packed[fi]:
-            first = pq.ParquetFile(folder.files[fi]).read_row_group(0, columns=["row"]) if folder.groups[fi] else None
+        if folder.info(fi)[1]:
+            first = pq.ParquetFile(folder.files[fi]).read_row_group(0, columns=["row"]) if folder.info(fi)[0] else None
             for row in unpack(first.to_pylist()[:500]) if first is not None else []:
                 names.update(dict.fromkeys(k for k, v in (row.get("scores") or {}).items()))
             continue
@@ -176,6 +176,7 @@ def _batches(folder: Folder, columns: list[str]) -> Iterator[tuple[int, Any]]:
         pf = pq.ParquetFile(path)
         if not pf.metadata.num_rows or not pf.schema_arrow.names:   # a unit that dropped nothing
             continue
+        folder.info(fi, pf.metadata)
         have = [c for c in columns if c in pf.schema_arrow.names]
         at = folder.starts[fi]
         for batch in pf.iter_batches(batch_size=BATCH, columns=have or [pf.schema_arrow.names[0]]):

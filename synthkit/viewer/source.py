@@ -10,8 +10,10 @@ Nothing is loaded whole. A ``Folder`` knows its parquet files and their row
 counts from the footers (read on first use, once); rows are read one row group
 at a time. Footer indexes live in an LRU of ``MAX_FOLDERS`` folders, so the
 memory held is bounded by the number of files of the folders in use, never by
-their rows; ``warm`` builds them in a background thread when the server starts
-(a 1M-row stage in 64-row shards has 15,625 footers to read). Rejected rows packed as JSON (``synthkit.core.rejected``) are
+their rows. A folder of more than ``FOOTERS_UP_TO`` files (a 1M-row stage in
+64-row shards has 15,625) is counted from its units' stats when they allow it
+(``unit_counts``). ``warm`` indexes the folders in a background thread once the
+first page is served. Rejected rows packed as JSON (``synthkit.core.rejected``) are
 unpacked to flat rows when read. Legacy ``.jsonl`` shards are not shown (the
 page says so).
 """
@@ -34,6 +36,7 @@ from synthkit.errors import DataError
 log = logging.getLogger(__name__)
 
 MAX_FOLDERS = 32
+FOOTERS_UP_TO = 256       # a folder with more files is counted from its units' stats when it can
 STAGE_DIR = re.compile(r"^(\d{2,})_([A-Za-z0-9_]+)$")
 PLOT_NAME = re.compile(r"^[A-Za-z0-9_.-]+\.png$")
 
@@ -51,40 +54,62 @@ class Stage:
 
 
 class Folder:
-    """The parquet files of one folder with cumulative row counts (from footers)."""
+    """The parquet files of one folder with cumulative row counts.
 
-    def __init__(self, path: Path) -> None:
+    Counts come from the files' footers, or, given ``counts`` (file stem -> rows,
+    from a row-local stage's per-unit stats, see ``unit_counts``), from those,
+    since parsing thousands of footers costs about 0.1 ms of CPU each. A file's
+    row groups and packed flag are then read from its footer when it is first
+    read; a footer that disagrees with its count raises ``DataError``."""
+
+    def __init__(self, path: Path, counts: dict[str, int] | None = None) -> None:
         import pyarrow.parquet as pq
 
-        files = sorted(path.glob("*.parquet"), key=lambda p: p.stem) if path.is_dir() else []
+        self.files = sorted(path.glob("*.parquet"), key=lambda p: p.stem) if path.is_dir() else []
         self.legacy = bool(path.is_dir() and any(path.glob("*.jsonl")))
-        self.files: list[Path] = []
+        self._info: list[tuple[list[int], bool] | None] = [None] * len(self.files)  # (group sizes, packed)
+        if counts is not None and all(f.stem in counts for f in self.files):
+            rows = [counts[f.stem] for f in self.files]
+        else:
+            metas = [pq.read_metadata(f) for f in self.files]
+            self._info = [_footer_info(m) for m in metas]
+            rows = [m.num_rows for m in metas]
         self.starts: list[int] = []          # global row number of each file's first row
-        self.groups: list[list[int]] = []    # per file: global start of each row group
-        self.packed: list[bool] = []         # per file: rejected rows packed as JSON (core.rejected)
         total = 0
-        for f in files:
-            meta = pq.read_metadata(f)      # the footer only; its key-value metadata marks packed files
-            self.packed.append(MARK in (meta.metadata or {}))
-            self.files.append(f)
+        for n in rows:
             self.starts.append(total)
-            starts, at = [], total
-            for g in range(meta.num_row_groups):
-                starts.append(at)
-                at += meta.row_group(g).num_rows
-            self.groups.append(starts)
-            total = at
-        self.total = total
+            total += n
+        self.rows, self.total = rows, total
+
+    def info(self, fi: int, meta: Any = None) -> tuple[list[int], bool]:
+        """(row group sizes, packed as JSON by ``core.rejected``) of file ``fi`` (``meta``:
+        its footer, when the caller has it open)."""
+        if self._info[fi] is None:
+            import pyarrow.parquet as pq
+
+            meta = meta if meta is not None else pq.read_metadata(self.files[fi])
+            if meta.num_rows != self.rows[fi]:
+                raise DataError(f"{self.files[fi]}: {meta.num_rows} rows, but its stats say {self.rows[fi]}; "
+                                "the run folder changed while it was viewed: restart synthkit view")
+            self._info[fi] = _footer_info(meta)
+        return self._info[fi]
+
+    def file_of(self, row: int) -> int:
+        return bisect.bisect_right(self.starts, row) - 1
 
     def is_packed(self, row: int) -> bool:
         """Whether the file holding global row ``row`` is a packed rejected file."""
-        return self.packed[bisect.bisect_right(self.starts, row) - 1]
+        return self.info(self.file_of(row))[1]
 
     def locate(self, row: int) -> tuple[int, int, int]:
         """Global row number -> (file, row group, row within the group)."""
-        fi = bisect.bisect_right(self.starts, row) - 1
-        gi = bisect.bisect_right(self.groups[fi], row) - 1
-        return fi, gi, row - self.groups[fi][gi]
+        fi = self.file_of(row)
+        at = row - self.starts[fi]
+        for gi, size in enumerate(self.info(fi)[0]):
+            if at < size:
+                return fi, gi, at
+            at -= size
+        raise IndexError(f"row {row} is past the end of {self.files[fi]}")
 
     def read(self, rows: list[int], columns: list[str] | None = None) -> list[dict[str, Any]]:
         """The rows at these global numbers (in the order given), reading only their row groups."""
@@ -96,13 +121,39 @@ class Folder:
             by_group.setdefault((fi, gi), []).append((k, at))
         out: list[dict[str, Any] | None] = [None] * len(rows)
         for (fi, gi), wanted in by_group.items():
-            pf = pq.ParquetFile(self.files[fi])
-            cols = [c for c in columns if c in pf.schema_arrow.names] if columns and not self.packed[fi] else None
+            pf, packed = pq.ParquetFile(self.files[fi]), self.info(fi)[1]
+            cols = [c for c in columns if c in pf.schema_arrow.names] if columns and not packed else None
             table = pf.read_row_group(gi, columns=cols).take([at for _, at in wanted])
-            got = unpack(table.to_pylist()) if self.packed[fi] else table.to_pylist()
+            got = unpack(table.to_pylist()) if packed else table.to_pylist()
             for (k, _), row in zip(wanted, got):
                 out[k] = row
         return [r for r in out if r is not None]
+
+
+def _footer_info(meta: Any) -> tuple[list[int], bool]:
+    return [meta.row_group(g).num_rows for g in range(meta.num_row_groups)], MARK in (meta.metadata or {})
+
+
+def unit_counts(stage_dir: Path, kind: str) -> dict[str, int] | None:
+    """Rows per unit file of a row-local stage (``kind``: shards or rejected), from
+    ``stats/<key>.json``: kept, or the sum of dropped. None when a unit did not see
+    its own rows (``rows_in`` 0: a whole-dataset stage, whose last unit holds every
+    count, or a source stage), when a file is unreadable, or when the units'
+    sum differs from the stage's ``stats.json``."""
+    units = sorted((stage_dir / "stats").glob("*.json")) if (stage_dir / "stats").is_dir() else []
+    counts, total = {}, 0
+    for p in units:
+        d = _read_json(p)
+        if not isinstance(d, dict) or not d.get("rows_in"):
+            return None
+        n = d.get("kept", 0) if kind == "shards" else sum((d.get("dropped") or {}).values())
+        counts[p.stem], total = n, total + n
+    whole = _read_json(stage_dir / "stats.json")
+    if isinstance(whole, dict):
+        want = whole.get("kept") if kind == "shards" else sum((whole.get("dropped") or {}).values())
+        if want != total:
+            return None
+    return counts or None
 
 
 class RunSource:
@@ -120,6 +171,7 @@ class RunSource:
                             "(no data/*.parquet)")
         self._folders: OrderedDict[Path, Folder] = OrderedDict()
         self._building: dict[Path, threading.Lock] = {}
+        self._warmed = False
         self._lock = threading.Lock()
 
     def _stages(self) -> list[Stage]:
@@ -145,13 +197,24 @@ class RunSource:
             with self._lock:
                 if path in self._folders:
                     return self._folders[path]
-            made = Folder(path)
+            many = path.is_dir() and sum(1 for _ in zip(range(FOOTERS_UP_TO + 1), path.glob("*.parquet")))
+            counts = unit_counts(path.parent, path.name) if many > FOOTERS_UP_TO and path.name in (
+                "shards", "rejected") else None
+            made = Folder(path, counts)
             with self._lock:
                 self._folders[path] = made
                 self._building.pop(path, None)
                 while len(self._folders) > MAX_FOLDERS:
                     self._folders.popitem(last=False)
         return made
+
+    def warm_once(self) -> None:
+        """``warm`` on the first call (after the first page is served, so it does not slow that one)."""
+        with self._lock:
+            if self._warmed:
+                return
+            self._warmed = True
+        self.warm()
 
     def warm(self) -> threading.Thread:
         """Index the folders in a daemon thread, final rows first, then each stage from the last

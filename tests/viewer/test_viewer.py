@@ -245,3 +245,48 @@ def test_folders_are_indexed_once_in_the_background(synthetic):
     assert set(built) == {source.kept_path(None)} | {p for s in source.stages for p in (s.path / "shards",
                                                                                      s.path / "rejected")}
     assert all(source.folder(p) is f for p, f in built.items())     # later requests reuse the index
+
+
+def write_units(stage, rows, per_unit: int, whole: bool = False) -> None:
+    """A stage folder of units as the runner writes them: shards/<key>.parquet and stats/<key>.json."""
+    import json
+
+    (stage / "shards").mkdir(parents=True)
+    (stage / "stats").mkdir()
+    for u, lo in enumerate(range(0, len(rows), per_unit)):
+        part = rows[lo:lo + per_unit]
+        pq.write_table(pa.Table.from_pylist(part), stage / "shards" / f"p000-s{u:06d}.parquet")
+        stats = {"rows_in": 0, "kept": 0} if whole and lo + per_unit < len(rows) else \
+            {"rows_in": len(rows) if whole else len(part), "kept": len(rows) if whole else len(part)}
+        (stage / "stats" / f"p000-s{u:06d}.json").write_text(json.dumps(stats))
+    (stage / "stats.json").write_text(json.dumps({"rows_in": len(rows), "kept": len(rows), "dropped": {}}))
+
+
+@pytest.mark.parametrize("whole", [False, True])
+def test_many_unit_files_are_counted_from_their_stats(tmp_path, monkeypatch, whole):
+    """A row-local stage's units are counted from stats/<key>.json (no footer read until a
+    file is read); a whole-dataset stage's units (only the last one counts) from footers."""
+    from synthkit.viewer import source as source_mod
+
+    monkeypatch.setattr(source_mod, "FOOTERS_UP_TO", 4)
+    rows = make_rows(200)
+    write_units(tmp_path / "00_generate", rows, 16, whole)
+    source = RunSource(tmp_path)
+    folder = source.folder(tmp_path / "00_generate" / "shards")
+    assert folder.total == 200 and (folder._info[0] is None) is (not whole)
+    got, page = ids(source, {"page": "3", "size": "40"})
+    assert got == [r["id"] for r in rows[80:120]] and page.total == 200
+
+
+def test_a_unit_that_disagrees_with_its_stats_is_reported(tmp_path, monkeypatch):
+    import json
+
+    from synthkit.viewer import source as source_mod
+
+    monkeypatch.setattr(source_mod, "FOOTERS_UP_TO", 4)
+    write_units(tmp_path / "00_generate", make_rows(100), 10)
+    stats = tmp_path / "00_generate" / "stats"
+    (stats / "p000-s000003.json").write_text(json.dumps({"rows_in": 12, "kept": 12}))
+    (stats / "p000-s000004.json").write_text(json.dumps({"rows_in": 8, "kept": 8}))    # the sum still agrees
+    with pytest.raises(DataError, match="p000-s000003.parquet: 10 rows, but its stats say 12"):
+        ids(RunSource(tmp_path), {"page": "4", "size": "10"})
