@@ -6,7 +6,8 @@
   then the same run again: nothing redone, lost or duplicated, the rows of a local run;
 - a worker process that dies mid-unit: over ray.max_retries the run fails and keeps its
   finished units; within it the unit is retried and the rows are the local ones;
-- the distributed dedup gives the local clusters with verify and keep: longest.
+- the distributed dedup gives the local clusters with verify, keep: longest and normalize: auto
+  (renamed copies verified by renaming inside the shuffle reduce).
 """
 
 from __future__ import annotations
@@ -181,13 +182,16 @@ def test_ray_dedup_finds_the_local_clusters_with_verify_and_keep_longest(cluster
     import numpy as np
 
     from synthkit.core.shards import ShardedInput
-    from synthkit.dedup.corpus import stdlib_functions
+    from synthkit.dedup.corpus import rename_identifiers, stdlib_functions
+    from synthkit.dedup.minhash import ShingleSpec
     from synthkit.dedup.near_dedup import DedupSettings, find_duplicates
     from synthkit.dedup.ray_dedup import find_duplicates_ray
 
     rng, texts = random.Random(0), []
     for i, f in enumerate(stdlib_functions(120)):
         texts.append(f)
+        if i % 5 == 0:  # every name renamed: a near copy as code (normalize: auto), verified on Ray too
+            texts.append(rename_identifiers(f, seed=i))
         if i % 3 == 0:  # a near copy: one word changed
             words = f.split(" ")
             words[rng.randrange(len(words))] = "zz"
@@ -200,9 +204,10 @@ def test_ray_dedup_finds_the_local_clusters_with_verify_and_keep_longest(cluster
     for k in range(0, len(rows), 37):
         rundir.write_rows(tmp_path / "in", rundir.unit_key(0, k // 37), rows[k:k + 37])
     source = ShardedInput.of(tmp_path / "in")
-    settings = DedupSettings(verify=True, keep="longest", batch_rows=64)
+    settings = DedupSettings(verify=True, keep="longest", batch_rows=64, spec=ShingleSpec(normalize="auto"))
     local = find_duplicates(rundir.load_dataset(tmp_path / "in"), settings, tmp_path / "a")
     dist = find_duplicates_ray(source.files, source.counts, settings, tmp_path / "b", blocks=3)
     for name in ("cluster", "rep", "exact"):
         assert np.array_equal(getattr(local, name), getattr(dist, name)), name
     assert local.stats["near_removed"] > 0 and local.stats["exact_removed"] > 0
+    assert local.stats["code_rows"] > 0 and local.stats["rejected_pairs"] > 0
