@@ -200,3 +200,14 @@ def test_synthesize_keeps_the_synthesis_sample_as_the_model_saw_it(tmp_path):
     assert sample_messages(completion, "x")[-1] == {"role": "assistant", "content": continuation}
     with pytest.raises(Exception, match="system turn needs style: chat"):
         make(style="completion", system="x")
+
+
+def test_bootstrap_or_final_without_sampling_from_the_trained_model_is_refused(tmp_path):
+    stages = scoder_stages(tmp_path)
+    stages[2]["use_last_checkpoints"] = 0
+    for extra in ({"final": {}}, {"bootstrap": {"file": "teacher.jsonl"}}):
+        pipe = Pipeline(stages, name="s", workdir=tmp_path / "runs", llm={"backend": "dummy"},
+                        iterations={"rounds": 1, **extra})
+        with pytest.raises(ConfigError, match="use_last_checkpoints: 1"):
+            run_rounds(pipe)
+        assert not pipe.run_dir.exists()

@@ -54,6 +54,10 @@ def run_rounds(pipe: Pipeline) -> "datasets.Dataset":
         raise ConfigError("iterations: this pipeline has no `iterations:` block; run it with Pipeline.run()")
     it = parse_iterations(pipe.config.iterations)
     train_on = resolve_train_on(it, [c.stage for c in pipe.stage_configs])
+    if (it.final is not None or it.bootstrap is not None) and not any(
+            getattr(c, "use_last_checkpoints", 0) for c in pipe.stage_configs):
+        raise ConfigError("iterations: with `bootstrap` or `final`, a sampling stage must sample from the trained "
+                          "synthesizer; set `use_last_checkpoints: 1` (or M) on the synthesize stage")
     state = LoopState(base=pipe.config.llm.model)
     if it.bootstrap is not None:
         state = bootstrap(pipe, it, state)
