@@ -23,12 +23,7 @@ triple-quoted strings dropped). ``text_tokens`` is the plain-text view:
 lowercase ``\\w+`` runs.
 
 Cost: ``tokenize`` is pure Python, ~2 us a token (~1 ms for a 50-line function).
-
-``code_text(source)`` is the same normalisation as one space-separated string,
-for dedup: regular expressions instead of ``tokenize`` (about 3x faster), made
-for code that parses (``parses_as_python``). Its one approximation: a string is
-taken for a docstring when it stands alone on its lines right after a
-statement's end. Spaces inside a string token are ``\x01``.
+Dedup does not use it: it has its own batch code view (``codeview``).
 """
 
 from __future__ import annotations
@@ -154,49 +149,7 @@ def _fallback(source: str) -> list[str]:
     return out
 
 
-# --- the fast twin, for dedup ---------------------------------------------------------------
-
 _PARENS = frozenset("()")
-_STRING = r'[rRbBuUfF]{0,2}(?:"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\')'
-_SCAN = re.compile(r"(?P<comment>#[^\n]*)|(?P<str>" + _STRING + r")|(?P<cont>\\\n)")
-_IDENT = re.compile(r"(?<![\w.\x02])[^\W\d]\w*")
-_TOKEN = re.compile(r"\x02\d+|\w+|\*\*=?|//=?|->|:=|[-+*/%@&|^<>=!]=|<<=?|>>=?|\S")
-_BACK = re.compile(r"\x02(\d+)")
-_NO_PARENS = str.maketrans({"(": " ", ")": " "})
-# a line that ends with one of these ended a statement (or opened a block): a string after it starts one
-_STATEMENT_END = frozenset(":;)]}'\"_") | frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-
-
-def _ident(m: re.Match) -> str:
-    word = m.group()
-    return word if word in _KEEP_NAMES else PLACEHOLDER
-
-
-def code_text(source: str) -> str:
-    """``code_tokens`` joined by spaces, fast (see the module doc)."""
-    strings: list[str] = []
-
-    def scan(m: re.Match) -> str:
-        if m.lastgroup != "str":
-            return " "  # a comment, or a backslash continuation
-        start, end = m.span()
-        j = start - 1
-        while j >= 0 and source[j] in " \t":
-            j -= 1
-        if j < 0 or source[j] == "\n":  # first on its line: a docstring if a statement ended before it
-            k = j - 1
-            while k >= 0 and source[k] in " \t\n":
-                k -= 1
-            line_end = source.find("\n", end)
-            rest = source[end:line_end if line_end >= 0 else len(source)].strip()
-            if (k < 0 or source[k] in _STATEMENT_END) and (not rest or rest[0] == "#"):
-                return " "
-        strings.append(literal_token(m.group()).replace(" ", "\x01"))
-        return f" \x02{len(strings) - 1} "
-
-    text = _SCAN.sub(scan, source).translate(_NO_PARENS)
-    text = " ".join(_TOKEN.findall(_IDENT.sub(_ident, text)))
-    return _BACK.sub(lambda m: strings[int(m.group(1))], text) if strings else text
 
 
 def _unfence(text: str) -> str:

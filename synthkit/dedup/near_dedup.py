@@ -37,13 +37,13 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from synthkit.errors import DataError
 from synthkit.dedup.lsh import band_keys, equal_key_runs, optimal_bands, run_edges
 from synthkit.dedup.minhash import ShingleSpec
 from synthkit.dedup.normalize import column_texts, row_text
 from synthkit.dedup.renames import pair_verdict
 from synthkit.dedup.signing import SignatureStore, SignJob, sign_all
 from synthkit.dedup.unionfind import UnionFind
+from synthkit.errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -54,8 +54,8 @@ import numpy as np
 from synthkit.dedup.lsh import band_keys, run_edges
 from synthkit.dedup.near_dedup import (DedupResult, DedupSettings, _exact_pass, _fill, _new_array, _parts,
                                        _representatives, sign_job)
-from synthkit.dedup.renames import pair_verdict
 from synthkit.dedup.normalize import column_texts
+from synthkit.dedup.renames import pair_verdict
 from synthkit.dedup.signing import SignJob, sign_batch
 from synthkit.dedup.unionfind import UnionFind
 from synthkit.errors import DataError

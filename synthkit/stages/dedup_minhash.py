@@ -2,14 +2,19 @@
 
 Compares the text of ``columns`` (joined by a newline), normalised and cut
 into shingles (5 words, or 10 code tokens, by default). ``normalize: auto`` (default)
-shingles a row that parses as Python on its normalised code tokens
-(identifiers to ``ID``, comments, docstrings, layout and parentheses dropped,
-strings by value: ``synthkit.dedup.codenorm.code_text``), so a copy with a
-name renamed throughout and a comment added is still a near duplicate; other
-rows on their text (lowercase, punctuation dropped by default). ``code`` and
-``text`` choose one view for every row. A copy that no longer parses (a typo)
-is compared as text, so it does not meet its original; ``auto`` costs about
-12x ``text`` per row (each row is parsed and rewritten in Python). First an
+shingles a row that is one ``def``/``class`` (or parses as Python) on its code
+view (``synthkit.dedup.codeview``: names, attributes and the row's names inside
+strings abstracted; comments, layout and parentheses dropped), banded twice
+(the row's names in strings abstracted, or strings as written), and merges a
+candidate pair of code rows only if one is the other under a single inferred
+renaming (``synthkit.dedup.renames``), so a copy with names renamed (locals,
+parameters, the function, attributes, in f-strings and messages too) and a
+comment added is a near duplicate while two functions of one shape that differ
+in a string, a constant or most of their names are not. Other rows compare on
+their text (lowercase, punctuation dropped by default). ``code`` and ``text``
+choose one view for every row; ``auto`` costs about 4-5x ``text`` end to end
+(``bench/minhash.py``). An exact duplicate has the same tokens, names included.
+First an
 exact pass on a hash of the normalised tokens, then MinHash LSH with
 ``bands x rows`` chosen from ``threshold`` (minimising the weighted
 false-positive + false-negative integral, as datasketch does) unless given.
@@ -72,7 +77,8 @@ class DedupMinhash(WholeStage):
         lowercase: bool = Field(True, description="case-fold before shingling")
         punctuation: Literal["drop", "split", "keep"] = Field("drop", description="drop: \\w+ tokens only (text rows)")
         normalize: Literal["auto", "code", "text"] = Field("auto", description=(
-            "auto: rows that parse as Python compare as code"))
+            "auto: rows that are one def/class or parse as Python compare as code (names abstracted, "
+            "pairs verified by renaming); code: every row; text: every row as words"))
         num_perm: int = Field(256, ge=2, le=4096, description="MinHash permutations")
         threshold: float = Field(0.7, gt=0, lt=1, description="Jaccard similarity that counts as duplicate")
         bands: int | None = Field(None, ge=1, description="LSH override; set bands and rows together")
@@ -83,7 +89,8 @@ class DedupMinhash(WholeStage):
             "hash family; compat = datasketch"))
         seed: int = Field(1, ge=0, description="permutation seed (datasketch's default is 1)")
         exact: bool = Field(True, description="exact-duplicate pass on the normalised text first")
-        verify: bool = Field(False, description="merge a candidate pair only if real Jaccard >= threshold")
+        verify: bool = Field(False, description=(
+            "merge a candidate pair of text rows only if real Jaccard >= threshold (code pairs are always verified)"))
         keep: Literal["first", "longest"] = Field("first", description="which row of a cluster survives")
         workers: int = Field(0, ge=0, description="signature processes; 0 = auto (1 below 20k rows)")
         batch_rows: int = Field(2048, ge=1, description="rows per record batch / worker task")
