@@ -2,6 +2,7 @@
 
     python bench/minhash.py [--rows 100000] [--throughput-rows 20000] [--sample 2000]
     python bench/minhash.py --executor ray [--rows 100000] [--repeats 2]
+    python bench/minhash.py --only-renames [--near-rows 20000] [--near-copies 1000]
 
 Corpus: real Python functions from the standard library (``ast``-extracted),
 grown to ``--rows`` rows: ~65% distinct (a function, or, once the
@@ -22,14 +23,19 @@ copies differing only in case and spacing, shuffled. Prints, in one run:
    a fresh child process (1 worker, then one per core).
 3. recall and precision of the clusters against brute-force exact Jaccard
    (>= threshold) on a ``--sample``-row corpus built the same way.
-4. near copies as a synthesizer makes them (one name renamed throughout and a
-   comment line added: ``corpus.near_copy``), ``--near-copies`` of them hidden
-   among ``--near-rows`` distinct stdlib functions: the share found (recall),
-   the share of the other rows removed, and of those the rows whose
-   ``token_similarity`` to the row kept instead is below 0.6 (false
-   positives), with ``normalize: auto`` (the default: code rows compared as
-   code, 10-token shingles) and ``normalize: text``. And the signature
-   throughput of ``auto``.
+4. renamed copies (``bench/renames.py``: one to three of the function's
+   name, its parameters, locals and ``self`` attributes renamed everywhere,
+   inside f-strings always and inside other strings with p = 0.7, plus a
+   comment line) among the whole standard library's functions, grown with
+   copies to ``--near-rows`` rows (at least ``--near-copies`` copies), end to
+   end (``find_duplicates`` on the rows, one process, rows per CPU-second,
+   best of 2) for ``normalize: text`` and ``auto``, side by side with
+   datasketch's fast path on the same rows (shingles, ``MinHash.bulk`` ->
+   ``LeanMinHash``, ``MinHashLSH`` insertion session, then a query per row):
+   the ratio, the recall of the copies, the share of clean rows removed, and
+   the false removals (a clean row removed whose code, docstrings and comments
+   left out, shares less than half its word 5-grams with the row kept
+   instead). ``--only-renames`` runs this section alone.
 
 Sections 2 and 3 run with ``normalize: text`` as well as the default
 ``auto``: the corpus's "distinct" variants differ only in their names, so as

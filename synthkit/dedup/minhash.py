@@ -23,6 +23,10 @@ they must match); the permutations are still vectorised. ``to_datasketch``
 wraps a compat signature as a ``datasketch.MinHash`` so it can go into a
 ``MinHashLSH`` index built elsewhere.
 
+Code rows (``ShingleSpec.normalize`` code, or auto for rows that look like
+Python) are shingled on ``codeview``'s abstract views, always with the
+polynomial hash (a compat mode cannot match datasketch on them anyway).
+
 How the work is laid out: the shingle hashes of the batch are one flat array
 grouped by row; for each permutation one pass computes ``a*h + b`` over the
 flat array and ``np.minimum.reduceat`` takes each row's minimum. The flat

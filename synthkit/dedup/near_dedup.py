@@ -19,8 +19,10 @@
 Rows whose compared text has no token are never merged (nothing to compare).
 
 Memory: the signatures, hashes and shingle sets are files in ``workdir``
-(``4 * bands * rows + 16`` bytes a row, plus 8 per distinct shingle with
-``verify``). Grouping one band holds ``16 bytes * rows / parts`` in RAM, with
+(``4 * bands * rows + 16`` bytes a row; the signature part twice over with
+``normalize`` code or auto, whose code rows are banded on two views; plus 8
+per distinct shingle of a text row with ``verify`` and 8 per token of a code
+row). Grouping one band holds ``16 bytes * rows / parts`` in RAM, with
 ``parts`` chosen from ``memory_mb``. The per-row arrays (union-find parents,
 representatives, flags: 17 bytes a row) are memory-mapped files too, so RAM
 is what the page cache keeps; the result arrays are the caller's to index.
