@@ -167,6 +167,25 @@ def render_header(parts: tuple[list[str], str] | None, description: str, doctest
     return f'{head}{signature}\n{indent}{quote}{doc.lstrip()}\n{indent}"""\n'
 
 
+def task_header(task: dict, description: str) -> str:
+    """The function header of a task row holding ``description``: imports and signature from the
+    seed solution (``code``), else from the seed prompt (``seed``) when that is code; for MBPP tasks
+    (``meta.source: mbpp``) the first test as a doctest. A task without either: a module docstring."""
+    entry = task.get("entry_point")
+    parts = function_header(task.get("code"), entry) or function_header(task.get("seed"), entry)
+    mbpp = (task.get("meta") or {}).get("source") == "mbpp"
+    return render_header(parts, description, first_test_doctest(task.get("tests")) if mbpp else None)
+
+
+def opened_code(prompt) -> str:
+    """The code a completion prompt ends with, after its last opened ```` ```python ```` fence (the
+    header, which the model continues); "" for a chat prompt or a prompt whose last fence is closed."""
+    if not isinstance(prompt, str) or "```python\n" not in prompt:
+        return ""
+    tail = prompt.rsplit("```python\n", 1)[1]
+    return "" if "```" in tail else tail
+
+
 def code_body(code: str, entry_point: str | None) -> str:
     """What follows the header in ``code``: from the first statement of the
     entry function after its docstring to the end of the code. Code without

@@ -16,7 +16,7 @@ seed description), ``tests``, ``entry_point``, ``code`` (the seed solution) and
    (``summary_temperature`` 1.0, ``summary_top_p`` 0.95, one summary). The last
    step has no next description, so it asks for none.
 
-The code prompt ends with the task's function header (``task_header``:
+The code prompt ends with the task's function header (``prompts.gift.task_header``:
 imports, signature, a docstring holding the current description; the first
 test as a doctest for MBPP tasks), as in the reference code.
 
@@ -164,7 +164,7 @@ class CodeSampler:
 
     def code_prompt(self, task: Row, description: str) -> tuple[Any, str]:
         """(the prompt, its function header) for sampling ``task``'s code from ``description``."""
-        from synthkit.prompts.gift import as_prompt, render_code
+        from synthkit.prompts.gift import as_prompt, render_code, task_header
 
         header = task_header(task, description)
         text = render_code(self.code_template, description, task.get("entry_point"), task["instruction"], header)
@@ -195,7 +195,7 @@ class CodeSampler:
         """The row of one sampled code (``code`` parsed from the answer, ``body``: its part after the
         header, which ``perplexity_select`` scores given ``meta.header``), or ``no_code``."""
         from synthkit.prompts.answers import ParseError
-        from synthkit.prompts.gift import code_body, parse_code
+        from synthkit.prompts.gift import code_body, opened_code, parse_code
 
         self.stage.ctx.tokens_generated += comp.tokens
         code = parse_code(comp.text, self.cfg.style, task.get("entry_point"), opened_code(prompt))
@@ -229,15 +229,6 @@ class CodeSampler:
         return out
 
 
-def opened_code(prompt: Any) -> str:
-    """The code a completion prompt ends with, after its last opened ```` ```python ```` fence (the header,
-    which the model continues); "" for a chat prompt or a prompt whose last fence is closed."""
-    if not isinstance(prompt, str) or "```python\n" not in prompt:
-        return ""
-    tail = prompt.rsplit("```python\n", 1)[1]
-    return "" if "```" in tail else tail
-
-
 def task_id(row: Row) -> str:
     return str((row.get("meta") or {}).get("task_id") or row["id"])
 
@@ -254,18 +245,6 @@ def sft_row(row: Row, instruction: str | None = None) -> Row:
     instruction = instruction if instruction is not None else row["instruction"]
     return {**row, "messages": [{"role": "user", "content": instruction},
                                 {"role": "assistant", "content": fence(strip_docstrings(row["code"]))}]}
-
-
-def task_header(task: Row, description: str) -> str:
-    """The function header of ``task`` holding ``description``: imports and signature from the seed
-    solution (``code``), else from the seed prompt (``seed``) when that is code; for MBPP tasks
-    (``meta.source: mbpp``) the first test as a doctest. A task without either: a module docstring."""
-    from synthkit.prompts.gift import first_test_doctest, function_header, render_header
-
-    entry = task.get("entry_point")
-    parts = function_header(task.get("code"), entry) or function_header(task.get("seed"), entry)
-    mbpp = (task.get("meta") or {}).get("source") == "mbpp"
-    return render_header(parts, description, first_test_doctest(task.get("tests")) if mbpp else None)
 
 
 def seed_row(task: Row, sampler: CheckpointSampler) -> Row | None:

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import ast
 
-from synthkit.prompts.gift import (CODE_CHAT, CODE_COMPLETION, code_body, first_test_doctest, function_header,
-                                   parse_code, render_code, render_header)
+from synthkit.prompts.gift import (
+    CODE_CHAT,
+    CODE_COMPLETION,
+    code_body,
+    first_test_doctest,
+    function_header,
+    parse_code,
+    render_code,
+    render_header,
+)
 
 SEED = ('import math\nfrom typing import List\n\nLIMIT = 3\n\n\n@cache\ndef area(r: float,\n         n: int = 2)'
         ' -> float:\n    """Old description."""\n    return math.pi * r ** n\n')
