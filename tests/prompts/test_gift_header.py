@@ -72,3 +72,16 @@ def test_documented_defaults_stops_and_summary_budget():
     cfg = CodeSamplingConfig(stage="gibbs_resample")
     assert (cfg.temperature, cfg.top_p, cfg.summary_temperature, cfg.summary_top_p) == (1.0, 1.0, 1.0, 0.95)
     assert (cfg.max_tokens, cfg.summary_max_tokens) == (512, 256)
+
+
+def test_task_header_reads_the_seed_solution_else_a_code_prompt():
+    from synthkit.prompts.gift import task_header
+
+    seed_prompt = 'from typing import List\n\n\ndef total(xs: List[int]) -> int:\n    """Old words."""\n'
+    row = {"entry_point": "total", "code": None, "seed": seed_prompt, "tests": "assert total([1]) == 1\n",
+           "meta": {"source": "humaneval"}}
+    assert task_header(row, "Sum xs.") == 'from typing import List\n\ndef total(xs: List[int]) -> int:\n    """Sum xs.\n    """\n'
+    mbpp = {**row, "code": "def total(xs):\n    return sum(xs)\n", "seed": "Sum a list.", "meta": {"source": "mbpp"}}
+    assert task_header(mbpp, "Sum xs.") == 'def total(xs):\n    """Sum xs.\n    >>> total([1])\n    1\n    """\n'
+    stdin = {"entry_point": None, "code": "print(sum(map(int, input().split())))\n", "seed": "Read numbers."}
+    assert task_header(stdin, "Print the sum.") == '"""Print the sum.\n"""\n'
