@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from synthkit.core.pipeline import Pipeline
@@ -67,6 +68,7 @@ def test_summary_table_lists_drops_by_reason():
     assert lines[-1].split()[:2] == ["total", "3"] and lines[-1].endswith(" 2")
 
 
+@pytest.mark.slow
 def test_cli_run_ends_with_the_table_and_bars_cover_whole_stages(seeds_file, tmp_path):
     pipeline = {"name": "acc", "workdir": str(tmp_path / "runs"),
                 "llm": {"backend": "dummy", "dummy_responses": [ANSWER]},

@@ -72,6 +72,7 @@ def test_an_override_may_use_trls_names():
     assert (cfg.lora.r, cfg.lora.lora_alpha, cfg.sft) == (8, 64, {"max_grad_norm": 0.3})
 
 
+@pytest.mark.slow
 def test_a_trl_recipe_file_trains_one_step(tiny_model_dir, chat_dataset, tmp_path, capsys):
     path = tmp_path / "sft_recipe.yaml"
     path.write_text(yaml.safe_dump({**recipe(tiny_model_dir, chat_dataset, tmp_path / "out"),
