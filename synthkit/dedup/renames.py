@@ -23,8 +23,10 @@ strings marked by kind) and returns a similarity in [0, 1]:
    fields (``return self._days`` / ``return self._seconds``) are one renaming
    apart but share nothing else, so they score 0.
 
+When the rows are token for token the same but for a one-to-one renaming
+(the common case of a true copy), steps 1-4 reduce to one pass and Jaccard 1.
 Pairs whose shingles with every name abstracted have Jaccard below
-``PREFILTER`` score 0 without the alignment (the cheap common case).
+``PREFILTER`` score 0 without the alignment.
 
 So a copy with a few names renamed (locals, parameters, the function's name,
 attributes, in code and in messages) scores about 1, while two functions that
@@ -136,12 +138,34 @@ def _evidence(tok: list[int]) -> set[int]:
     return {t >> 2 for t in tok if t & 3 != OTHER}
 
 
+def _pure_renaming(a: list[int], b: list[int]) -> dict[int, int] | None:
+    """The renaming when ``b`` is exactly ``a`` under a one-to-one renaming of names (and of
+    the string words that spell them): what the general path finds then, without windows."""
+    if len(a) != len(b):
+        return None
+    mapping: dict[int, int] = {}
+    for x, y in [(x, y) for x, y in zip(a, b) if x != y]:
+        kind = x & 3
+        if kind == WORD:
+            continue  # must be explained by the renaming of a name, checked below
+        if kind not in _RENAMABLE or y & 3 != kind or mapping.setdefault(x, y) != y:
+            return None
+    targets = set(mapping.values())
+    kept = {t for t in a if t & 3 in _RENAMABLE} - mapping.keys()
+    if len(targets) != len(mapping) or targets & kept:
+        return None
+    return mapping if apply_renaming(a, mapping) == apply_renaming(b, mapping, False) else None
+
+
 def renamed_similarity(a: np.ndarray | list[int], b: np.ndarray | list[int]) -> float:
     """See the module doc. Symmetric up to alignment ties."""
     a = a.tolist() if isinstance(a, np.ndarray) else list(a)
     b = b.tolist() if isinstance(b, np.ndarray) else list(b)
     if not a or not b:
         return float(len(a) == len(b))
+    pure = _pure_renaming(a, b)
+    if pure is not None:  # the common case: same tokens but for the renamed ones
+        return _evidence_factor(a, b, pure)
     n = min(NGRAM, len(a), len(b))
     xa, xb = _names_abstracted(a), _names_abstracted(b)
     wa, wb = _windows(xa, n), _windows(xb, n)
@@ -150,8 +174,14 @@ def renamed_similarity(a: np.ndarray | list[int], b: np.ndarray | list[int]) -> 
     mapping = infer_renaming(a, b, _align(xa, xb, wa, wb, n))
     # a string of b that still spells an old name (a message the rename missed) counts as renamed too
     jac = _jaccard(set(_windows(apply_renaming(a, mapping), n)), set(_windows(apply_renaming(b, mapping, False), n)))
+    return jac * _evidence_factor(a, b, mapping)
+
+
+def _evidence_factor(a: list[int], b: list[int], mapping: dict[int, int]) -> float:
+    """1, or less when the rows share fewer distinct names and words verbatim than the
+    renaming changed (see the module doc)."""
     shared = len((_evidence(a) & _evidence(b)) - {x >> 2 for x in mapping})
-    return jac * min(1.0, shared / max(MIN_SHARED, len(mapping) - 1))
+    return min(1.0, shared / max(MIN_SHARED, len(mapping) - 1))
 
 
 def pair_verdict(a: np.ndarray, b: np.ndarray, threshold: float, verify_text: bool) -> bool:
