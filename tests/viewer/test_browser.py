@@ -48,8 +48,9 @@ def page(browser, viewer_url):
     context.close()
 
 
-def shot(pg, artifacts: Path, name: str) -> None:
-    pg.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+def shot(pg, artifacts: Path, name: str, full: bool = True) -> None:
+    """A screenshot of the page (``full``: all of it, else the 1280x900 viewport)."""
+    pg.screenshot(path=str(artifacts / f"{name}.png"), full_page=full)
 
 
 def column(pg, header: str) -> list[str]:
@@ -76,7 +77,7 @@ def test_funnel_and_a_drop_reason(page, viewer_url, artifacts):
     assert "rows 1–27 of 27" in page.locator("p.count").inner_text()
     assert set(column(page, "dropped by")) and all(c.startswith("dedup_minhash:exact_duplicate")
                                                    for c in column(page, "dropped by"))
-    shot(page, artifacts, "rows_drop_reason")
+    shot(page, artifacts, "rows_drop_reason", full=False)
 
 
 def test_verify_drop_shows_the_sandbox_result(page, viewer_url, artifacts):
@@ -87,7 +88,7 @@ def test_verify_drop_shows_the_sandbox_result(page, viewer_url, artifacts):
     assert "dropped by verify_tests:failed" in page.locator("p.status").inner_text()
     sandbox = page.locator("div.sandbox").inner_text()
     assert "failed" in sandbox and "tests_total" in sandbox and "AssertionError" in sandbox
-    shot(page, artifacts, "row_failed_in_sandbox")
+    shot(page, artifacts, "row_failed_in_sandbox", full=False)
 
 
 def test_filter_by_score_then_sort(page, viewer_url, artifacts):
@@ -126,7 +127,7 @@ def test_search_then_open_a_row(page, viewer_url, artifacts):
     # the bundled Prism highlighted the code: its token spans exist, and the text is unchanged
     page.wait_for_selector("pre code.language-python span.token.keyword")
     assert page.locator("pre code.language-python").first.inner_text().startswith("def square(x):")
-    shot(page, artifacts, "row")
+    shot(page, artifacts, "row", full=False)
 
 
 def test_duplicate_cluster_beside_the_kept_row(page, viewer_url, artifacts):
@@ -140,7 +141,7 @@ def test_duplicate_cluster_beside_the_kept_row(page, viewer_url, artifacts):
     for i in range(dups.count()):
         assert first_line in dups.nth(i).inner_text()     # each duplicate shows the same exercise
         assert "dedup_minhash:exact_duplicate" in dups.nth(i).inner_text()
-    shot(page, artifacts, "duplicate_cluster")
+    shot(page, artifacts, "duplicate_cluster", full=False)
 
 
 def test_contamination_hit_beside_the_benchmark_item(page, viewer_url, artifacts):
@@ -168,7 +169,7 @@ def test_planted_markup_and_script_never_run(page, viewer_url, artifacts):
     assert "</code></pre><script>window.__xss='code'</script>" in text
     assert page.locator("main img").count() == 0 and page.locator("main script").count() == 0
     assert page.locator("a[href^='javascript:']").count() == 0
-    shot(page, artifacts, "escaped_row")
+    shot(page, artifacts, "escaped_row", full=False)
     page.get_by_text("click me").first.click()                 # it is text, not a link
     for path in ("/rows?stage=03_judge&q=triple", "/rows?q=javascript", "/card"):
         page.goto(viewer_url + path)
