@@ -290,3 +290,16 @@ def test_a_unit_that_disagrees_with_its_stats_is_reported(tmp_path, monkeypatch)
     (stats / "p000-s000004.json").write_text(json.dumps({"rows_in": 8, "kept": 8}))    # the sum still agrees
     with pytest.raises(DataError, match="p000-s000003.parquet: 10 rows, but its stats say 12"):
         ids(RunSource(tmp_path), {"page": "4", "size": "10"})
+
+
+def test_only_the_last_folders_used_keep_their_index(synthetic, monkeypatch):
+    from synthkit.viewer import source as source_mod
+
+    monkeypatch.setattr(source_mod, "MAX_FOLDERS", 2)
+    source = RunSource(synthetic[0])
+    a, b, c = (source.stages[0].path / "shards", source.stages[1].path / "shards", source.stages[1].path / "rejected")
+    first = source.folder(a)
+    source.folder(b)
+    assert source.folder(a) is first            # used again: now the most recent
+    source.folder(c)
+    assert list(source._folders) == [a, c]      # b, the least recently used, was dropped
