@@ -35,16 +35,19 @@ def browser():
 
 @pytest.fixture
 def page(browser, viewer_url):
-    """A page that records every dialog and console message; offsite requests fail the test."""
+    """A page that records dialogs; a request outside the viewer, or anything of the viewer's own
+    that its Content-Security-Policy blocks (an inline script or style), fails the test."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     pg = context.new_page()
     pg.set_default_timeout(15_000)
-    pg.dialogs, pg.offsite = [], []
+    pg.dialogs, pg.offsite, pg.blocked = [], [], []
     pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    pg.on("console", lambda m: pg.blocked.append(m.text) if "Content Security Policy" in m.text else None)
     pg.on("request", lambda r: None if r.url.startswith(viewer_url) or r.url.startswith("data:")
           else pg.offsite.append(r.url))
     yield pg
     assert not pg.offsite, f"the page reached outside the viewer: {pg.offsite}"
+    assert not pg.blocked, f"the policy blocked something of the viewer's own: {pg.blocked}"
     context.close()
 
 
