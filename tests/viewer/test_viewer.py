@@ -303,3 +303,21 @@ def test_only_the_last_folders_used_keep_their_index(synthetic, monkeypatch):
     assert source.folder(a) is first            # used again: now the most recent
     source.folder(c)
     assert list(source._folders) == [a, c]      # b, the least recently used, was dropped
+
+
+def test_unit_stats_of_a_real_run_agree_with_its_shards(viewer_run, monkeypatch):
+    """What the stats-based count assumes of the runner holds on a real run: wherever the units'
+    stats are used, they give each file its real row count."""
+    from synthkit.viewer import source as source_mod
+    from synthkit.viewer.source import Folder, unit_counts
+
+    monkeypatch.setattr(source_mod, "FOOTERS_UP_TO", 0)
+    source, used = RunSource(viewer_run), []
+    for stage in source.stages:
+        for kind in ("shards", "rejected"):
+            folder = source.folder(stage.path / kind)
+            truth = Folder(stage.path / kind, None)
+            assert folder.rows == truth.rows, (stage.key, kind)
+            if unit_counts(stage.path, kind) is not None:
+                used.append(f"{stage.name}/{kind}")
+    assert {"synthesize/shards", "verify_tests/rejected", "judge/shards"} <= set(used)
