@@ -128,8 +128,8 @@ def apply_renaming(tok: list[int], mapping: dict[int, int], names: bool = True) 
     words: dict[int, int] = {}
     for x, y in sorted(mapping.items(), key=lambda kv: (kv[0] & 3) != NAME):  # names before attributes
         words.setdefault((x >> 2 << 2) | WORD, (y >> 2 << 2) | WORD)
-    if names:
-        return [mapping.get(t, t) if t & 3 in _RENAMABLE else words.get(t, t) for t in tok]
+    if names:  # the keys of the two tables differ in their kind bits: one lookup serves both
+        words.update(mapping)
     return [words.get(t, t) for t in tok]
 
 
