@@ -59,11 +59,11 @@ def test_scoder_rounds_train_the_synthesizer_on_synthesis_samples(tmp_path, tiny
         round_dir = pipe.run_dir / f"round_{r:02d}"
         seeds = seeds_by_id(round_dir)
         rows = datasets.load_from_disk(str(round_dir / "train_data" / "data"))
-        assert len(rows) == 2 * 2, rows["messages"]      # 2 seeds x (double, square): verify and decontaminate drop the rest
-        for msgs in rows["messages"]:
+        assert len(rows) == 2 * 2, rows["messages"]   # 2 seeds x (double, square): the filters drop the rest
+        for row_id, msgs in zip(rows["id"], rows["messages"]):
             assert [m["role"] for m in msgs] == ["system", "user", "assistant"]
             assert msgs[0]["content"] == "You write exercises."
-            assert sum(seed in msgs[1]["content"] for seed in seeds.values()) == 1     # its own seed snippet
+            assert seeds[row_id.rsplit("/", 1)[0]] in msgs[1]["content"]          # its own seed snippet
             assert msgs[2]["content"] in (DOUBLE, SQUARE)                               # the whole raw answer
         assert {m[2]["content"] for m in rows["messages"]} == {DOUBLE, SQUARE}
     # the saved dataset is still the instruction dataset: instruction -> solution
@@ -88,7 +88,8 @@ def test_rft_rounds_train_on_instruction_rows(tmp_path, tiny_model_dir):
         round_dir = pipe.run_dir / f"round_{r:02d}"
         out = load_dataset(round_dir / "02_save" / "shards")
         rows = datasets.load_from_disk(str(round_dir / "train_data" / "data"))
-        assert rows.column_names == ["messages"] and len(rows) == len(out) > 0
+        assert rows.column_names == ["id", "messages"] and len(rows) == len(out) > 0
+        assert sorted(rows["id"]) == sorted(out["id"])
         assert sorted(map(json.dumps, rows["messages"])) == sorted(map(json.dumps, out["messages"]))
         tasks = {r["instruction"] for r in out}
         for msgs in rows["messages"]:

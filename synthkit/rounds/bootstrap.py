@@ -57,7 +57,7 @@ def bootstrap(pipe: Pipeline, it: IterationsConfig, state: LoopState) -> LoopSta
         if len(rows) == 0:
             raise DataError("bootstrap: no teacher sample passed the filters, so there is nothing to train on; "
                             f"see {folder}/*/stats.json for where they were dropped, or raise bootstrap.seeds")
-        write_data(data_dir, rows.select_columns(["messages"]), data_fp)
+        write_data(data_dir, rows.select_columns(["id", "messages"]), data_fp)
     log.info("bootstrap: training %s on %d teacher samples", state.base, len(rows))
     return train_step(b.train if b.train is not None else it.train, folder, data_dir, state, data_fp,
                       where="iterations.bootstrap.train")

@@ -49,7 +49,7 @@ def run_final(pipe: Pipeline, f: FinalConfig, state: LoopState) -> "datasets.Dat
         if len(ds) == 0:
             raise DataError(f"final: the last synthesizer's run kept no rows ({folder}/*/stats.json), so the code "
                             "model has nothing to train on; loosen the filters or sample more seeds")
-        write_data(data_dir, training_rows(ds, "instruction", "final").select_columns(["messages"]), data_fp)
+        write_data(data_dir, training_rows(ds, "instruction", "final"), data_fp)
     base = f.model or pipe.config.llm.model
     train_fp = fingerprint({"train": f.train, "base": base, "data": data_fp})
     trained = train_model(f.train, folder / "code_model", data_dir, base, train_fp, "iterations.final.train")[-1]
@@ -107,7 +107,8 @@ def to_markdown(report: dict[str, Any]) -> str:
     m = report["eval"]["m"]
     pct = lambda v: "-" if v is None else f"{100 * v:.1f}%"  # noqa: E731
     lines = [f"# {report['name']}: code model trained on {report['dataset_rows']} synthesized rows",
-             "", f"Tasks: {report['eval']['tasks']} ({report['base']['tasks']}), n={report['eval']['n']} samples each.",
+             "", f"Tasks: {report['eval']['tasks']} ({report['base']['tasks']}), "
+             f"n={report['eval']['n']} samples each.",
              f"Base: `{report['code_model_base']}`; trained: `{report['code_model']}`.", "",
              f"| k | pass@k base | pass@k trained | Pass@k^(m={m}) base | Pass@k^(m={m}) trained |",
              "|---|---|---|---|---|"]

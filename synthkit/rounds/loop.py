@@ -98,5 +98,5 @@ def training_data(pipe: Pipeline, it: IterationsConfig, r: int, rows: "datasets.
         raise DataError(f"round {r} kept no rows, so there is nothing to train on; loosen the filters "
                         "(judge threshold, verify_tests min_pass_rate), sample more, or use "
                         "`iterations.data: accumulate`")
-    write_data(out, datasets.concatenate_datasets([p.select_columns(["messages"]) for p in parts if len(p)]), fp)
+    write_data(out, datasets.concatenate_datasets([p.select_columns(["id", "messages"]) for p in parts if len(p)]), fp)
     return out

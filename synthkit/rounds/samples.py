@@ -35,11 +35,14 @@ def sample_messages(sample: Any, where: str) -> list[dict[str, str]]:
 
 
 def training_rows(ds: "datasets.Dataset", train_on: str, where: str) -> "datasets.Dataset":
-    """``ds`` as the trainer's input: one ``messages`` column (and ``id``)."""
+    """``ds`` as the trainer's input: ``id`` (the kept row's, so a training row leads back to its seed)
+    and ``messages``."""
     import datasets
 
     if train_on == "instruction":
-        return ds.select_columns([c for c in ("id", "messages") if c in ds.column_names])
+        if "id" not in ds.column_names:
+            ds = ds.add_column("id", [str(i) for i in range(len(ds))])
+        return ds.select_columns(["id", "messages"])
     if len(ds) and "synthesis" not in ds.column_names:
         raise DataError(f"{where}: `iterations.train_on: synthesis` needs the `synthesis` column synthesize writes, "
                         f"but the rows have only {', '.join(ds.column_names)} (does `save: columns:` drop it?); "
