@@ -84,3 +84,24 @@ def test_bad_inputs_are_clear_errors(tmp_path):
         Judge(Judge.Config(stage="judge", weights={"novelty": 1.0}),
               StageContext(index=3, seed=0, stage_dir=tmp_path, base_dir=tmp_path))
     assert main(["judge", "fit", str(tmp_path / "nope")]) == 2
+
+
+def test_reads_kept_and_below_threshold_rows_of_a_real_judge_stage(tmp_path):
+    """A real run (dummy synthesizer and judge, real sandbox): the rejected rows carry their scores too."""
+    from scoder_answers import ANSWERS
+
+    from synthkit.core.pipeline import Pipeline
+    from synthkit.eval.judge_fit import judge_rows
+
+    stages = [{"stage": "load_seeds", "source": {"kind": "python_package", "packages": ["textwrap"]}, "limit": 2},
+              {"stage": "synthesize", "style": "chat", "n": 5},
+              {"stage": "verify_tests", "min_pass_rate": 0.0},
+              {"stage": "judge", "style": "chat", "min_score": 5.5,
+               "llm": {"dummy_responses": ["2", "5", "8", "9", "4", "7"]}}]
+    pipe = Pipeline(stages, name="j", workdir=tmp_path / "runs", llm={"backend": "dummy", "dummy_responses": ANSWERS})
+    pipe.run()
+    stats = json.loads((pipe.run_dir / "03_judge" / "stats.json").read_text())
+    assert stats["dropped"].get("below_threshold", 0) > 0 and stats["kept"] > 0
+    rows, aspects = judge_rows(pipe.run_dir)
+    assert aspects == ASPECTS and len(rows) == stats["rows_in"]
+    assert all(isinstance(r["verify"]["pass_rate"], float) for r in rows)
