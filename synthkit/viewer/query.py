@@ -73,11 +73,11 @@ class Query:
         if q.order not in ("asc", "desc"):
             raise DataError(f"order={q.order!r}: expected asc or desc")
         if (q.min is not None or q.max is not None) and not q.score:
-            raise DataError("min/max need score=NAME (the score they range over)")
+            if not q.sort:
+                raise DataError("min/max need score=NAME (the score they range over)")
+            q.score = q.sort      # sort=judge&min=5: the range is over the score sorted by
         if q.reason and not q.stage and ":" in q.reason and q.reason != "*":
             q.stage, q.reason = q.reason.split(":", 1)
-        if q.reason and not q.stage:
-            raise DataError(f"reason={q.reason!r} needs stage=NAME (or reason=STAGE:REASON)")
         return q
 
     @property
@@ -122,6 +122,8 @@ class Page:
 
 
 def run(source: RunSource, q: Query) -> Page:
+    if q.reason and not q.stage:
+        q.stage = _stage_of_reason(source, q.reason)
     stage = source.stage(q.stage)
     rejected = q.reason is not None
     folder = source.folder(source.rejected_path(stage) if rejected else source.kept_path(stage))
@@ -148,6 +150,16 @@ def run(source: RunSource, q: Query) -> Page:
         total = folder.total
         picked, has_next = list(range(offset, min(offset + q.size, total))), offset + q.size < total
     return Page(stage, rejected, folder.read(picked, LIST_COLUMNS), offset, total, has_next, names, folder.legacy)
+
+
+def _stage_of_reason(source: RunSource, reason: str) -> str:
+    """The one stage that dropped rows for ``reason`` (from the funnel), else a DataError."""
+    stages = [s["key"] for s in source.funnel() if s.get("key") and reason in (s.get("dropped") or {})]
+    if len(stages) != 1:
+        raise DataError(f"reason={reason!r} needs stage=NAME (or reason=STAGE:REASON): "
+                        + (f"{len(stages)} stages dropped rows for it: {', '.join(stages)}" if stages
+                           else "no stage dropped rows for it"))
+    return stages[0]
 
 
 def score_names(folder: Folder) -> list[str]:

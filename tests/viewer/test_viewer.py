@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -48,6 +49,7 @@ def synthetic(tmp_path_factory):
                for i, r in enumerate(rows[10:40])]      # written as the runner writes them: packed as JSON
     pq.write_table(pack(dropped[:12], "dedup_minhash"), dedup / "rejected" / "p000-s000000.parquet")
     pq.write_table(pack(dropped[12:], "dedup_minhash"), dedup / "rejected" / "p000-s000001.parquet")
+    (dedup / "stats.json").write_text(json.dumps({"rows_in": 40, "kept": 10, "dropped": {"near_duplicate": 30}}))
     return root, rows
 
 
@@ -100,13 +102,16 @@ def test_bad_parameters_name_themselves(synthetic):
     source = RunSource(synthetic[0])
     for params, word in [({"min": "x", "score": "judge"}, "min="), ({"colour": "red"}, "colour"),
                          ({"passed": "maybe"}, "passed="), ({"order": "up"}, "order="), ({"min": "1"}, "score=NAME"),
-                         ({"reason": "failed"}, "needs stage"), ({"page": "0"}, "page")]:
+                         ({"page": "0"}, "page")]:
         with pytest.raises(DataError, match=word):
             Query.parse(params)
     with pytest.raises(DataError, match="score 'nope'.*judge, verify"):
         query.run(source, Query.parse({"stage": "00_generate", "sort": "nope"}))
     with pytest.raises(DataError, match="stage 'nope': unknown; stages: 00_generate, 01_dedup_minhash"):
         query.run(source, Query.parse({"stage": "nope"}))
+    with pytest.raises(DataError, match="reason='failed' needs stage=NAME.*no stage dropped rows for it"):
+        query.run(source, Query.parse({"reason": "failed"}))
+    assert Query.parse({"sort": "judge", "min": "5"}).score == "judge"      # the range is over the sort's score
     with pytest.raises(DataError, match="deeper than"):
         query.run(source, Query.parse({"stage": "00_generate", "q": "x", "page": str(query.MAX_OFFSET // 50 + 2)}))
 
@@ -116,6 +121,7 @@ def test_rejected_rows_by_reason_and_clusters(synthetic):
     source = RunSource(root)
     got, page = ids(source, {"reason": "dedup_minhash:near_duplicate"})     # reason=STAGE:REASON
     assert got == [r["id"] for r in rows[10:40]] and page.rejected
+    assert ids(source, {"reason": "near_duplicate"})[0] == got               # the one stage with that reason
     assert ids(source, {"stage": "01_dedup_minhash", "reason": "other"})[0] == []
     got, page = ids(source, {"stage": "01_dedup_minhash", "reason": "*", "q": "NEEDLE", "sort": "judge"})
     want = sorted((r for r in rows[10:40] if "needle" in r["instruction"]),
