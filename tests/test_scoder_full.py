@@ -62,6 +62,10 @@ def test_scoder_full_yaml_runs_the_whole_method_and_reports(tmp_path, tiny_model
     assert report["synthesizer_checkpoints"][-1] == r1_ckpt
     md = (run / "method_report.md").read_text()
     assert "| k | pass@k base | pass@k trained |" in md and md.count("\n| ") == 1 + 2
+    # a rerun redoes nothing: every stage, training and evaluation finished under the same fingerprint
+    marks = {p: p.stat().st_mtime_ns for p in run.rglob("_SUCCESS")}
+    assert len(ds) == len(run_rounds(pipe))
+    assert marks == {p: p.stat().st_mtime_ns for p in run.rglob("_SUCCESS")}
 
 
 def test_the_bundled_teacher_samples_parse_as_exercises():
