@@ -63,7 +63,7 @@ def test_a_different_string_or_constant_is_not_a_rename():
     assert renamed_similarity(c[0], c[2]) < 0.9
 
 
-def test_functions_one_rename_apart_that_share_nothing_else_stay():
+def test_functions_one_rename_apart_that_share_nothing_else_stay(tmp_path):
     """Two getters of different fields: one consistent renaming maps one onto the other,
     but nothing they hold verbatim is shared, so they are not merged."""
     a = 'def seconds(self):\n    """seconds"""\n    return self._seconds\n'
@@ -71,8 +71,7 @@ def test_functions_one_rename_apart_that_share_nothing_else_stay():
     _, (abstract, _, c) = views(a, b)
     assert np.array_equal(abstract[0], abstract[1])   # LSH does propose them
     assert renamed_similarity(c[0], c[1]) == 0.0
-    res = find_duplicates([{"code": a}, {"code": b}], DedupSettings(spec=ShingleSpec(normalize="auto")),
-                          Path("/tmp") / f"test_renames_{id(a)}")
+    res = find_duplicates([{"code": a}, {"code": b}], DedupSettings(spec=ShingleSpec(normalize="auto")), tmp_path)
     assert res.stats["removed"] == 0 and res.stats["rejected_pairs"] >= 1
 
 
@@ -97,3 +96,16 @@ def test_recall_and_false_removals_on_stdlib(tmp_path):
     assert q["recall"] >= 0.95 and q["false_removals"] <= 0.01
     text = find_duplicates([{"code": c} for c in rows], DedupSettings(), tmp_path / "text")
     assert gen.quality(rows, pairs, len(funcs), text.cluster, text.rep)["recall"] < 0.5  # words alone do not see it
+
+
+def test_auto_takes_a_definition_as_code_without_parsing_it(tmp_path):
+    """One def/class (decorators, then indented lines) takes the code view even with a typo, so
+    a renamed copy that no longer parses still meets its original; prose and a module with
+    top-level statements after a def are decided by the parser."""
+    from synthkit.dedup.normalize import code_rows
+
+    typo = RENAMED.replace("class Reader:", "class Reader(:")
+    assert code_rows([typo, "@cache\ndef f(x):\n  return x\n", "It's a lovely day.", "def f(x):\n  return x\nf(1)\n",
+                      "def f(:\nprint(1)\n"], "auto") == [True, True, False, True, False]
+    res = find_duplicates([{"code": SRC}, {"code": typo}], DedupSettings(spec=ShingleSpec(normalize="auto")), tmp_path)
+    assert res.stats["code_rows"] == 2 and res.rep[1] == 0
