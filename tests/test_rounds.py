@@ -72,10 +72,10 @@ def test_pipeline_run_refuses_rounds_and_points_to_them(tmp_path):
         pipe.run()
 
 
-def test_deprecated_last_checkpoints_warns_and_is_ignored():
-    with pytest.warns(FutureWarning, match="use_last_checkpoints"):
-        cfg = parse_iterations({"rounds": 1, "last_checkpoints": 2})
-    assert "last_checkpoints" not in cfg.model_dump()
+def test_a_drafts_last_checkpoints_fails_naming_its_replacement():
+    with pytest.raises(ConfigError, match=r"iterations\.last_checkpoints: unknown key \(now: use_last_checkpoints: "
+                                          r"on the sampling stage\)"):
+        parse_iterations({"rounds": 1, "last_checkpoints": 2})
 
 
 def test_unknown_iterations_key_lists_allowed_keys():

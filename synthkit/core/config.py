@@ -69,8 +69,10 @@ def format_validation_error(err: ValidationError, prefix: str, model: type[BaseM
     for e in err.errors():
         loc = ".".join(str(p) for p in (prefix, *e["loc"]) if p != "")
         if e["type"] == "extra_forbidden":
-            allowed = ", ".join(k for k in _fields_at(model, e["loc"][:-1]) if k != "stage")
-            lines.append(f"{loc}: unknown key. Allowed: {allowed}")
+            at = _model_at(model, e["loc"][:-1])
+            allowed = ", ".join(k for k in (at.model_fields if at else ()) if k != "stage")
+            now = getattr(at, "former_keys", {}).get(str(e["loc"][-1]))
+            lines.append(f"{loc}: unknown key" + (f" (now: {now})" if now else "") + f". Allowed: {allowed}")
         elif e["type"] == "missing":
             lines.append(f"{loc}: required key is missing")
         elif e["type"] == "value_error" or isinstance(e.get("input"), dict):
@@ -81,8 +83,8 @@ def format_validation_error(err: ValidationError, prefix: str, model: type[BaseM
     return "\n".join(lines)
 
 
-def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
-    """Field names of the (nested) model at ``loc``, for 'allowed keys' messages.
+def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The (nested) model at ``loc``, for 'allowed keys' messages; None when ambiguous.
 
     Follows fields through ``X | None``, ``list[X]``, ``dict[str, X]`` and
     discriminated unions (a loc part that is no field but a ``kind`` tag picks
@@ -97,8 +99,8 @@ def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
             tagged = [m for m in candidates if str(part) in _tags(m)]
             candidates = tagged or candidates
         if not candidates:
-            return []
-    return list(candidates[0].model_fields) if len(candidates) == 1 else []
+            return None
+    return candidates[0] if len(candidates) == 1 else None
 
 
 def _models_in(ann: Any) -> list[type[BaseModel]]:
@@ -128,12 +130,6 @@ def validate_stage(raw: Any, index: int | str) -> StageConfig:
         return cls.Config.model_validate(raw, context={"where": where})
     except ValidationError as e:
         raise ConfigError(format_validation_error(e, where, cls.Config)) from None
-
-
-def _expand(cfg: StageConfig, index: int) -> list[StageConfig]:
-    """``cfg.expand()`` validated: the stages that stand in for stage ``index``."""
-    return [s if isinstance(s, StageConfig) else validate_stage(s, f"{index}(from {cfg.stage})")
-            for s in cfg.expand()]
 
 
 def stage_llm_config(pipeline_llm: LLMConfig, override: dict[str, Any] | None, index: int) -> LLMConfig:
@@ -206,7 +202,7 @@ def parse_pipeline(raw: dict[str, Any], overrides: list[str] = ()) -> tuple[Pipe
         raise ConfigError(format_validation_error(e, "", PipelineConfig)) from None
     if not cfg.stages:
         raise ConfigError("stages: the pipeline needs at least one stage")
-    stages = [expanded for i, s in enumerate(cfg.stages) for expanded in _expand(validate_stage(s, i), i)]
+    stages = [validate_stage(s, i) for i, s in enumerate(cfg.stages)]
     for i, s in enumerate(stages):
         stage_llm_config(cfg.llm, getattr(s, "llm", None), i)
     return cfg, stages

@@ -21,12 +21,11 @@ pass methods below route to it.
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from synthkit.core.record import Rejected, Row
 from synthkit.errors import ConfigError
@@ -45,52 +44,18 @@ log = logging.getLogger(__name__)
 PACKAGE_REF, PACKAGE_DIR = "synthkit:", Path(__file__).resolve().parents[1]  # synthkit:data/x.jsonl
 
 
-def config_where(info: ValidationInfo, raw: dict[str, Any]) -> str:
-    """The key path of the config being validated (``stages.3``), for messages."""
-    return (info.context or {}).get("where") or f"stage {raw.get('stage', '?')}"
-
-
-def deprecated(where: str, old: str, new: str) -> None:
-    """The one-line warning for an old spelling that still works for one release."""
-    warnings.warn(f"{where}.{old} is deprecated, use `{new}` instead (the old spelling will be removed "
-                  "in the next release)", FutureWarning, stacklevel=2)
-
-
 class StageConfig(BaseModel):
     """Fields every stage accepts. Subclasses add theirs; unknown keys fail.
 
-    ``renamed`` maps an old key to its new name: the old key still works for
-    one release and warns (``FutureWarning``, shown by default). A stage whose
-    old spelling changed its *value* too (``chat: true`` -> ``style: chat``)
-    converts it in its own ``mode="before"`` validator with ``deprecated()``.
-    """
+    ``former_keys`` maps a key of an earlier draft to what replaced it; it is
+    not accepted, only named in the unknown-key error (``core.config``)."""
 
     model_config = ConfigDict(extra="forbid")
-    renamed: ClassVar[dict[str, str]] = {}  # old key -> new key
+    former_keys: ClassVar[dict[str, str]] = {}  # old key -> its replacement, for the error message
 
     stage: str = Field(description="registry key; equals the stage's file name")
     shard_size: int = Field(64, ge=1, description="rows per saved shard: the unit of resume")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _renamed_keys(cls, raw: Any, info: ValidationInfo) -> Any:
-        if not isinstance(raw, dict) or not cls.renamed:
-            return raw
-        where = config_where(info, raw)
-        raw = dict(raw)
-        for old, new in cls.renamed.items():
-            if old in raw:
-                if new in raw:
-                    raise ValueError(f"`{old}` is the deprecated spelling of `{new}`; set only `{new}`")
-                deprecated(where, old, new)
-                raw[new] = raw.pop(old)
-        return raw
-
-    def expand(self) -> "list[StageConfig | dict[str, Any]]":
-        """The stages that stand in for this one (default: itself). A deprecated
-        option that became a stage of its own (``judge.top_fraction`` ->
-        ``select_top``) returns this config without it, then the new stage."""
-        return [self]
 
 
 @dataclass

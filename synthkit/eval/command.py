@@ -36,8 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--seed", type=int, default=0, help="sampling seed (default: 0)")
     a("--style", default="chat", choices=["chat", "completion"],
       help="chat: ask an instruct model for the function; completion: continue the prompt (base models)")
-    a("--prompt-style", dest="prompt_style", default=None, choices=["chat", "raw"],
-      help=argparse.SUPPRESS)  # deprecated spelling of --style (raw = completion); warns
     a("--isolation", default="auto", choices=["auto", "full", "basic"],
       help="sandbox isolation: full refuses to run without namespaces; basic skips them (default: auto)")
     a("--out", default="out/eval", help="directory for report.json and report.md (default: out/eval)")
@@ -80,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     llm = make_llm(LLMConfig(**llm_kwargs))
     try:
         report = evaluate(llm, tasks, n=args.n, ks=ks, m=args.m, params=params, sandbox_kwargs=sandbox,
-                          style=args.style, prompt_style=args.prompt_style, tasks_name=args.tasks,
+                          style=args.style, tasks_name=args.tasks,
                           isolation=args.isolation)
     finally:
         llm.close()

@@ -10,8 +10,7 @@
 - ``sandbox_kwargs``: passed to ``synthkit.sandbox.Sandbox`` (default 2
   workers, 5 s wall clock and 512 MB per program).
 - ``style``: ``"chat"`` (instruct models, the default) or ``"completion"``
-  (base models; the prompt is continued as text). ``prompt_style`` and the
-  value ``"raw"`` are the deprecated spellings (they warn). See
+  (base models; the prompt is continued as text). See
   ``synthkit.eval.programs`` for both, and for how a body-only answer gets its
   signature and imports back from the prompt.
 - ``chunk_tasks``: tasks per ``generate`` call; bigger batches keep a GPU busy,
@@ -56,10 +55,8 @@ def evaluate(
     progress: bool = True,
     tasks_name: str = "",
     isolation: str = "auto",
-    prompt_style: str | None = None,
 ) -> EvalReport:
     """Run the evaluation; see the module doc for every argument."""
-    style = _style(style, prompt_style)
     _check_args(tasks, n, ks, m, style, chunk_tasks)
     params = dataclasses.replace(params or DEFAULT_PARAMS, n=n)
     if style == "completion" and not params.stop:
@@ -88,19 +85,6 @@ def evaluate(
                         results=results, config=config, seconds=time.perf_counter() - start, tokens=tokens)
     log.info("evaluated %s on %d tasks in %.1f s", llm.model_id, len(tasks), report.seconds)
     return report
-
-
-def _style(style: str, prompt_style: str | None) -> str:
-    """``style``, after the deprecated ``prompt_style=`` keyword and ``"raw"`` value."""
-    import warnings
-
-    if prompt_style is not None:
-        warnings.warn("evaluate(prompt_style=...) is deprecated, use `style` instead", FutureWarning, stacklevel=3)
-        style = prompt_style
-    if style == "raw":
-        warnings.warn("style 'raw' is deprecated, use 'completion' instead", FutureWarning, stacklevel=3)
-        style = "completion"
-    return style
 
 
 def _check_args(tasks: Sequence[Task], n: int, ks: Sequence[int], m: int, style: str, chunk: int) -> None:

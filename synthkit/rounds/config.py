@@ -6,8 +6,7 @@ round samples anything, so a bad key fails at load time with its path.
 
 from __future__ import annotations
 
-import warnings
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -76,6 +75,7 @@ class IterationsConfig(BaseModel):
     """Self-distillation rounds: run the stages, train on the output, repeat."""
 
     model_config = ConfigDict(extra="forbid")
+    former_keys: ClassVar[dict[str, str]] = {"last_checkpoints": "use_last_checkpoints: on the sampling stage"}
 
     rounds: int = Field(2, ge=1, description="how many times the stages run")
     train: dict[str, Any] = Field(default_factory=dict, description=(
@@ -90,16 +90,6 @@ class IterationsConfig(BaseModel):
     final: FinalConfig | None = Field(None, description=(
         "after the rounds: synthesize the dataset with the last synthesizer, train the code model on it, and "
         "report pass@k of base vs trained (final/ and method_report.json)"))
-
-    @model_validator(mode="before")
-    @classmethod
-    def _deprecated(cls, raw: Any) -> Any:
-        if isinstance(raw, dict) and "last_checkpoints" in raw:
-            warnings.warn("iterations.last_checkpoints is deprecated and ignored: set `use_last_checkpoints:` "
-                          "on the sampling stage instead", FutureWarning, stacklevel=2)
-            raw = {k: v for k, v in raw.items() if k != "last_checkpoints"}
-        return raw
-
 
 def parse_iterations(raw: dict[str, Any]) -> IterationsConfig:
     """Validate an ``iterations:`` block, its ``train`` configs included, so a bad

@@ -17,8 +17,7 @@ files sorted by relative path, table rows in file order.
   (streamed, so ``max_docs`` bounds what is downloaded), text from ``field``.
 
 For tables and ``hf``, ``meta_fields`` maps meta keys to columns copied into
-each row's meta (``{license: lic, path: max_stars_repo_path}``). The old
-``field_map: {seed: col, ...}`` still works for one release and warns.
+each row's meta (``{license: lic, path: max_stars_repo_path}``).
 """
 
 from __future__ import annotations
@@ -31,11 +30,10 @@ import sys
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Annotated, Any, Iterable, Iterator, Literal, Union
+from typing import Annotated, Any, ClassVar, Iterable, Iterator, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from synthkit.core.stage import deprecated
 from synthkit.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -62,24 +60,11 @@ class DirectorySource(_Source):
 
 
 class _TableLike(_Source):
+    former_keys: ClassVar[dict[str, str]] = {"field_map": "field (the text column) and meta_fields"}
     field: str = Field("content", description="column holding the code text")
     meta_fields: dict[str, str] = Field(default_factory=dict, description="meta key -> column copied into meta")
     extract: bool = Field(True, description="cut defs out (False: each row is a seed)")
     license: str | None = Field(None, description="recorded in meta where the rows carry none")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _field_map(cls, raw: Any, info: ValidationInfo) -> Any:
-        if isinstance(raw, dict) and "field_map" in raw:  # the old spelling: {seed: col, other: col}
-            where = (info.context or {}).get("where", "stage")
-            deprecated(f"{where}.source", "field_map", "field (the text column) and meta_fields")
-            raw = dict(raw)
-            mapping = dict(raw.pop("field_map") or {})
-            if "seed" not in mapping:
-                raise ValueError("field_map needs a 'seed' key (our name) -> the dataset's text column")
-            raw.setdefault("field", mapping.pop("seed"))
-            raw.setdefault("meta_fields", mapping)
-        return raw
 
 
 class TableSource(_TableLike):

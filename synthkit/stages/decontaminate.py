@@ -15,11 +15,6 @@ renamed to one placeholder, comments, docstrings and layout dropped); and
 ``minhash``, an estimated Jaccard of at least ``threshold`` (as in
 ``dedup_minhash``) over ``num_perm`` permutations.
 
-Old spellings, accepted for one release with a ``FutureWarning``:
-``minhash_threshold`` (now ``threshold``), ``minhash_perm`` (``num_perm``),
-``num_workers`` (``workers``), and the switches ``substring``/``ngram``/
-``minhash: false`` (now left out of ``detectors``).
-
 Each dropped row gets reason ``contaminated``, a detail naming the benchmark
 item, detector and span, a ``contamination`` column (the matches) and a
 ``contamination_items`` column (each matched benchmark item once: benchmark,
@@ -43,13 +38,13 @@ import logging
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from synthkit.errors import ConfigError, DataError
 from synthkit.core.record import Rejected
 from synthkit.core.registry import register_stage
 from synthkit.core.shards import Verdicts
-from synthkit.core.stage import StageConfig, WholeStage, deprecated
+from synthkit.core.stage import StageConfig, WholeStage
 from synthkit.data.tasksets import NAMES, SPECS, looks_like_path
 
 log = logging.getLogger(__name__)
@@ -105,7 +100,8 @@ class Decontaminate(WholeStage):
         return [(c, "columns") for c in self.config.columns]
 
     class Config(StageConfig):
-        renamed = {"minhash_threshold": "threshold", "minhash_perm": "num_perm", "num_workers": "workers"}
+        former_keys = {"minhash_threshold": "threshold", "minhash_perm": "num_perm", "num_workers": "workers",
+                       **{d: "detectors (a list of those that run)" for d in DETECTORS}}
         benchmarks: list[BenchmarkRef] = Field(default_factory=lambda: [BenchmarkRef(name="humaneval")], description=(
             "benchmarks to remove: names, paths or {name, path, ...}; the held-out bundled:test is always added"))
         columns: list[str] = Field(default_factory=lambda: ["instruction", "code"], min_length=1, description=(
@@ -122,22 +118,6 @@ class Decontaminate(WholeStage):
         max_solutions: int = Field(5, ge=1, description="solutions per benchmark item (APPS has dozens)")
         batch_rows: int = Field(512, ge=1, description="rows checked per batch")
         workers: int = Field(0, ge=0, description="processes; 0 = one per core from 5,000 rows on")
-
-        @model_validator(mode="before")
-        @classmethod
-        def _detector_switches(cls, raw: Any, info: ValidationInfo) -> Any:
-            # the old spelling: one bool per detector (substring: false) -> detectors: [ngram, minhash]
-            if not isinstance(raw, dict) or not any(d in raw for d in DETECTORS):
-                return raw
-            if "detectors" in raw:
-                old = ", ".join(f"`{d}`" for d in DETECTORS if d in raw)
-                raise ValueError(f"{old}: the deprecated spelling of `detectors`; set only `detectors`")
-            on = [d for d in DETECTORS if raw.get(d, True)]
-            where = (info.context or {}).get("where") or f"stage {raw.get('stage', '?')}"
-            for d in DETECTORS:
-                if d in raw:
-                    deprecated(where, d, f"detectors: [{', '.join(on)}]")
-            return {**{k: v for k, v in raw.items() if k not in DETECTORS}, "detectors": on}
 
         @field_validator("detectors")
         @classmethod

@@ -68,7 +68,7 @@ class DedupMinhash(WholeStage):
         return [(c, "columns") for c in self.config.columns]
 
     class Config(StageConfig):
-        renamed = {"num_workers": "workers"}
+        former_keys = {"num_workers": "workers"}
         columns: list[str] = Field(default_factory=lambda: ["code"], min_length=1, description=(
             "compared, joined by \"\\n\""))
         shingle: Literal["word", "char"] = Field("word", description="word n-grams or character n-grams")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import Field, ValidationInfo, model_validator
+from pydantic import Field
 
 from synthkit.core.record import Rejected, Row, child
 from synthkit.core.registry import register_stage
 from synthkit.core.sampling import CheckpointSampler, SamplingConfig
-from synthkit.core.stage import Stage, config_where, deprecated, read_template
+from synthkit.core.stage import Stage, read_template
 from synthkit.llm.base import SamplingParams
 
 
@@ -28,6 +28,7 @@ class Generate(Stage):
         return (*self.writes, self.config.output)
 
     class Config(SamplingConfig):  # + checkpoints, use_last_checkpoints
+        former_keys = {"chat": "style: chat|completion"}
         template: str = Field("{seed}", description="inline str.format template over the row's columns")
         template_file: str | None = Field(None, description=(
             "or: a file holding the template (relative to the YAML's folder)"))
@@ -40,15 +41,6 @@ class Generate(Stage):
         max_tokens: int = Field(256, ge=1, description="new tokens per completion")
         stop: list[str] = Field(default_factory=list, description="strings that end a completion (not included)")
         output: str = Field("response", description="column that receives the completion")
-
-        @model_validator(mode="before")
-        @classmethod
-        def _chat_flag(cls, raw: Any, info: ValidationInfo) -> Any:
-            if isinstance(raw, dict) and "chat" in raw:  # the old spelling: chat: true|false
-                deprecated(config_where(info, raw), "chat", "style: chat|completion")
-                raw = dict(raw)
-                raw["style"] = "chat" if raw.pop("chat") else "completion"
-            return raw
 
     def __init__(self, config, ctx) -> None:
         super().__init__(config, ctx)

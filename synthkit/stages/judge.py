@@ -24,16 +24,11 @@ normalised). Every row kept gets ``scores["judge/<aspect>"]`` and
   ``judge_unparseable`` (detail: each parse error). Rows without
   ``instruction`` or code are rejected as ``missing_fields``.
 - Selection: rows with ``scores["judge"] < min_score`` are rejected as
-  ``below_threshold`` (detail: the score and the bound). ``threshold:`` is the
-  deprecated spelling of ``min_score`` (a ``FutureWarning``).
+  ``below_threshold`` (detail: the score and the bound).
 - The stage is always row-local: each shard is saved as soon as it is scored,
   so a killed run resumes at the first unsaved shard and never re-asks the
   judge about a saved one. Keeping the best share of the whole dataset is the
   next stage's job: ``{stage: select_top, by: scores.judge, fraction: 0.5}``.
-  ``top_fraction: f`` on the judge is the deprecated spelling of exactly that:
-  at load time ``Config.expand()`` turns it into this judge plus that
-  ``select_top`` (with a ``FutureWarning``), so ``min_score`` now applies
-  before the cut, and the cut's rejections read ``below_top``.
 
 ``llm:`` on the stage lays its keys over the pipeline's llm; the runner does
 that, so ``ctx.llm_config`` arrives resolved and the judge can be a different
@@ -43,16 +38,16 @@ model and backend from the synthesizer.
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from synthkit.prompts.answers import ParseError
 from synthkit.errors import ConfigError
 from synthkit.core.sampling import derive_seed
 from synthkit.core.record import Rejected, Row, with_meta
 from synthkit.core.registry import register_stage
-from synthkit.core.stage import LLMStageConfig, Stage, StageConfig, deprecated
+from synthkit.core.stage import LLMStageConfig, Stage
 from synthkit.llm.base import SamplingParams
 from synthkit.prompts import judge as prompts
 
@@ -76,7 +71,8 @@ class Judge(Stage):
     reads, writes = ("instruction", ("code", "response")), ("scores", "meta")
 
     class Config(LLMStageConfig):
-        renamed: ClassVar[dict[str, str]] = {"threshold": "min_score"}
+        former_keys = {"threshold": "min_score",
+                       "top_fraction": "a select_top stage after the judge, {stage: select_top, fraction: F}"}
 
         aspects: dict[str, Aspect] = Field(default_factory=_default_aspects, description=(
             "name -> {weight, rubric} or weight"))
@@ -86,8 +82,6 @@ class Judge(Stage):
         style: Literal["chat", "completion"] = Field("chat", description=(
             "completion: plain text ending in \"<aspect> score (0-9):\""))
         min_score: float | None = Field(None, ge=0, le=9, description="keep rows with combined score >= this")
-        top_fraction: float | None = Field(None, gt=0, le=1, description=(
-            "deprecated: becomes a select_top stage after this one"))
         temperature: float = Field(0.0, ge=0, description="sampling temperature of the first attempt")
         retry_temperature: float = Field(0.7, ge=0, description="retries (a greedy retry would repeat itself)")
         max_tokens: int | None = Field(None, ge=1, description="default: 16 per_aspect, 16 + 12/aspect joint")
@@ -118,27 +112,9 @@ class Judge(Stage):
                 raise ValueError("aspect weights sum to 0")
             return v
 
-        _where: str = PrivateAttr("judge")  # the key path, for the top_fraction deprecation
-
-        @model_validator(mode="after")
-        def _remember_where(self, info: ValidationInfo):
-            self._where = (info.context or {}).get("where") or "judge"
-            return self
-
-        def expand(self) -> list[StageConfig | dict[str, Any]]:
-            """``top_fraction: f`` -> this judge without it, then ``select_top`` keeping fraction f."""
-            if self.top_fraction is None:
-                return [self]
-            deprecated(self._where, "top_fraction", f"{{stage: select_top, fraction: {self.top_fraction}}}")
-            return [self.model_copy(update={"top_fraction": None}),
-                    {"stage": "select_top", "by": "scores.judge", "fraction": self.top_fraction,
-                     "shard_size": self.shard_size}]
 
     def __init__(self, config, ctx) -> None:
         super().__init__(config, ctx)
-        if self.config.top_fraction is not None:  # only Config.expand() can honour it; never ignore it
-            raise ConfigError(f"stages.{ctx.index}.top_fraction: load the pipeline with parse_pipeline or "
-                              "Pipeline(...), which turn it into a select_top stage, or add select_top yourself")
         given = self.config.weights or {}
         unknown = sorted(set(given) - set(self.config.aspects))
         if unknown or any(w < 0 for w in given.values()) or (given and sum(

@@ -37,12 +37,12 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, model_validator
+from pydantic import Field, model_validator
 
 from synthkit.core.record import Rejected, Row, child
 from synthkit.core.registry import register_stage
 from synthkit.core.sampling import CheckpointSampler, SamplingConfig
-from synthkit.core.stage import Stage, config_where, deprecated, read_template
+from synthkit.core.stage import Stage, read_template
 from synthkit.llm.base import SamplingParams
 from synthkit.prompts.answers import ParseError
 from synthkit.prompts.synthesize import PREFIX, parse_synthesis
@@ -61,7 +61,7 @@ class Synthesize(Stage):
         return [(self.config.field, "field")]
 
     class Config(SamplingConfig):  # + checkpoints, use_last_checkpoints
-        renamed = {"seed_field": "field"}
+        former_keys = {"seed_field": "field"}
         n: int = Field(2, ge=1, description="answers per seed and checkpoint")
         temperature: float = Field(0.8, ge=0, description="sampling temperature (0: greedy)")
         top_p: float = Field(0.95, gt=0, le=1, description="nucleus sampling: smallest token set with this probability")
@@ -77,22 +77,13 @@ class Synthesize(Stage):
         max_seed_chars: int = Field(4000, ge=100, description="longer seeds are cut (at a line end)")
         max_answer_chars: int = Field(40_000, ge=1000, description="longer answers are rejected (too_long)")
 
-        @model_validator(mode="before")
-        @classmethod
-        def _template_path(cls, raw: Any, info: ValidationInfo) -> Any:
-            # the old spelling: `template:` held a file path; an inline prompt always has {seed}
-            t = raw.get("template") if isinstance(raw, dict) else None
-            if isinstance(t, str) and "{seed}" not in t and "\n" not in t and "template_file" not in raw:
-                deprecated(config_where(info, raw), "template (a file path)", "template_file")
-                raw = {**{k: v for k, v in raw.items() if k != "template"}, "template_file": t}
-            return raw
-
         @model_validator(mode="after")
         def _one_template(self):
             if self.template is not None and self.template_file is not None:
                 raise ValueError("set `template` (inline) or `template_file` (a path), not both")
             if self.template is not None and "{seed}" not in self.template:
-                raise ValueError("template: the prompt needs a {seed} placeholder")
+                raise ValueError("template: the prompt needs a {seed} placeholder (a prompt file goes in "
+                                 "`template_file`)")
             if self.system is not None and self.style != "chat":
                 raise ValueError("system: a system turn needs style: chat (a completion prompt has no turns)")
             return self

@@ -7,10 +7,6 @@ key for key (see below). Relative paths (``dataset``, ``output_dir``, ``model``)
 against the current directory, like any command-line path. ``-o lora.r=32 -o
 ib.enabled=true`` overrides any key; values are parsed as YAML.
 
-Old names still work for one release and warn (``FutureWarning``, one line
-naming the new key): ``lr``, ``epochs``, ``batch_size``, ``grad_accum``,
-``max_seq_len``, ``lr_scheduler``, ``lora.alpha``, ``lora.dropout``.
-
 A recipe in TRL's own flat format (``trl sft --config``: ``ScriptArguments``,
 ``SFTConfig`` and ``ModelConfig`` names such as ``model_name_or_path``,
 ``dataset_name``, ``use_peft``, ``lora_r``) is read too: see
@@ -30,52 +26,26 @@ from __future__ import annotations
 import copy
 import difflib
 import os
-import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from synthkit.errors import ConfigError
 
-RENAMED = {"lr": "learning_rate", "epochs": "num_train_epochs", "batch_size": "per_device_train_batch_size",
-           "grad_accum": "gradient_accumulation_steps", "max_seq_len": "max_length",
-           "lr_scheduler": "lr_scheduler_type"}        # old top-level key -> TRL's name
-LORA_RENAMED = {"alpha": "lora_alpha", "dropout": "lora_dropout"}  # old lora key -> peft's name
+FORMER_KEYS = {"lr": "learning_rate", "epochs": "num_train_epochs", "batch_size": "per_device_train_batch_size",
+               "grad_accum": "gradient_accumulation_steps", "max_seq_len": "max_length",
+               "lr_scheduler": "lr_scheduler_type"}    # a draft's key -> TRL's name (named in the error only)
 
 SCHEDULERS = Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
                      "inverse_sqrt", "cosine_with_min_lr", "warmup_stable_decay"]
-
-
-def _deprecated(where: str, old: str, new: str) -> None:
-    warnings.warn(f"{where}{old} is deprecated, use `{where}{new}` instead (the old name will be removed "
-                  "in the next release)", FutureWarning, stacklevel=3)
-
-
-def _renamed(raw: Any, renamed: dict[str, str], where: str) -> Any:
-    """``raw`` with old keys replaced by their new names, one FutureWarning each.
-    ``where`` is the key path prefix for messages (``""``, ``"lora."``, ...)."""
-    if not isinstance(raw, dict) or not renamed.keys() & raw.keys():
-        return raw
-    raw = dict(raw)
-    for old, new in renamed.items():
-        if old in raw:
-            if new in raw:
-                raise ValueError(f"`{where}{old}` is the deprecated name of `{where}{new}`; set only `{where}{new}`")
-            _deprecated(where, old, new)
-            raw[new] = raw.pop(old)
-    return raw
-
-
-def _where(info: ValidationInfo) -> str:
-    where = (info.context or {}).get("where", "")
-    return f"{where}." if where else ""
 
 
 class LoraSpec(BaseModel):
     """peft's ``LoraConfig`` fields, by peft's names."""
 
     model_config = ConfigDict(extra="forbid")
+    former_keys: ClassVar[dict[str, str]] = {"alpha": "lora_alpha", "dropout": "lora_dropout"}
 
     r: int = Field(16, ge=1, description="adapter rank")
     lora_alpha: int = Field(32, ge=1, description="scaling numerator: the update is scaled by lora_alpha / r")
@@ -87,11 +57,6 @@ class LoraSpec(BaseModel):
     use_rslora: bool = Field(False, description=(
         "rank-stabilised scaling lora_alpha / sqrt(r) instead of lora_alpha / r"))
     use_dora: bool = Field(False, description="DoRA: weight-decomposed LoRA (magnitude and direction)")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _old_names(cls, raw: Any, info: ValidationInfo) -> Any:
-        return _renamed(raw, LORA_RENAMED, _where(info) + "lora.")
 
 
 class IBSpec(BaseModel):
@@ -134,6 +99,7 @@ class TrainConfig(BaseModel):
     """Everything ``synthkit train`` needs. YAML keys equal field names (TRL's and peft's)."""
 
     model_config = ConfigDict(extra="forbid")
+    former_keys: ClassVar[dict[str, str]] = FORMER_KEYS
 
     model: str = Field("embedded", description=(
         "local HF dir, hub id, or \"embedded\" (SmolLM2-135M-Instruct); TRL: model_name_or_path"))
@@ -179,11 +145,6 @@ class TrainConfig(BaseModel):
     ib: IBSpec = Field(default_factory=IBSpec, description="IB-FT regulariser (off by default)")
     sft: dict[str, Any] = Field(default_factory=dict, description=(
         "any other trl.SFTConfig field, passed through as is"))
-
-    @model_validator(mode="before")
-    @classmethod
-    def _old_names(cls, raw: Any, info: ValidationInfo) -> Any:
-        return _renamed(raw, RENAMED, _where(info))
 
     @model_validator(mode="after")
     def _one_warmup(self) -> "TrainConfig":
@@ -244,17 +205,6 @@ def check_sft(sft: dict[str, Any], where: str = "") -> None:
                               f"trl.SFTConfig's fields only.{hint}")
 
 
-def _rename_override(assignment: str, where: str) -> str:
-    """``-o lr=1e-4`` -> ``learning_rate=1e-4`` (warns): an old name in an override still works."""
-    path, eq, value = assignment.partition("=")
-    keys = path.strip().split(".")
-    table = LORA_RENAMED if len(keys) == 2 and keys[0] == "lora" else RENAMED if len(keys) == 1 else {}
-    if eq and keys[-1] in table:
-        _deprecated(where + "".join(k + "." for k in keys[:-1]), keys[-1], table[keys[-1]])
-        keys[-1] = table[keys[-1]]
-    return ".".join(keys) + eq + value
-
-
 def parse_train_config(raw: dict[str, Any], overrides: list[str] | tuple[str, ...] = (),
                        where: str = "") -> TrainConfig:
     """Validate a raw mapping (after ``key.path=value`` overrides) into a TrainConfig.
@@ -263,14 +213,9 @@ def parse_train_config(raw: dict[str, Any], overrides: list[str] | tuple[str, ..
 
     prefix = f"{where}." if where else ""
     raw = copy.deepcopy(raw)  # overrides edit nested mappings in place; the caller's stay as they were
-    try:  # old names (and TRL's) first, so an override by either name replaces the file's value
-        raw = _renamed(_trl(raw, prefix), RENAMED, prefix)
-        if isinstance(raw.get("lora"), dict):
-            raw["lora"] = _renamed(raw["lora"], LORA_RENAMED, prefix + "lora.")
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
+    raw = _trl(raw, prefix)  # TRL's names first, so an override by either name replaces the file's value
     for o in overrides:
-        apply_override(raw, _rename_override(o, prefix))
+        apply_override(raw, o)
     raw = _trl(raw, prefix)  # an override may use TRL's names too
     try:
         cfg = TrainConfig.model_validate(raw, context={"where": where})

@@ -98,3 +98,18 @@ def test_unknown_nested_key_lists_allowed_keys(stage, where, allowed):
     assert f"{where}: unknown key. Allowed: {allowed}" in str(e.value)
 
 
+
+
+@pytest.mark.parametrize("stage, where, now", [
+    ({"stage": "generate", "chat": False}, "stages.0.chat", "style: chat|completion"),
+    ({"stage": "synthesize", "seed_field": "snippet"}, "stages.0.seed_field", "field"),
+    ({"stage": "dedup_minhash", "num_workers": 2}, "stages.0.num_workers", "workers"),
+    ({"stage": "decontaminate", "minhash_threshold": 0.8}, "stages.0.minhash_threshold", "threshold"),
+    ({"stage": "decontaminate", "substring": False}, "stages.0.substring", "detectors (a list of those that run)"),
+    ({"stage": "load_seeds", "source": {"kind": "hf", "path_or_id": "d", "field_map": {"seed": "c"}}},
+     "stages.0.source.hf.field_map", "field (the text column) and meta_fields"),
+])
+def test_a_drafts_key_fails_as_unknown_and_the_error_names_its_replacement(stage, where, now):
+    with pytest.raises(ConfigError) as e:
+        parse_pipeline({"name": "t", "llm": {"backend": "dummy"}, "stages": [stage]})
+    assert f"{where}: unknown key (now: {now}). Allowed: " in str(e.value)

@@ -131,11 +131,8 @@ def test_check_and_assert_tests_and_raw_style():
     report = _evaluate([CIRCLE], ["    return math.pi * r * r\n\ndef junk(:\n"], ks=[1], style="completion")
     assert report.results[0].c == 1 and report.config["sampling"]["stop"]
     assert report.config["style"] == "completion" and report.config["sandbox"]["isolation_used"]
-
-    # the deprecated spellings: prompt_style= and the value "raw" still work and warn
-    with pytest.warns(FutureWarning, match="prompt_style.*deprecated, use `style`"):
-        old = _evaluate([CIRCLE], ["    return math.pi * r * r\n\ndef junk(:\n"], ks=[1], prompt_style="raw")
-    assert old.config["style"] == "completion" and old.results[0].c == 1
+    with pytest.raises(ConfigError, match="style: 'raw' is not one of chat, completion"):
+        _evaluate([CIRCLE], ["    return 1\n"], ks=[1], style="raw")
 
 
 def test_apps_stdin_and_call_based_tasks(tmp_path):
@@ -181,12 +178,9 @@ def test_command_glue(tmp_path, capsys):
     assert len(saved["results"]) == 2 and saved["config"]["tasks"] == "bundled:test"
     with pytest.raises(ConfigError, match="--k"):
         command.parse_ks("1,x")
-    # --style is the flag; the old --prompt-style raw still works and warns
     base = ["--backend", "dummy", "--tasks", "bundled:test", "--n", "1", "--k", "1", "--limit", "1",
             "--out", str(tmp_path / "o2")]
-    assert parser.parse_args(base + ["--style", "completion"]).style == "completion"
-    with pytest.warns(FutureWarning, match="'raw' is deprecated, use 'completion'"):
-        assert command.run(parser.parse_args(base + ["--prompt-style", "raw"])) == 0
+    assert command.run(parser.parse_args(base + ["--style", "completion"])) == 0
     assert json.loads((tmp_path / "o2" / "report.json").read_text())["config"]["style"] == "completion"
 
 

@@ -121,30 +121,6 @@ def test_settings_reach_the_detector_by_name(tmp_path):
                                                                                          0.8, 64, 5, 30)
 
 
-@pytest.mark.parametrize("old, value, new, expect", [
-    ("minhash_threshold", 0.8, "threshold", 0.8),
-    ("minhash_perm", 64, "num_perm", 64),
-    ("num_workers", 2, "workers", 2),
-    ("substring", False, "detectors", ["ngram", "minhash"]),
-    ("ngram", False, "detectors", ["substring", "minhash"]),
-    ("minhash", False, "detectors", ["substring", "ngram"]),
-])
-def test_old_spellings_still_work_and_warn(old, value, new, expect):
-    with pytest.warns(FutureWarning, match=f"decontaminate.{old} is deprecated, use `{new}"):
-        cfg = S.Config(stage="decontaminate", **{old: value})
-    assert getattr(cfg, new) == expect
-
-
-def test_old_detector_switches_together_and_clashes():
-    with pytest.warns(FutureWarning, match=r"use `detectors: \[ngram\]`"):
-        cfg = S.Config(stage="decontaminate", substring=False, ngram=True, minhash=False)
-    assert cfg.detectors == ["ngram"]
-    with pytest.raises(pydantic.ValidationError, match="set only `detectors`"):
-        S.Config(stage="decontaminate", substring=False, detectors=["ngram"])
-    with pytest.raises(pydantic.ValidationError, match="set only `threshold`"):
-        S.Config(stage="decontaminate", minhash_threshold=0.8, threshold=0.9)
-
-
 def test_ds1000_format_benchmark_file(tmp_path):
     """A local DS-1000-format file (prompt, reference_code, metadata) is decontaminated against."""
     ref = ("result = df.groupby('station')['pressure'].transform(lambda s: s.rolling(5, center=True, "

@@ -1,4 +1,4 @@
-"""generate: prompt styles, templates, the deprecated `chat:` flag, and checkpoint provenance."""
+"""generate: prompt styles, templates, and checkpoint provenance."""
 
 from __future__ import annotations
 
@@ -29,12 +29,9 @@ def test_chat_style_sends_a_user_message_and_tags_the_model(tmp_path):
     assert meta["model"] == "dummy:embedded" and meta["sample"] == 0
 
 
-def test_completion_style_and_the_deprecated_chat_flag(tmp_path):
+def test_completion_style_sends_the_template_as_text(tmp_path):
     plain = build(tmp_path, template="# {seed}\n", style="completion")
     assert plain._prompt(ROWS[0]) == "# add two numbers\n"
-    with pytest.warns(FutureWarning, match=r"stages.1.chat is deprecated, use `style: chat\|completion`"):
-        old = build(tmp_path, template="# {seed}\n", chat=False)
-    assert old.config.style == "completion" and old._prompt(ROWS[0]) == plain._prompt(ROWS[0])
 
 
 def test_template_file_resolves_against_the_pipeline_folder(tmp_path):

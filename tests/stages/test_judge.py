@@ -5,7 +5,6 @@ import json
 import pytest
 
 from synthkit.core import rundir
-from synthkit.core.config import parse_pipeline
 from synthkit.errors import ConfigError
 from synthkit.core.record import Rejected
 from synthkit.core.pipeline import Pipeline
@@ -62,14 +61,11 @@ def test_min_score_rejects_low_rows(tmp_path):
     assert all(r.detail.endswith("< min_score 5.0") for r in rej)
 
 
-def test_threshold_is_the_deprecated_spelling_of_min_score(tmp_path):
-    with pytest.warns(FutureWarning, match=r"stages\.1\.threshold is deprecated, use `min_score`"):
-        j = make(tmp_path, ["Score: 2"], threshold=5)
-    assert j.config.min_score == 5 and "threshold" not in j.config.model_dump()
-    kept, rej = split(j.process(rows()))
-    assert not kept and {r.reason for r in rej} == {"below_threshold"}
-    with pytest.raises(ConfigError, match="set only `min_score`"):
-        make(tmp_path, [], threshold=5, min_score=4)
+def test_old_judge_keys_fail_naming_what_replaced_them(tmp_path):
+    with pytest.raises(ConfigError, match=r"stages\.1\.threshold: unknown key \(now: min_score\)\. Allowed: .*min_score"):
+        make(tmp_path, ["Score: 2"], threshold=5)
+    with pytest.raises(ConfigError, match=r"stages\.1\.top_fraction: unknown key \(now: a select_top stage"):
+        make(tmp_path, ["Score: 2"], top_fraction=0.3)
 
 
 @pytest.mark.parametrize("answer,mode", [("I like it a lot.", "per_aspect"), ("Score: 10", "per_aspect"),
@@ -116,41 +112,21 @@ def test_expected_mode_without_logprobs_is_a_config_error(tmp_path):
         j.process(rows(1))
 
 
-def test_top_fraction_becomes_a_select_top_stage(tmp_path):
-    raw = {"name": "t", "llm": {"backend": "dummy"},
-           "stages": [{"stage": "load_seeds", "path": "x.jsonl"},
-                      {"stage": "judge", "top_fraction": 0.3, "min_score": 2, "shard_size": 3}]}
-    with pytest.warns(FutureWarning, match=r"stages\.1\.top_fraction is deprecated, use .*select_top"):
-        _, stages = parse_pipeline(raw)
-    assert [s.stage for s in stages] == ["load_seeds", "judge", "select_top"]
-    assert stages[1].top_fraction is None and stages[1].min_score == 2 and stages[1].shard_size == 3
-    assert stages[2].model_dump() == {"stage": "select_top", "by": "scores.judge", "fraction": 0.3, "k": None,
-                                      "order": "desc", "shard_size": 3}
-    assert not Judge.whole_dataset
-
-
-def test_top_fraction_pipeline_keeps_the_best_rows(tmp_path):
+def test_judge_then_select_top_keeps_the_best_rows(tmp_path):
+    assert not Judge.whole_dataset  # the judge saves each shard; the cut is select_top's
     (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows(10)))
     stages = [{"stage": "load_seeds", "path": str(tmp_path / "rows.jsonl")},
-              {"stage": "judge", "top_fraction": 0.3, "shard_size": 3}]
-    with pytest.warns(FutureWarning, match="top_fraction"):
-        pipe = Pipeline(stages, name="t", llm={"backend": "dummy",
-                                               "dummy_responses": [f"Score: {d}" for d in range(10)]},
-                        workdir=tmp_path / "runs")
+              {"stage": "judge", "shard_size": 3},
+              {"stage": "select_top", "by": "scores.judge", "fraction": 0.3}]
+    pipe = Pipeline(stages, name="t", llm={"backend": "dummy",
+                                           "dummy_responses": [f"Score: {d}" for d in range(10)]},
+                    workdir=tmp_path / "runs")
     kept = pipe.run()
     assert len(kept) == 3
     select = rundir.load_dataset(pipe.run_dir / "02_select_top" / "rejected")  # unpacked rows
     assert len(select) == 7 and set(select["rejected_by"]) == {"select_top:below_top"}
     assert min(s["judge"] for s in kept["scores"]) >= max(s["judge"] for s in select["scores"])
     assert len(list((pipe.run_dir / "01_judge" / "shards").glob("*.parquet"))) == 4  # saved per shard
-
-
-def test_a_judge_built_with_top_fraction_refuses_to_ignore_it(tmp_path):
-    from synthkit.core.stage import StageContext
-
-    cfg = Judge.Config(stage="judge", top_fraction=0.5)
-    with pytest.raises(ConfigError, match="select_top"):
-        Judge(cfg, StageContext(1, 0, tmp_path, tmp_path))
 
 
 def test_missing_fields_and_llm_override(tmp_path):

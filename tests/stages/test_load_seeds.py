@@ -118,10 +118,6 @@ def test_parquet_and_hf_dir_sources(tmp_path):
     rows, _ = run(tmp_path, source={"kind": "hf", "path_or_id": "hfdir", "field": "content",
                                     "meta_fields": {"license": "lic"}}, min_lines=1)
     assert rows[0]["meta"]["license"] == "MIT" and rows[0]["seed"].startswith("def add")
-    with pytest.warns(FutureWarning, match="field_map is deprecated, use `field"):  # the old spelling
-        old, _ = run(tmp_path, source={"kind": "hf", "path_or_id": "hfdir",
-                                       "field_map": {"seed": "content", "license": "lic"}}, min_lines=1)
-    assert old == rows
     rows, _ = run(tmp_path, source={"kind": "hf", "path_or_id": "hfdir", "extract": False})
     assert [r["seed"] for r in rows] == code
     rows, _ = run(tmp_path, path="hfdir")

@@ -122,14 +122,12 @@ def test_custom_template_file_and_inline(tmp_path):
         make(tmp_path, [GOOD], template="x {seed}", template_file="p.txt")
 
 
-def test_deprecated_template_path_and_seed_field_still_work(tmp_path):
+def test_a_path_in_template_is_no_prompt_and_the_error_points_to_template_file(tmp_path):
     (tmp_path / "p.txt").write_text("Make an exercise from:\n{seed}\n")
-    with pytest.warns(FutureWarning, match="template_file"):
-        st = make(tmp_path, [GOOD], n=1, template="p.txt")
-    assert st.config.template_file == "p.txt" and st.template.startswith("Make an exercise")
-    with pytest.warns(FutureWarning, match="seed_field is deprecated, use `field`"):
-        st = make(tmp_path, [GOOD], n=1, seed_field="snippet")
-    assert st.config.field == "snippet"
+    with pytest.raises(ValidationError, match=r"needs a \{seed\} placeholder \(a prompt file goes in `template_file`"):
+        make(tmp_path, [GOOD], n=1, template="p.txt")
+    st = make(tmp_path, [GOOD], n=1, template_file="p.txt", field="snippet")
+    assert st.template.startswith("Make an exercise")
     kept, _ = split(st.process([{"id": "s0", "snippet": "def f(x):\n    return 2 * x\n"}]))
     assert len(kept) == 1
 

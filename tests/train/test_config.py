@@ -31,42 +31,15 @@ def test_example_file_holds_exactly_the_defaults():
     assert cfg == TrainConfig(dataset="out/quickstart")
 
 
-OLD = {"lr": 1e-4, "epochs": 3, "batch_size": 4, "grad_accum": 2, "max_seq_len": 512, "lr_scheduler": "cosine",
-       "lora": {"r": 32, "alpha": 32, "dropout": 0.1}}
-NEW = {"learning_rate": 1e-4, "num_train_epochs": 3, "per_device_train_batch_size": 4,
-       "gradient_accumulation_steps": 2, "max_length": 512, "lr_scheduler_type": "cosine",
-       "lora": {"r": 32, "lora_alpha": 32, "lora_dropout": 0.1}}
-
-
-def test_old_names_still_work_and_warn_once_each_naming_the_new_key():
-    with pytest.warns(FutureWarning) as caught:
-        old = parse_train_config({"dataset": "d", **OLD})
-    assert old == parse_train_config({"dataset": "d", **NEW})
-    messages = sorted(str(w.message) for w in caught if w.category is FutureWarning)
-    assert len(messages) == 8 and all("\n" not in m for m in messages)
-    assert any(m.startswith("lr is deprecated, use `learning_rate` instead") for m in messages)
-    assert any(m.startswith("lora.alpha is deprecated, use `lora.lora_alpha`") for m in messages)
-    # Constructed directly (the mode="before" validators), and inside a pipeline (the path prefixed).
-    with pytest.warns(FutureWarning, match="lora.dropout is deprecated, use `lora.lora_dropout`"):
-        assert TrainConfig(dataset="d", **OLD) == old
-    with pytest.warns(FutureWarning, match=r"iterations\.train\.grad_accum is deprecated"):
+def test_a_drafts_key_fails_as_unknown_naming_its_new_name():
+    with pytest.raises(ConfigError, match=r"^lr: unknown key \(now: learning_rate\)\. Allowed: model"):
+        parse_train_config({"dataset": "d", "lr": 1e-4})
+    with pytest.raises(ConfigError, match=r"lora\.alpha: unknown key \(now: lora_alpha\)"):
+        parse_train_config({"dataset": "d", "lora": {"alpha": 32}})
+    with pytest.raises(ConfigError, match=r"iterations\.train\.grad_accum: unknown key \(now: gradient_accumulation"):
         parse_train_config({"dataset": "d", "grad_accum": 2}, where="iterations.train")
-
-
-def test_an_override_by_either_name_replaces_the_files_value():
-    with pytest.warns(FutureWarning, match="lr is deprecated"):
-        assert parse_train_config({"dataset": "d", "learning_rate": 1e-3}, ["lr=5e-4"]).learning_rate == 5e-4
-    with pytest.warns(FutureWarning, match="lr is deprecated"):
-        assert parse_train_config({"dataset": "d", "lr": 1e-3}, ["learning_rate=5e-4"]).learning_rate == 5e-4
-    with pytest.warns(FutureWarning, match="lora.alpha is deprecated"):
-        assert parse_train_config({"dataset": "d"}, ["lora.alpha=8"]).lora.lora_alpha == 8
-
-
-def test_old_and_new_name_together_is_an_error():
-    with pytest.raises(ConfigError, match="`lr` is the deprecated name of `learning_rate`; set only `learning_rate`"):
-        parse_train_config({"dataset": "d", "lr": 1, "learning_rate": 2})
-    with pytest.raises(ConfigError, match="`lora.alpha` is the deprecated name of `lora.lora_alpha`"):
-        parse_train_config({"dataset": "d", "lora": {"alpha": 1, "lora_alpha": 2}})
+    with pytest.raises(ConfigError, match=r"max_seq_len: unknown key \(now: max_length\)"):
+        parse_train_config({"dataset": "d"}, ["max_seq_len=512"])
 
 
 def test_unknown_key_names_the_field():
