@@ -122,11 +122,15 @@ def _closed_ancestors(needed: list[str]) -> list[str]:
 
 
 def interpreter_paths(preload: list[str]) -> list[str]:
-    """What a worker needs to see: the interpreter, its shared library, the
-    standard library (zip, folder, lib-dynload) and each preloaded package
-    that is not in the standard library (with its ``<name>.libs`` folder)."""
+    """What a worker needs to see: the interpreter, its installation's lib folder
+    (shared libraries, the standard library: zip, folder, lib-dynload) and each
+    preloaded package that is not in the standard library (with its
+    ``<name>.libs`` folder). A Python whose extension modules link to libraries
+    outside these and the system folders cannot load those modules in a run."""
     stdlib = os.path.dirname(os.__file__)
-    paths = [os.path.realpath(sys.executable), stdlib]
+    # the installation's lib folder: the standard library and the shared libraries its extension modules
+    # link to (conda, uv and pyenv keep libcrypto, libffi... there); its site-packages are covered
+    paths = [os.path.realpath(sys.executable), os.path.join(sys.base_prefix, "lib"), stdlib]
     paths += [p for p in sys.path if p.endswith(("lib-dynload", ".zip"))]
     if sysconfig.get_config_var("Py_ENABLE_SHARED"):
         lib = os.path.join(sysconfig.get_config_var("LIBDIR") or "", sysconfig.get_config_var("LDLIBRARY") or "")
