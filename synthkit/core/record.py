@@ -25,10 +25,11 @@ column           Arrow type once stored                 meaning
 ``scores``       struct<aspect: double, ...>            aspect -> float (judge, verify, ...); one
                                                         field per aspect any row has, null where a
                                                         row lacks it.
-``verify``       struct<status: string, pass_rate:      what ``verify_tests`` found.
-                 double, passed: bool, duration_s:
-                 double, tests_passed: int64,
-                 tests_total: int64>
+``verify``       struct<status: string, pass_rate:      what ``verify_tests`` found, with the
+                 double, passed: bool, duration_s:      sandbox's detail and the last 1,000
+                 double, tests_passed: int64,           characters of the program's stdout and
+                 tests_total: int64, detail, stdout,    stderr.
+                 stderr: string>
 ``meta``         struct (fields inferred)               provenance: ``stage``, ``model``,
                                                         ``checkpoint`` (strings), sampling
                                                         parameters, ``seed`` (the RNG seed).
@@ -61,7 +62,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+if TYPE_CHECKING:
+    import datasets
 
 Row = dict[str, Any]
 
@@ -80,7 +84,8 @@ COLUMN_DOCS = {
     "entry_point": "the function the tests call (`check(candidate)`)",
     "messages": "the SFT view, a list of {role, content}; the trainer reads this column and nothing else",
     "scores": "aspect -> score (judge, verify_tests, ...); null where a row lacks that aspect",
-    "verify": "what verify_tests found: status, pass_rate, passed, duration_s, tests_passed, tests_total",
+    "verify": "what verify_tests found: status, pass_rate, passed, duration_s, tests_passed, tests_total, "
+              "the sandbox's detail and the end of the program's stdout and stderr",
     "meta": "provenance: stage, model, checkpoint, sampling parameters, seed source",
     "synthesis": "the synthesis sample as the synthesizer saw it: style, prompt (chat turns), raw answer; SCoder's "
                  "rounds train the synthesizer on it",
@@ -203,12 +208,27 @@ def arrow_types() -> dict[str, Any]:
     types["messages"] = pa.list_(pa.struct([("role", s), ("content", s)]))
     types["scores"] = {"*": pa.float64()}
     types["verify"] = {"status": s, "pass_rate": pa.float64(), "passed": pa.bool_(), "duration_s": pa.float64(),
-                       "tests_passed": pa.int64(), "tests_total": pa.int64()}
+                       "tests_passed": pa.int64(), "tests_total": pa.int64(), "detail": s, "stdout": s, "stderr": s}
     types["meta"] = {"stage": s, "model": s, "checkpoint": s}
     return types
 
 
-def split_tests(value: Any) -> tuple[str | None, list[dict[str, str]] | None]:
+def get_path(row: Any, path: str) -> Any:
+    """The value at a dotted ``path`` (``scores.judge`` reads ``row["scores"]["judge"]``);
+    None where a key is missing or a step is not a dict."""
+    for part in path.split("."):
+        if not isinstance(row, dict) or part not in row:
+            return None
+        row = row[part]
+    return row
+
+
+def rows_at(dataset: "datasets.Dataset", positions: Sequence[int]) -> list[Row]:
+    """The rows of a ``datasets.Dataset`` at ``positions`` (in that order), as dicts."""
+    return dataset.select(list(positions)).to_list() if len(positions) else []
+
+
+def test_forms(value: Any) -> tuple[str | None, list[dict[str, str]] | None]:
     """A ``tests`` value in any accepted style -> ``(assert block, io cases)``;
     at most one is not None. See the module doc for the styles."""
     if value is None or isinstance(value, str):
@@ -235,7 +255,7 @@ def conform_row(row: Row) -> Row:
     tests = row.get("tests")
     if tests is None or isinstance(tests, str):
         return row
-    block, cases = split_tests(tests)
+    block, cases = test_forms(tests)
     out = {**row, "tests": block}
     if cases is not None:
         out["io_tests"] = cases
@@ -248,7 +268,7 @@ def row_tests(row: Row) -> str | list[dict[str, str]] | None:
     if isinstance(tests, str) and tests.strip():
         return tests
     if tests is not None and not isinstance(tests, str):  # a row not yet stored
-        block, cases = split_tests(tests)
+        block, cases = test_forms(tests)
         return block if block is not None else cases
     cases = row.get("io_tests")
     return cases if isinstance(cases, list) and cases else None

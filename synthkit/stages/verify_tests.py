@@ -33,6 +33,8 @@ from synthkit.core.registry import register_stage
 from synthkit.core.stage import Stage, StageConfig
 from synthkit.eval.programs import row_program
 
+OUTPUT_KEPT = 1000  # characters of a program's stdout and stderr kept on its row (the end of each)
+
 log = logging.getLogger(__name__)
 
 
@@ -96,7 +98,8 @@ class VerifyTests(Stage):
     def _verdict(self, row: Row, res: Any) -> Row | Rejected:
         verify = {"status": res.status, "pass_rate": round(res.pass_rate, 6), "passed": res.passed,
                   "duration_s": round(res.duration_s, 6), "tests_passed": res.tests_passed,
-                  "tests_total": res.tests_total}
+                  "tests_total": res.tests_total, "detail": res.detail,
+                  "stdout": res.stdout[-OUTPUT_KEPT:], "stderr": res.stderr[-OUTPUT_KEPT:]}
         row = {**row, "verify": verify, "scores": {**(row.get("scores") or {}), "verify": verify["pass_rate"]}}
         floor = self.config.min_pass_rate
         if res.passed or (floor < 1.0 and res.pass_rate >= floor):

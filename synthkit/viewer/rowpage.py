@@ -55,7 +55,11 @@ def _sandbox(r: dict[str, Any], rejected: bool) -> str:
     verify = {k: v for k, v in (r.get("verify") or {}).items() if v is not None}
     if not verify:
         return ""
+    streams = {k: verify.pop(k) for k in ("stdout", "stderr") if k in verify}
     out = f'<h2>Sandbox</h2><div class="sandbox">{kv(verify.items())}'
+    for name, text in streams.items():
+        if text:
+            out += f"<h3>{name}</h3>" + code(text, lang=False)
     if rejected and (r.get("rejected_by") or "").startswith("verify_tests:"):
         out += "<h3>Output</h3>" + prose(r.get("rejected_detail"))
     return out + "</div>"
