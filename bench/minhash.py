@@ -35,7 +35,8 @@ copies differing only in case and spacing, shuffled. Prints, in one run:
    the ratio, the recall of the copies, the share of clean rows removed, and
    the false removals (a clean row removed whose code, docstrings and comments
    left out, shares less than half its word 5-grams with the row kept
-   instead). ``--only-renames`` runs this section alone.
+   instead). ``--only-renames`` runs this section alone (its code:
+   ``bench/minhash_renames.py``).
 
 Sections 2 and 3 run with ``normalize: text`` as well as the default
 ``auto``: the corpus's "distinct" variants differ only in their names, so as
@@ -268,7 +269,7 @@ def executors(texts: list[str], workdir: Path, repeats: int) -> None:
     pq.write_table(pa.table({"id": ids, "code": texts}), path)
     shards = workdir / "shards"
     for k, lo in enumerate(range(0, len(texts), 10_000)):
-        rundir.write_rows(shards, rundir.unit_key(0, k), [{"id": i, "code": t} for i, t in
+        rundir.write_rows(shards, rundir.job_key(0, k), [{"id": i, "code": t} for i, t in
                                                           zip(ids[lo:lo + 10_000], texts[lo:lo + 10_000])])
     n = len(texts)
     print(f"dedup_minhash on {n} rows ({sum(map(len, texts)) / n:.0f} chars/row), decisions only, "
@@ -329,10 +330,12 @@ def main() -> None:
     if args.ray_child:
         return ray_child(args.ray_child, args.workers, args.repeats)
 
+    from minhash_renames import renames_section  # bench/minhash_renames.py (section 4)
+
     if args.only_renames:
         with tempfile.TemporaryDirectory() as d:
             return renames_section(args.near_rows, args.near_copies, Path(d))
-    from synthkit.dedup.corpus import stdlib_functions
+    from helpers.corpus import stdlib_functions
 
     t = time.perf_counter()
     pool = stdlib_functions(args.rows, modules=stdlib_modules())
@@ -381,80 +384,6 @@ def main() -> None:
             print(f"   {k:14s} recall {q[k]['recall']:.3f}  precision {q[k]['precision']:.3f}  "
                   f"({q[k]['pairs']} pairs in clusters; bands x rows {q[k]['bands']}; {extra or 'defaults'})")
         renames_section(args.near_rows, args.near_copies, Path(d))
-
-
-def datasketch_dedup(texts: list[str]) -> int:
-    """datasketch's documented fast path, end to end: shingles, ``MinHash.bulk`` ->
-    ``LeanMinHash``, ``MinHashLSH`` insert (``insertion_session``) then query; returns the
-    rows removed (a row is removed when it collides with an earlier row)."""
-    from datasketch import LeanMinHash, MinHash, MinHashLSH
-
-    lsh = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM)
-    sigs = [LeanMinHash(m) for m in MinHash.bulk([py_shingles(t) for t in texts], num_perm=NUM_PERM)]
-    with lsh.insertion_session() as session:
-        for i, m in enumerate(sigs):
-            session.insert(i, m)
-    return sum(any(j < i for j in lsh.query(m)) for i, m in enumerate(sigs))
-
-
-def renames_section(n_funcs: int, n_copies: int, workdir: Path) -> None:
-    """Section 4: realistic renames (bench/renames.py) among real functions, text and auto,
-    rows per CPU-second end to end (find_duplicates on a list of rows), side by side with
-    datasketch's fast path on the same rows."""
-    import renames
-
-    from synthkit.dedup.minhash import ShingleSpec
-    from synthkit.dedup.near_dedup import DedupSettings, find_duplicates
-
-    funcs = renames.functions(n_funcs, modules=None)
-    n_copies = max(n_copies, n_funcs - len(funcs))  # the stdlib holds ~13k functions: copies make up the rows
-    rows, pairs = renames.plant(funcs, n_copies, seed=0)
-    data = [{"code": c} for c in rows]
-    print(f"\n4. {n_copies} renamed copies (1-3 of function/parameter/local/self-attribute names, also in "
-          f"f-strings, in other strings with p=0.7, plus a comment line; bench/renames.py) among {len(funcs)} "
-          f"stdlib functions; threshold {THRESHOLD}; rows per CPU-second end to end, one process, best of 2")
-    removed = {}
-    ds_rate = rate(len(rows), lambda: removed.__setitem__("ds", datasketch_dedup(rows)), repeats=2)
-    print(f"   datasketch (MinHash.bulk + LeanMinHash + MinHashLSH, text shingles): {ds_rate:7.0f} rows/s; "
-          f"removed {removed['ds']}")
-    for normalize in ("text", "auto"):
-        res = {}
-        settings = DedupSettings(spec=ShingleSpec(normalize=normalize), workers=1)
-        r = rate(len(rows), lambda: res.__setitem__("r", find_duplicates(data, settings, workdir / f"r-{normalize}")),
-                 repeats=2)
-        q = renames.quality(rows, pairs, len(funcs), res["r"].cluster, res["r"].rep)
-        st = res["r"].stats
-        print(f"   normalize={normalize}: {r:7.0f} rows/s ({r / ds_rate:.1f}x datasketch); recall {q['recall']:.3f}; "
-              f"clean rows removed {q['clean_removed']:.2%}, falsely {q['false_removals']:.2%} "
-              f"(code shares < half its word 5-grams with the row kept); candidate pairs {st['candidate_pairs']}, "
-              f"rejected by verification {st['rejected_pairs']}")
-    _stage_rates(rows, ds_rate, workdir)
-
-
-def _stage_rates(rows: list[str], ds_rate: float, workdir: Path) -> None:
-    """Signatures alone (``MinHasher.signatures``, best of 3), then the whole stage
-    (``process_all`` on a ``datasets.Dataset``: Arrow reads, rejected rows built, kept rows
-    selected), rows per CPU-second of this process, best of 2."""
-    import datasets
-
-    from synthkit.core.stage import StageContext
-    from synthkit.dedup.minhash import MinHasher, ShingleSpec
-    from synthkit.stages.dedup_minhash import DedupMinhash as S
-
-    sig = {}
-    for normalize in ("text", "auto"):
-        mh = MinHasher(NUM_PERM, 1, "fast", ShingleSpec(normalize=normalize))
-        mh.signatures(rows[:256])
-        sig[normalize] = rate(len(rows), lambda: [mh.signatures(rows[i:i + 2048]) for i in range(0, len(rows), 2048)])
-    print(f"   signatures only (MinHasher.signatures, one view), rows per CPU-second: text {sig['text']:.0f}, "
-          f"auto {sig['auto']:.0f} (auto costs {sig['text'] / sig['auto']:.1f}x text)")
-    ds = datasets.Dataset.from_dict({"id": [f"r{i}" for i in range(len(rows))], "code": rows})
-    for normalize in ("text", "auto"):
-        stage = S(S.Config(stage="dedup_minhash", workers=1, normalize=normalize),
-                  StageContext(index=0, seed=0, stage_dir=workdir / f"stage-{normalize}", base_dir=workdir))
-        r = rate(len(rows), lambda: stage.process_all(ds), repeats=2)
-        print(f"   stage dedup_minhash (process_all on a Dataset), normalize={normalize}: {r:7.0f} rows/s "
-              f"({r / ds_rate:.1f}x datasketch)")
 
 
 if __name__ == "__main__":
