@@ -48,7 +48,7 @@ OTHER, NAME, WORD, ATTR = 0, 1, 2, 3
 PLACEHOLDER = "ID"
 # Names that stay in the abstract view: keywords, exception classes and the builtins that
 # are called, not named (a parameter called ``object``, ``input`` or ``type`` is a name).
-_KEEP = (frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) - {"_"}
+_KEEP = (frozenset(keyword.kwlist)  # not the soft keywords: ``match``, ``case``, ``type`` are names too
          | frozenset(n for n in dir(builtins) if n[:1].isupper())
          | frozenset({"len", "isinstance", "issubclass", "range", "enumerate", "print", "super", "getattr",
                       "setattr", "hasattr", "delattr", "sorted", "reversed", "repr", "callable"}))

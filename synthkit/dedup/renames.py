@@ -18,8 +18,9 @@ strings marked by kind) and returns a similarity in [0, 1]:
 4. Score: Jaccard of the two rows' ``NGRAM``-token shingle sets after the
    renaming, every token by value (strings and docstrings included), scaled
    down when the renaming explains more than the rows share: the distinct
-   names and string words both rows hold verbatim must number at least the
-   renamed names, and at least ``MIN_SHARED``. Two getters of different
+   names and string words both rows hold verbatim, renamed ones left out,
+   over ``max(MIN_SHARED, renamed names - 1)``, capped at 1. Names and
+   attributes are renamed apart (a parameter ``f`` and ``self.f``). Two getters of different
    fields (``return self._days`` / ``return self._seconds``) are one renaming
    apart but share nothing else, so they score 0.
 
@@ -31,7 +32,8 @@ Pairs whose shingles with every name abstracted have Jaccard below
 So a copy with a few names renamed (locals, parameters, the function's name,
 attributes, in code and in messages) scores about 1, while two functions that
 share a shape but differ in a string, a docstring, a constant or most of their
-names score low, whatever way the names were chosen. Cost: a few passes of plain
+names score low, whatever way the names were chosen. What it cannot do: tell a
+renamed copy from a real twin one renaming apart (``read``/``write``). Cost: a few passes of plain
 Python over the two token lists (sets and dicts; about 0.1 ms for two
 100-token functions; ``difflib``, about 1 ms for 300 tokens, only for pairs
 that differ in length and have few anchors); candidate pairs only.
