@@ -335,6 +335,7 @@ def main() -> None:
     if args.only_renames:
         with tempfile.TemporaryDirectory() as d:
             return renames_section(args.near_rows, args.near_copies, Path(d))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/helpers/corpus.py
     from helpers.corpus import stdlib_functions
 
     t = time.perf_counter()

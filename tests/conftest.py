@@ -56,15 +56,6 @@ def tiny_tokenizer():
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, tiny_tokenizer) -> Path:
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from helpers.tiny import tiny_llama
 
-    torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(tiny_tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                      tie_word_embeddings=True, eos_token_id=tiny_tokenizer.eos_token_id,
-                      pad_token_id=tiny_tokenizer.pad_token_id, bos_token_id=tiny_tokenizer.bos_token_id)
-    path = tmp_path_factory.mktemp("tiny_llama")
-    LlamaForCausalLM(cfg).save_pretrained(path)
-    tiny_tokenizer.save_pretrained(path)
-    return path
+    return tiny_llama(tmp_path_factory.mktemp("tiny_llama"), tiny_tokenizer)

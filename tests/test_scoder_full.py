@@ -11,7 +11,7 @@ from pathlib import Path
 import datasets
 import pytest
 
-from scoder_answers import ANSWERS, DOUBLE, SQUARE
+from helpers.scoder_answers import ANSWERS, DOUBLE, SQUARE
 from synthkit.core.pipeline import Pipeline
 from synthkit.prompts.synthesize import PREFIX, parse_synthesis
 from synthkit.rounds import run_rounds

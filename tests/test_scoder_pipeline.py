@@ -10,7 +10,7 @@ from pathlib import Path
 
 import datasets
 
-from scoder_answers import ANSWERS
+from helpers.scoder_answers import ANSWERS
 from synthkit.core.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parents[1]

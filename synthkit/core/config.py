@@ -43,7 +43,7 @@ class RayConfig(BaseModel):
         "CPUs an LLM worker reserves (its torch threads on a CPU model)"))
     num_gpus_per_llm_worker: float = Field(0.0, ge=0, description=(
         "GPUs an LLM worker reserves (= vLLM tensor_parallel_size); 0 = CPU"))
-    max_retries: int = Field(3, ge=0, description="a unit whose worker died is retried this often, then the run fails")
+    max_retries: int = Field(3, ge=0, description="a job whose worker died is retried this often, then the run fails")
 
 
 class PipelineConfig(BaseModel):
@@ -57,7 +57,7 @@ class PipelineConfig(BaseModel):
     iterations: dict[str, Any] | None = Field(None, description=(
         "self-distillation rounds; validated by synthkit.rounds"))
     executor: Literal["local", "ray"] = Field("local", description=(
-        "ray: the same units on a Ray cluster (same rows, same resume)"))
+        "ray: the same jobs on a Ray cluster (same rows, same resume)"))
     ray: RayConfig = Field(default_factory=RayConfig, description="executor: ray settings")
     inputs: list[dict[str, Any]] | None = Field(None, description=(
         "Written by `save` into a dataset's pipeline.yaml: each seed input's identity (a local file by "

@@ -90,7 +90,7 @@ def run_job(stage: "Stage", sdir: rundir.StageDir, key: str, batch: list[Row]) -
                     seconds=time.perf_counter() - t0)
     funnel.add_usage(stage.ctx.usage.minus(usage_before))
     funnel.count(rejected)
-    sdir.write_unit(key, kept, rejected, stage.name, funnel)
+    sdir.write_job(key, kept, rejected, stage.name, funnel)
 
 
 def run_whole(stage: "Stage", sdir: rundir.StageDir, input_dir: Path | None) -> Funnel:
@@ -116,7 +116,7 @@ def run_whole(stage: "Stage", sdir: rundir.StageDir, input_dir: Path | None) -> 
     funnel.count(rejected)
     for i, chunk in enumerate(chunks):
         last = i == len(chunks) - 1
-        sdir.write_unit(rundir.unit_key(0, i), chunk, rejected if last else [], stage.name,
+        sdir.write_job(rundir.job_key(0, i), chunk, rejected if last else [], stage.name,
                         funnel if last else Funnel())
     return funnel
 
@@ -139,7 +139,7 @@ def write_verdict_job(sdir: rundir.StageDir, stage: str, key: str, table: Any,
         dropped.append(Rejected({**row, **extra}, reason, detail))
     funnel = Funnel(rows_in=table.num_rows, kept=kept.num_rows, seconds=seconds)
     funnel.count(dropped)
-    sdir.write_unit(key, kept, dropped, stage, funnel)
+    sdir.write_job(key, kept, dropped, stage, funnel)
     return funnel
 
 

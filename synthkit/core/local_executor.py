@@ -25,15 +25,15 @@ class LocalExecutor:
                  passes: list[str], keys: list[list[str]]) -> None:
         """Run the unfinished ``keys[p][s]`` jobs, pass by pass (``s`` = input shard)."""
         stage.setup()
-        done = sum(sdir.unit_done(k) for row in keys for k in row)
+        done = sum(sdir.job_done(k) for row in keys for k in row)
         with progress(sum(map(len, keys)), done, f"{stage.ctx.index:02d} {stage.name}") as bar:
             for p, name in enumerate(passes):
-                if all(sdir.unit_done(k) for k in keys[p]):
+                if all(sdir.job_done(k) for k in keys[p]):
                     continue
                 stage.open_pass(name)
                 try:
                     for s, batch in enumerate(batches(input_dir, stage.config.shard_size)):
-                        if sdir.unit_done(keys[p][s]):
+                        if sdir.job_done(keys[p][s]):
                             continue
                         run_job(stage, sdir, keys[p][s], batch)
                         bar.update(1)

@@ -10,18 +10,18 @@ Contract:
 
 - Each stage's folder (see ``rundir``) carries a fingerprint of its config, the
   pipeline seed, its LLM config (``LLMConfig.fingerprint``: the model by content
-  or Hub revision; settings that cannot change rows, ``llm.base.row_neutral``,
+  or Hub revision; settings that cannot change rows, ``core.fingerprint.row_neutral``,
   left out) and the fingerprint of the stage before it. A
   rerun skips a stage whose ``_SUCCESS`` and fingerprint match, and redoes it
   (and so everything after it) when they differ.
 - A row-local stage's input is cut into shards of ``shard_size`` rows, always at
-  the same boundaries; each (pass, shard) unit is saved as soon as it is done. A
-  run killed with SIGKILL resumes at the first unsaved unit, and since units are
+  the same boundaries; each (pass, shard) job is saved as soon as it is done. A
+  run killed with SIGKILL resumes at the first unsaved job, and since jobs are
   seeded by their position, a deterministic backend gives the same rows as an
   uninterrupted run: nothing lost, nothing duplicated (ids are checked).
-- Where units run is the executor's business (``synthkit.core.executor``):
+- Where jobs run is the executor's business (``synthkit.core.executor``):
   ``executor: local`` (default) runs them here, one after another;
-  ``executor: ray`` runs the very same units on a Ray cluster
+  ``executor: ray`` runs the very same jobs on a Ray cluster
   (``synthkit.core.ray_executor``), so rows, rejections, counts and resume are
   the same. Neither key enters a fingerprint: a run may resume on the other.
 - ``report.json`` in the run folder holds per-stage rows in/out, drops by
@@ -45,10 +45,10 @@ from typing import Any, Sequence
 from synthkit.core import rerun, rundir
 from synthkit.core.columns import check_columns, folder_columns
 from synthkit.core.executor import Executor
+from synthkit.core.fingerprint import fingerprint, row_neutral
 from synthkit.core.local_executor import LocalExecutor
 from synthkit.core.config import PipelineConfig, load_raw, parse_pipeline, stage_llm_config, validate_stage
 from synthkit.errors import ConfigError, DataError
-from synthkit.llm.base import row_neutral
 from synthkit.core.record import Funnel, Row, assign_ids
 from synthkit.core.progress import quiet_libraries
 from synthkit.core.registry import STAGES
@@ -56,10 +56,6 @@ from synthkit.core.report import throughput, totals
 from synthkit.core.stage import Stage, StageConfig, StageContext
 
 log = logging.getLogger(__name__)
-
-
-def fingerprint(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
 class Pipeline:
@@ -242,7 +238,7 @@ def write_input(run_dir: Path, dataset: "datasets.Dataset | list[Row]") -> tuple
     size = INPUT_ROWS_PER_SHARD
     for i in range(0, max(len(rows), 1), size):
         chunk = rows[i:i + size]
-        sdir.write_unit(rundir.unit_key(0, i // size), chunk, [], "input",
+        sdir.write_job(rundir.job_key(0, i // size), chunk, [], "input",
                        Funnel(rows_in=len(chunk), kept=len(chunk)))
     sdir.finish({"stage": "input", **Funnel(rows_in=len(rows), kept=len(rows)).to_dict()})
     return sdir.data, content
@@ -287,7 +283,7 @@ def _run_rowwise(stage: Stage, sdir: rundir.StageDir, input_dir: Path | None, ex
     n_rows = rundir.count_rows(input_dir) if input_dir else 0
     n_shards = math.ceil(n_rows / size)
     passes = list(stage.passes())
-    keys = [[rundir.unit_key(p, s) for s in range(n_shards)] for p in range(len(passes))]
+    keys = [[rundir.job_key(p, s) for s in range(n_shards)] for p in range(len(passes))]
     executor.run_jobs(stage, sdir, input_dir, passes, keys)
     funnel = sdir.funnel()
     funnel.rows_in = n_rows  # each pass reads every input row; count them once

@@ -119,17 +119,17 @@ def _worker_context(ctx: Any) -> Any:
 
 def _write_units(stage_name: str, stage_dir: str, source: ShardedInput, files: list[int],
                  verdicts: list[dict], seconds: float) -> None:
-    """A Ray task: write the output unit of each input file from its verdicts."""
+    """A Ray task: write the output job of each input file from its verdicts."""
     sdir = rundir.StageDir(Path(stage_dir))
     for i, rejected in zip(files, verdicts):
-        write_verdict_job(sdir, stage_name, rundir.unit_key(0, i), source.table(i), rejected,
+        write_verdict_job(sdir, stage_name, rundir.job_key(0, i), source.table(i), rejected,
                           seconds if i == 0 else 0.0)
 
 
 @dataclass
 class _Task:
     args: tuple                      # the arguments of the actor call
-    label: str                       # for messages: the unit key or the input files
+    label: str                       # for messages: the job key or the input files
     done: Callable[[], bool] = lambda: False  # finished on disk already (a worker died after writing)
     attempts: int = 0
     result: Any = None
@@ -137,7 +137,7 @@ class _Task:
 
 @dataclass
 class RayExecutor:
-    """Runs units on Ray; see the module doc. Built by ``pipeline.make_executor``."""
+    """Runs jobs on Ray; see the module doc. Built by ``pipeline.make_executor``."""
 
     config: RayConfig
     stages: Sequence[Stage] = ()
@@ -248,7 +248,7 @@ class RayExecutor:
                         if task.attempts > self.config.max_retries:
                             raise SynthkitError(f"{stage.name}: {task.label}: its worker died {task.attempts} time(s), "
                                                 f"more than ray.max_retries = {self.config.max_retries} (last: "
-                                                f"{type(e).__name__}); finished units are kept, run the same command "
+                                                f"{type(e).__name__}); finished jobs are kept, run the same command "
                                                 "to resume") from None
                         log.warning("ray: worker lost on %s (%s); retrying (%d/%d)", task.label, type(e).__name__,
                                     task.attempts, self.config.max_retries)
@@ -288,12 +288,12 @@ class RayExecutor:
         source = ShardedInput.of(input_dir, self.cpus())
         size = stage.config.shard_size
         total = sum(map(len, keys))
-        done = sum(sdir.unit_done(k) for row in keys for k in row)
+        done = sum(sdir.job_done(k) for row in keys for k in row)
         with progress(total, done, f"{stage.ctx.index:02d} {stage.name} (ray)") as bar:
             for name, row in zip(passes, keys):
-                tasks = [_Task((name, key, s * size, (s + 1) * size), f"unit {key}",
-                               done=lambda key=key: sdir.unit_done(key))
-                         for s, key in enumerate(row) if not sdir.unit_done(key)]
+                tasks = [_Task((name, key, s * size, (s + 1) * size), f"job {key}",
+                               done=lambda key=key: sdir.job_done(key))
+                         for s, key in enumerate(row) if not sdir.job_done(key)]
                 if tasks:
                     self._run_tasks(stage, tasks, lambda actor, args: actor.run.remote(*args), source, bar)
         self._merge_caches()

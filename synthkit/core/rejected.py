@@ -37,7 +37,7 @@ def schema():
 
 
 def pack(rejected: list[Rejected], stage: str):
-    """The rejected rows of one unit as an Arrow table in the one schema above."""
+    """The rejected rows of one job as an Arrow table in the one schema above."""
     import pyarrow as pa
 
     cols: dict[str, list[Any]] = {c: [] for c in COLUMNS}

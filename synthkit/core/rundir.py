@@ -3,26 +3,20 @@
 Layout of ``runs/<name>/<NN>_<stage>/``::
 
     _FINGERPRINT          json: the config fingerprint the folder was made under
-    shards/<key>.parquet  kept rows of one unit of work (``<key>`` = p<pass>-s<shard>)
+    shards/<key>.parquet  kept rows of one shard job (``<key>`` = p<pass>-s<shard>)
     rejected/<key>.parquet dropped rows: one schema for all stages (``core.rejected``)
-    stats/<key>.json      the unit's Funnel (rows in, kept, dropped per reason, ...)
+    stats/<key>.json      the job's Funnel (rows in, kept, dropped per reason, ...)
     stats.json            the stage's summed Funnel, written when it finishes
     _SUCCESS              the stage finished; a rerun with the same fingerprint skips it
 
-Every file is written to a temporary name and renamed into place, and a unit's
-data shard is renamed last: its presence is the proof that the unit finished.
-A kill at any moment therefore leaves either a whole unit or none of it, plus
+Every file is written to a temporary name and renamed into place, and a job's
+data shard is renamed last: its presence is the proof that the job finished.
+A kill at any moment therefore leaves either a whole job or none of it, plus
 stray ``*.tmp`` files that the next run removes.
 
-Shards are parquet, each schema column with its one Arrow type
-(``record.arrow_types``; ``rows_to_table`` does the typing). A value that does
-not fit, or a column whose values have no common type (a string in one row, a
-list in another), is stored as its JSON text, strings staying strings; the
-unit's stats get a ``notes`` entry naming the column, so nothing is lost to a
-schema quirk and nothing crashes. Shards of one stage may still differ (a column
-of ints in one, of strings in another): ``load_table`` unifies them the same
-way, and ``StageDir.finish`` notes it in ``stats.json``. Runs written before
-this (``<key>.jsonl`` shards) are still read.
+Shards are parquet, typed by ``core.arrow`` (a value that does not fit is
+stored as JSON text and noted in the job's stats); ``load_table`` unifies shards
+of different schemas. JSON-lines shards (``<key>.jsonl``) are read too.
 """
 
 from __future__ import annotations
@@ -37,7 +31,8 @@ from typing import Any, Iterator
 
 from synthkit.core import rejected as rejected_rows
 from synthkit.errors import SynthkitError
-from synthkit.core.record import Funnel, Rejected, Row, arrow_types, conform_row
+from synthkit.core.arrow import cast_table, merged_schema, rows_to_table
+from synthkit.core.record import Funnel, Rejected, Row
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +43,7 @@ class DiskFullError(SynthkitError):
     """Raised when a write fails for lack of space; finished shards stay valid."""
 
 
-def unit_key(pass_index: int, shard_index: int) -> str:
+def job_key(pass_index: int, shard_index: int) -> str:
     return f"p{pass_index:03d}-s{shard_index:06d}"
 
 
@@ -80,162 +75,6 @@ def write_rows(folder: Path, key: str, rows: list[Row]) -> dict[str, str]:
     table, notes = rows_to_table(rows)
     write_table(folder, key, table)
     return notes
-
-
-# --- typing rows -------------------------------------------------------------------------
-def rows_to_table(rows: list[Row]):
-    """``rows`` as an Arrow table with one type per column, and the notes
-    (column -> what was done) for values that did not fit. See the module doc."""
-    import pyarrow as pa
-
-    rows = [conform_row(r) for r in rows]
-    names: dict[str, None] = {}
-    for r in rows:
-        names.update(dict.fromkeys(r))
-    types, notes = arrow_types(), {}
-    arrays = [_column([r.get(n) for r in rows], types.get(n), n, notes) for n in names]
-    return pa.Table.from_arrays(arrays, names=list(names)), notes
-
-
-def _column(values: list, want: Any, where: str, notes: dict[str, str]):
-    import pyarrow as pa
-
-    present = [v for v in values if v is not None and not (isinstance(v, dict) and not v)]
-    if not present:
-        return pa.nulls(len(values), want if isinstance(want, pa.DataType) else pa.null())
-    if all(isinstance(v, dict) and all(isinstance(k, str) for k in v) for v in present) and (
-            want is None or isinstance(want, dict)):
-        return _struct(values, want or {}, where, notes)
-    if isinstance(want, pa.DataType) and _fits(present, want):
-        try:
-            return pa.array(values, type=want)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError, ValueError):
-            pass
-    if isinstance(want, pa.DataType) and pa.types.is_string(want):  # a text column stays text
-        kinds = sorted({type(v).__name__ for v in present if not isinstance(v, str)})
-        notes[where] = f"{', '.join(kinds)} values stored as JSON text"
-        return pa.array([_text(v) for v in values], type=pa.string())
-    try:
-        array = pa.array(values)
-        if _writable(array.type):
-            if want is not None:
-                notes[where] = f"does not fit the schema ({_describe(want)}); stored as {array.type}"
-            return array
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError, ValueError):
-        pass
-    kinds = sorted({type(v).__name__ for v in present})
-    notes[where] = f"mixed types ({', '.join(kinds)}); stored as JSON text"
-    return pa.array([_text(v) for v in values], type=pa.string())
-
-
-def _struct(values: list, want: dict, where: str, notes: dict[str, str]):
-    import pyarrow as pa
-
-    keys: dict[str, None] = {}
-    for v in values:
-        if isinstance(v, dict):
-            keys.update(dict.fromkeys(v))
-    children = [_column([v.get(k) if isinstance(v, dict) else None for v in values],
-                        want.get(k, want.get("*")), f"{where}.{k}", notes) for k in keys]
-    mask = pa.array([not (isinstance(v, dict) and v) for v in values], type=pa.bool_())
-    return pa.StructArray.from_arrays(children, names=list(keys), mask=mask)
-
-
-def _fits(values: list, want) -> bool:
-    """False where pyarrow would silently drop data (a struct key it does not know)."""
-    import pyarrow as pa
-
-    if pa.types.is_string(want):
-        return all(isinstance(v, str) for v in values)
-    if pa.types.is_list(want) and pa.types.is_struct(want.value_type):
-        known = {f.name for f in want.value_type}
-        return all(isinstance(v, list) and all(isinstance(x, dict) and set(x) <= known for x in v) for v in values)
-    return True
-
-
-def _writable(t) -> bool:
-    """Parquet cannot store a struct without fields."""
-    import pyarrow as pa
-
-    if pa.types.is_struct(t):
-        return t.num_fields > 0 and all(_writable(f.type) for f in t)
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        return _writable(t.value_type)
-    return not (pa.types.is_union(t) or pa.types.is_map(t))
-
-
-def _describe(want: Any) -> str:
-    return str(want) if not isinstance(want, dict) else "struct"
-
-
-def _text(v: Any) -> str | None:
-    return v if v is None or isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
-
-
-def merged_schema(schemas: list) -> tuple[Any, dict[str, str]]:
-    """One schema the tables of ``schemas`` can all be cast to, and notes for
-    columns whose types conflicted (they become text)."""
-    import pyarrow as pa
-
-    fields: dict[str, Any] = {}
-    notes: dict[str, str] = {}
-    for schema in schemas:
-        for f in schema:
-            fields[f.name] = _merge(fields[f.name], f.type, f.name, notes) if f.name in fields else f.type
-    return pa.schema(list(fields.items())), notes
-
-
-def _merge(a, b, where: str, notes: dict[str, str]):
-    import pyarrow as pa
-
-    t = pa.types
-    if a == b or t.is_null(b):
-        return a
-    if t.is_null(a):
-        return b
-    if t.is_struct(a) and t.is_struct(b):
-        fields = {f.name: f.type for f in a}
-        for f in b:
-            fields[f.name] = _merge(fields[f.name], f.type, f"{where}.{f.name}", notes) if f.name in fields else f.type
-        return pa.struct(list(fields.items()))
-    if t.is_list(a) and t.is_list(b):
-        return pa.list_(_merge(a.value_type, b.value_type, where, notes))
-    numeric = (t.is_integer(a) or t.is_floating(a)) and (t.is_integer(b) or t.is_floating(b))
-    if numeric:
-        return pa.float64() if a != b else a
-    if not (t.is_string(a) and t.is_large_string(b) or t.is_large_string(a) and t.is_string(b)):
-        notes[where] = f"{a} in some shards, {b} in others; other values than text stored as JSON text"
-    return pa.string()
-
-
-def _cast_table(table, schema):
-    import pyarrow as pa
-
-    arrays = []
-    for f in schema:
-        if f.name not in table.column_names:
-            arrays.append(pa.nulls(table.num_rows, f.type))
-            continue
-        col = table.column(f.name)
-        if col.type == f.type:
-            arrays.append(col)
-        else:
-            arrays.append(pa.array([_coerce(v, f.type) for v in col.to_pylist()], type=f.type))
-    return pa.Table.from_arrays(arrays, schema=schema)
-
-
-def _coerce(v: Any, t) -> Any:
-    import pyarrow as pa
-
-    if v is None:
-        return None
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return _text(v)
-    if pa.types.is_struct(t) and isinstance(v, dict):
-        return {f.name: _coerce(v.get(f.name), f.type) for f in t}
-    if pa.types.is_list(t) and isinstance(v, list):
-        return [_coerce(x, t.value_type) for x in v]
-    return v
 
 
 def write_table(folder: Path, key: str, table) -> Path:
@@ -303,7 +142,7 @@ def load_table(folder: Path, columns: list[str] | None = None):
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         schema, notes = merged_schema([t.schema for t in tables])
         log.warning("%s: shards disagree on column types; %s", folder, "; ".join(f"{k}: {v}" for k, v in notes.items()))
-        return pa.concat_tables([_cast_table(t, schema) for t in tables])
+        return pa.concat_tables([cast_table(t, schema) for t in tables])
 
 
 def shard_notes(folder: Path) -> dict[str, str]:
@@ -356,12 +195,12 @@ class StageDir:
             write_json(fp_file, {"fingerprint": fingerprint, **described})
         return False
 
-    def unit_done(self, key: str) -> bool:
+    def job_done(self, key: str) -> bool:
         return any((self.data / f"{key}{ext}").exists() for ext in (".parquet", ".jsonl"))
 
-    def write_unit(self, key: str, kept, rejected: list[Rejected], stage: str,
+    def write_job(self, key: str, kept, rejected: list[Rejected], stage: str,
                    funnel: Funnel) -> None:
-        """Write one unit's outputs; the kept shard last, as the commit point.
+        """Write one job's outputs; the kept shard last, as the commit point.
         ``kept`` is a list of rows or an Arrow table. When every row was dropped,
         the empty kept shard still has the rows' columns (taken from the dropped
         rows), so an empty result keeps the run's schema."""
@@ -378,7 +217,7 @@ class StageDir:
             funnel = Funnel(**{**funnel.__dict__, "notes": {**funnel.notes, **notes}})
         if rejected:  # no empty file: `datasets` cannot read a parquet file without rows
             write_table(self.path / REJECTED, key, rejected_table)
-        else:  # a killed earlier attempt at this unit may have left one
+        else:  # a killed earlier attempt at this job may have left one
             (self.path / REJECTED / f"{key}.parquet").unlink(missing_ok=True)
         write_json(self.path / STATS / f"{key}.json", funnel.to_dict())
         write_table(self.data, key, kept)

@@ -17,7 +17,7 @@ What the helper fixes once for every stage:
   runner already laid the stage's own ``llm:`` block over (stages never merge it
   again).
 - **seeds**: ``seed(batch)`` = ``derive_seed(pipeline seed, stage index,
-  checkpoint index, first row id)``; units are cut at the same boundaries on a
+  checkpoint index, first row id)``; jobs are cut at the same boundaries on a
   rerun, so a resumed run draws the same samples.
 - **provenance**: ``meta(row, ...)`` writes ``stage``, ``model`` (the backend's
   model id), ``checkpoint`` (the pass name, or the configured model for

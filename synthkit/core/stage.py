@@ -6,8 +6,9 @@ row comes back as ``Rejected(row, reason)`` and the runner writes it to
 ``rejected/`` and counts it. It must never return ``None`` or silently lose a row.
 
 A whole-dataset stage (dedup, influence selection) implements
-``process_all(dataset) -> (kept, rejected)`` where ``kept`` is a
-``datasets.Dataset`` (or a list of rows) and ``rejected`` a list of ``Rejected``.
+``process_all(dataset) -> (kept, rejected)``: it is given a ``datasets.Dataset``
+(never a list) and returns ``kept`` (a Dataset, or a list of rows) and
+``rejected`` (a list of ``Rejected``); see ``WholeStage`` for running distributed.
 
 The runner, not the stage, does the batching, sharding, resume, counting and
 writing. A row-local stage may split its work into *passes* (one per model

@@ -14,8 +14,6 @@ Modules:
   ``dedup_minhash`` stage.
 - ``codenorm``, ``benchmarks``, ``contamination``: the code normaliser (shared
   with dedup) and the detectors behind the ``decontaminate`` stage.
-- ``corpus``: real stdlib code, disguises (rename, reformat, comment) and near
-  copies (one name renamed, one comment line) for tests and benchmarks.
 
 How memory grows with the dataset in ``dedup_minhash`` (n rows, b bands of r
 rows): the text is read in record batches of ``batch_rows`` (RAM per batch,

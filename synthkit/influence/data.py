@@ -32,6 +32,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from synthkit.core.record import get_path
 from synthkit.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -84,21 +85,13 @@ def family(task_id: str) -> str:
     return task_id.rsplit("/", 1)[0] if "/" in task_id else task_id
 
 
-def _lookup(row: Any, path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(row, dict) or part not in row:
-            return None
-        row = row[part]
-    return row
-
-
 def _subtask(row: dict[str, Any], field: str | None) -> str:
     if field:
-        v = _lookup(row, field)
+        v = get_path(row, field)
         if v is None:
             raise DataError(f"validation: an example has no `{field}` (subtask_field); keys: {', '.join(row)}")
         return str(v)
-    tid = row.get("task_id") if row.get("task_id") is not None else _lookup(row, "meta.task_id")
+    tid = row.get("task_id") if row.get("task_id") is not None else get_path(row, "meta.task_id")
     return family(str(tid)) if tid is not None else "all"
 
 

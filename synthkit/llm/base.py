@@ -130,23 +130,6 @@ class LLMConfig(BaseModel):
 SPEED_KEYS = frozenset({"threads", "max_concurrency", "timeout_s", "max_retries"})
 
 
-def row_neutral(stage_config: dict[str, Any]) -> dict[str, Any]:
-    """A stage config's dump without what cannot change its rows: ``workers``
-    (processes or sandbox slots, at any depth) and, in an ``llm`` override, the
-    ``SPEED_KEYS``. (A stage's own ``timeout_s`` stays: a program that times out
-    at 5 s may pass at 10 s.)"""
-    out = {}
-    for key, value in stage_config.items():
-        if key == "workers":
-            continue
-        if key == "llm" and isinstance(value, dict):
-            value = {k: v for k, v in value.items() if k not in SPEED_KEYS}
-        elif isinstance(value, dict):
-            value = row_neutral(value)
-        out[key] = value
-    return out
-
-
 # Keys that only some backends read; every other key is common to all.
 BACKEND_KEYS: dict[str, set[str]] = {
     "device": {"transformers"}, "batch_size": {"transformers"}, "threads": {"transformers"},

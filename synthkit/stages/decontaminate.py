@@ -41,7 +41,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from synthkit.errors import ConfigError, DataError
-from synthkit.core.record import Rejected
+from synthkit.core.record import Rejected, rows_at
 from synthkit.core.registry import register_stage
 from synthkit.core.shards import Verdicts
 from synthkit.core.stage import StageConfig, WholeStage
@@ -182,15 +182,14 @@ class Decontaminate(WholeStage):
         if len(dataset) == 0:
             self._write_report(0, {}, [])
             return dataset, []
-        cols = self.config.columns
-        self._check_columns(dataset.column_names if not isinstance(dataset, list) else (list(dataset[0]) if dataset else cols))
+        self._check_columns(dataset.column_names)
         found = self._scan(dataset)
         bad = sorted(found)
         flags = [True] * len(dataset)
         for pos in bad:
             flags[pos] = False
         clean = [i for i, ok in enumerate(flags) if ok]
-        rows = _rows(dataset, bad)
+        rows = rows_at(dataset, bad)
         report, rejected = [], []
         for pos, row in zip(bad, rows):
             matches = [m.to_dict() for m in found[pos]]
@@ -200,8 +199,7 @@ class Decontaminate(WholeStage):
         self._write_report(len(dataset), found, report)
         log.info("decontaminate: %d of %d rows removed (%s)", len(bad), len(dataset),
                  self.summary["by_benchmark"])
-        kept = [dataset[i] for i in clean] if isinstance(dataset, list) else dataset.select(clean)
-        return kept, rejected
+        return dataset.select(clean), rejected
 
     def shard_columns(self) -> list[str]:
         return list(self.config.columns)
@@ -264,11 +262,8 @@ class Decontaminate(WholeStage):
 
         cols, size = self.config.columns, self.config.batch_rows
         for lo in range(0, len(dataset), size):
-            if isinstance(dataset, list):
-                yield {c: [as_text(r.get(c)) for r in dataset[lo:lo + size]] for c in cols}
-            else:
-                part = dataset.select_columns(cols)[lo:lo + size]
-                yield {c: [as_text(v) for v in part[c]] for c in cols}
+            part = dataset.select_columns(cols)[lo:lo + size]
+            yield {c: [as_text(v) for v in part[c]] for c in cols}
 
     def _matched(self, matches: list[dict]) -> list[dict]:
         """Each benchmark item of ``matches`` once, with its text (see the module doc)."""
@@ -302,12 +297,6 @@ class Decontaminate(WholeStage):
                 "settings": {k: getattr(c, k) for k in ("detectors", "min_substring_chars", "ngram_text",
                                                          "ngram_code", "max_item_share", "threshold", "num_perm",
                                                          "min_tokens")}}
-
-
-def _rows(dataset: Any, idx: list[int]) -> list[dict]:
-    if isinstance(dataset, list):
-        return [dict(dataset[i]) for i in idx]
-    return dataset.select(idx).to_list() if idx else []
 
 
 def _detail(m) -> str:

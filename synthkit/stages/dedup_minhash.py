@@ -48,7 +48,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from synthkit.core.record import Rejected, Row
+from synthkit.core.record import Rejected, rows_at
 from synthkit.core.registry import register_stage
 from synthkit.core.shards import Verdicts
 from synthkit.core.stage import StageConfig, WholeStage
@@ -134,8 +134,6 @@ class DedupMinhash(WholeStage):
             if not self.config.keep_workdir:
                 shutil.rmtree(workdir, ignore_errors=True)
         self._write_stats(result)
-        if isinstance(dataset, list):
-            return [dataset[i] for i in kept_idx.tolist()], rejected
         return dataset.select(kept_idx), rejected
 
     def reduce_shards(self, source: Any, results: list[Any]) -> Verdicts:
@@ -183,7 +181,7 @@ def _rejections(dataset: Any, result: Any) -> list[Rejected]:
         return []
     kept_ids = _ids(dataset, np.asarray(result.rep[removed]))
     return [Rejected(dict(row, **extra), reason, detail)
-            for row, (reason, detail, extra) in zip(_rows(dataset, removed), _why(result, removed, kept_ids))]
+            for row, (reason, detail, extra) in zip(rows_at(dataset, removed.tolist()), _why(result, removed, kept_ids))]
 
 
 def _why(result: Any, removed, kept_ids: list[str]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -199,16 +197,8 @@ def _why(result: Any, removed, kept_ids: list[str]) -> list[tuple[str, str, dict
             for cluster, kept_id, exact in zip(clusters.tolist(), kept_ids, np.asarray(result.exact[removed]).tolist())]
 
 
-def _rows(dataset: Any, idx) -> list[Row]:
-    if isinstance(dataset, list):
-        return [dict(dataset[i]) for i in idx.tolist()]
-    return dataset.select(idx).to_list()
-
-
 def _ids(dataset: Any, positions) -> list[str]:
     """The ``id`` of each row at ``positions`` (``#<position>`` when rows have none)."""
-    if isinstance(dataset, list):
-        return [str(dataset[p]["id"]) if "id" in dataset[p] else f"#{p}" for p in positions.tolist()]
     if "id" not in dataset.column_names:
         return [f"#{p}" for p in positions.tolist()]
     return [str(v) for v in dataset.select_columns(["id"]).select(positions)["id"]]

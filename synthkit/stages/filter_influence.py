@@ -134,7 +134,7 @@ class FilterInfluence(WholeStage):
         from synthkit.influence.data import Duplicates, load_validation, row_messages
         from synthkit.influence.features import FeatureSpec, score_rows, torch_threads
 
-        rows = dataset.to_list() if hasattr(dataset, "to_list") else [dict(r) for r in dataset]
+        rows = dataset.to_list()
         c = self.config
         if not c.enabled:
             log.info("filter_influence: enabled: false, passing %d rows through", len(rows))

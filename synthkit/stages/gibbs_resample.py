@@ -300,7 +300,7 @@ class GibbsResample(WholeStage):
     def process_all(self, dataset) -> tuple[list[Row], list[Rejected]]:
         from synthkit.eval.diversity import diversity_report
 
-        rows = dataset.to_list() if hasattr(dataset, "to_list") else list(dataset)
+        rows = dataset.to_list()
         tasks, rejected = split_tasks(rows)
         kept: list[Row] = []
         if self.config.include_seed:

@@ -114,7 +114,7 @@ class PerplexitySelect(WholeStage):
     def process_all(self, dataset) -> tuple[list[Row], list[Rejected]]:
         from synthkit.eval.diversity import diversity_report
 
-        rows = dataset.to_list() if hasattr(dataset, "to_list") else list(dataset)
+        rows = dataset.to_list()
         seeds = [r for r in rows if (r.get("meta") or {}).get("origin") == "seed"]
         pool, rejected = self._scored([r for r in rows if (r.get("meta") or {}).get("origin") != "seed"])
         kept: list[Row] = []

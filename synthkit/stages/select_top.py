@@ -40,7 +40,7 @@ from typing import Any, Literal, Sequence
 
 from pydantic import Field, field_validator, model_validator
 
-from synthkit.core.record import Rejected, Row
+from synthkit.core.record import Rejected, Row, get_path, rows_at
 from synthkit.core.registry import register_stage
 from synthkit.core.shards import Verdicts
 from synthkit.core.stage import StageConfig, WholeStage
@@ -98,12 +98,12 @@ def top_indices(scores: Sequence[float], fraction: float | None = None, k: int |
 class SelectTop(WholeStage):
     """Keep the top fraction or top k rows by a score (ties by id); reject the rest with their rank."""
 
-    distributed = True  # map_shard reads (score, id) per shard; reduce_shards ranks them
-
     reads, writes = (), ()  # reads the root column of `by`
 
     def columns_read(self) -> list:
         return [(self.config.by.split(".", 1)[0], f"by: {self.config.by}")]
+
+    distributed = True  # map_shard reads (score, id) per shard; reduce_shards ranks them
 
     class Config(StageConfig):
         by: str = Field("scores.judge", description="dotted path to the score in each row")
@@ -127,22 +127,14 @@ class SelectTop(WholeStage):
             return self
 
     def process_all(self, dataset: Any) -> tuple[Any, list[Rejected]]:
-        import numpy as np
-
         c = self.config
         parts = c.by.split(".")
-        if isinstance(dataset, list):
-            scores = np.array([_number(_lookup(r, parts)) for r in dataset], dtype=np.float64)
-            ids = ["" if r.get("id") is None else str(r["id"]) for r in dataset]
-        else:
-            scores, ids = _arrow_scores(dataset, parts), _arrow_ids(dataset)
+        scores, ids = _arrow_scores(dataset, parts), _arrow_ids(dataset)
         kept, below, missing, why_below = self._select(scores, ids)
-        rejected = [Rejected(row, "no_score", _why_no_score(row, parts, c.by))
-                    for row in _rows(dataset, missing.tolist())]
+        rejected = [Rejected(row, "no_score", _why_no_score(row, c.by))
+                    for row in rows_at(dataset, missing.tolist())]
         rejected += [Rejected(row, "below_top", why_below(p))
-                     for p, row in zip(below.tolist(), _rows(dataset, below.tolist()))]
-        if isinstance(dataset, list):
-            return [dataset[i] for i in kept.tolist()], rejected
+                     for p, row in zip(below.tolist(), rows_at(dataset, below.tolist()))]
         return dataset.select(kept), rejected
 
     def _select(self, scores: "np.ndarray", ids: list[str] | None):
@@ -178,8 +170,8 @@ class SelectTop(WholeStage):
         shard = datasets.Dataset(table)
         scores = _arrow_scores(shard, parts)
         missing = np.flatnonzero(~np.isfinite(scores)).tolist()
-        rows = _rows(shard.select_columns([c for c in shard.column_names if c == parts[0]]), missing)
-        details = {offset + p: _why_no_score(row, parts, self.config.by) for p, row in zip(missing, rows)}
+        rows = rows_at(shard.select_columns([c for c in shard.column_names if c == parts[0]]), missing)
+        details = {offset + p: _why_no_score(row, self.config.by) for p, row in zip(missing, rows)}
         return scores, _arrow_ids(shard), details
 
     def reduce_shards(self, source: Any, results: list[Any]) -> Verdicts:
@@ -196,26 +188,8 @@ class SelectTop(WholeStage):
         return verdicts
 
 
-def _lookup(row: Any, parts: list[str]) -> Any:
-    for p in parts:
-        if not isinstance(row, dict) or p not in row:
-            return None
-        row = row[p]
-    return row
-
-
-def _number(v: Any) -> float:
-    """``v`` as a float; NaN when it is no score (missing, a bool, not a number)."""
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return math.nan
-    try:
-        return float(v)
-    except OverflowError:  # an int too large for a float
-        return math.nan
-
-
-def _why_no_score(row: Row, parts: list[str], by: str) -> str:
-    v = _lookup(row, parts)
+def _why_no_score(row: Row, by: str) -> str:
+    v = get_path(row, by)
     return f"{by} is missing" if v is None else f"{by} = {v!r} is not a finite number"
 
 
@@ -251,11 +225,3 @@ def _arrow_ids(dataset: Any) -> list[str] | None:
     for batch in dataset.select_columns(["id"]).with_format("arrow").iter(batch_size=BATCH_ROWS):
         out.extend("" if v is None else str(v) for v in batch.column(0).to_pylist())
     return out
-
-
-def _rows(dataset: Any, positions: list[int]) -> list[Row]:
-    if not positions:
-        return []
-    if isinstance(dataset, list):
-        return [dict(dataset[i]) for i in positions]
-    return dataset.select(positions).to_list()

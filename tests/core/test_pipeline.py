@@ -10,7 +10,7 @@ from pathlib import Path
 import datasets
 import pytest
 
-from kill_helpers import kill_mid_run
+from helpers.kill import kill_mid_run
 from synthkit.errors import DataError, SynthkitError
 from synthkit.core.pipeline import Pipeline
 
@@ -85,9 +85,9 @@ def test_stage_returning_garbage_is_an_error(tmp_path, seeds_file):
         def process(self, batch):
             return [None]
 
-    from synthkit.core.pipeline import _split
+    from synthkit.core.executor import split
     with pytest.raises(SynthkitError, match="returned a NoneType"):
-        _split(Broken(Stage.Config(stage="broken"), StageContext(0, 0, tmp_path, tmp_path)), [None])
+        split(Broken(Stage.Config(stage="broken"), StageContext(0, 0, tmp_path, tmp_path)), [None])
 
 
 def test_duplicate_ids_are_caught(tmp_path):

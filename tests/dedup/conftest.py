@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from synthkit.dedup.corpus import stdlib_functions
+from helpers.corpus import stdlib_functions
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 from synthkit.dedup.codenorm import PLACEHOLDER, code_tokens, literal_token, parses_as_python, text_tokens
-from synthkit.dedup.corpus import add_comments, reformat, rename_identifiers
+from helpers.corpus import add_comments, reformat, rename_identifiers
 
 SRC = '''import math
 

@@ -15,7 +15,7 @@ import pytest
 
 from synthkit.dedup.benchmarks import load_benchmark
 from synthkit.dedup.contamination import Decontaminator, DetectSettings
-from synthkit.dedup.corpus import add_comments, rename_identifiers, reformat
+from helpers.corpus import add_comments, rename_identifiers, reformat
 
 DISGUISES = {
     "verbatim": lambda code, seed: code,

@@ -120,7 +120,7 @@ def test_compat_mode_runs_end_to_end(planted, tmp_path):
 def test_near_copies_with_a_rename_and_a_comment_are_found(stdlib_code, tmp_path):
     """The issue's yardstick: one name renamed throughout plus a comment line, hidden
     among 3,000 real functions. normalize=auto compares them as code."""
-    from synthkit.dedup.corpus import plant_near_copies, token_similarity
+    from helpers.corpus import plant_near_copies, token_similarity
 
     clean = stdlib_code[:3000]
     rows, pairs = plant_near_copies(clean, 300, seed=0)

@@ -88,7 +88,7 @@ def test_bad_inputs_are_clear_errors(tmp_path):
 
 def test_reads_kept_and_below_threshold_rows_of_a_real_judge_stage(tmp_path):
     """A real run (dummy synthesizer and judge, real sandbox): the rejected rows carry their scores too."""
-    from scoder_answers import ANSWERS
+    from helpers.scoder_answers import ANSWERS
 
     from synthkit.core.pipeline import Pipeline
     from synthkit.eval.judge_fit import judge_rows

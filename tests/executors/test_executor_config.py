@@ -59,7 +59,7 @@ def test_sharded_input_cuts_the_units_the_local_loop_cuts(tmp_path):
     rows = [{"id": f"r{i:02d}", "x": i} for i in range(23)]
     for k, lo in enumerate((0, 7, 7, 16)):  # uneven files, one of them empty
         hi = {0: 7, 1: 7, 2: 16, 3: 23}[k]
-        rundir.write_rows(tmp_path, rundir.unit_key(0, k), rows[lo:hi])
+        rundir.write_rows(tmp_path, rundir.job_key(0, k), rows[lo:hi])
     source = ShardedInput.of(tmp_path)
     assert source.counts == [7, 0, 9, 7] and source.offsets == [0, 7, 7, 16] and source.n == 23
     local = list(batches(tmp_path, 5))
@@ -78,7 +78,7 @@ def test_verdicts_become_units_with_the_local_rejection_rows(tmp_path):
     import pyarrow as pa
 
     rows = [{"id": f"r{i}", "v": i} for i in range(3)]
-    funnel = write_verdict_job(sdir, "dedup_minhash", rundir.unit_key(0, 0), pa.Table.from_pylist(rows),
+    funnel = write_verdict_job(sdir, "dedup_minhash", rundir.job_key(0, 0), pa.Table.from_pylist(rows),
                                 per_file[0], seconds=1.5)
     assert (funnel.rows_in, funnel.kept, funnel.dropped) == (3, 2, {"near_duplicate": 1})
     assert rundir.load_dataset(sdir.data).to_list() == [rows[0], rows[2]]
@@ -86,7 +86,7 @@ def test_verdicts_become_units_with_the_local_rejection_rows(tmp_path):
     assert rej == {"id": "r1", "v": 1, "dup_of": "r0", "rejected_by": "dedup_minhash:near_duplicate",
                    "rejected_detail": "dup of r0"}
     # every row dropped: the empty kept shard has the input's columns, not the extra ones
-    write_verdict_job(sdir, "dedup_minhash", rundir.unit_key(0, 1), pa.Table.from_pylist(rows[:1]),
+    write_verdict_job(sdir, "dedup_minhash", rundir.job_key(0, 1), pa.Table.from_pylist(rows[:1]),
                        {0: ("near_duplicate", "x", {"dup_of": "r9"})})
     assert rundir.load_table(sdir.data).column_names == ["id", "v"]
 

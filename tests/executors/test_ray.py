@@ -4,8 +4,8 @@
   rejected rows and reasons, the same stats counts, stage by stage;
 - the driver SIGKILLed mid-stage (a subprocess joining this instance through RAY_ADDRESS),
   then the same run again: nothing redone, lost or duplicated, the rows of a local run;
-- a worker process that dies mid-unit: over ray.max_retries the run fails and keeps its
-  finished units; within it the unit is retried and the rows are the local ones;
+- a worker process that dies mid-job: over ray.max_retries the run fails and keeps its
+  finished jobs; within it the job is retried and the rows are the local ones;
 - the distributed dedup gives the local clusters with verify, keep: longest and normalize: auto
   (renamed copies verified by renaming inside the shuffle reduce).
 """
@@ -22,8 +22,8 @@ import pytest
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow  # a Ray instance and its workers start: ~2 minutes for the file on 2 busy vCPUs
 
-from kill_helpers import kill_mid_run  # noqa: E402  (tests/kill_helpers.py)
-from scoder_answers import ANSWERS  # noqa: E402  (tests/scoder_answers.py)
+from helpers.kill import kill_mid_run  # noqa: E402  (tests/helpers/kill.py)
+from helpers.scoder_answers import ANSWERS  # noqa: E402  (tests/helpers/scoder_answers.py)
 from synthkit.core import rundir  # noqa: E402
 from synthkit.core.pipeline import Pipeline  # noqa: E402
 from synthkit.errors import SynthkitError  # noqa: E402
@@ -162,7 +162,7 @@ def test_a_dead_workers_unit_is_retried_and_over_the_limit_the_run_stops(cluster
         return Pipeline(stages, name="d", workdir=workdir, executor="ray" if ray_cfg else "local",
                         ray=ray_cfg or None).run()
 
-    with pytest.raises(SynthkitError, match=r"unit p000-s000002: its worker died 1 time\(s\), more than "
+    with pytest.raises(SynthkitError, match=r"job p000-s000002: its worker died 1 time\(s\), more than "
                                             r"ray.max_retries = 0"):
         run(tmp_path / "w", max_retries=0, workers=1)
     units = tmp_path / "w" / "d" / "01_map" / "shards"
@@ -182,7 +182,7 @@ def test_ray_dedup_finds_the_local_clusters_with_verify_and_keep_longest(cluster
     import numpy as np
 
     from synthkit.core.shards import ShardedInput
-    from synthkit.dedup.corpus import rename_identifiers, stdlib_functions
+    from helpers.corpus import rename_identifiers, stdlib_functions
     from synthkit.dedup.minhash import ShingleSpec
     from synthkit.dedup.near_dedup import DedupSettings, find_duplicates
     from synthkit.dedup.ray_dedup import find_duplicates_ray
@@ -202,7 +202,7 @@ def test_ray_dedup_finds_the_local_clusters_with_verify_and_keep_longest(cluster
     rng.shuffle(texts)
     rows = [{"id": f"r{i}", "code": t} for i, t in enumerate(texts)]
     for k in range(0, len(rows), 37):
-        rundir.write_rows(tmp_path / "in", rundir.unit_key(0, k // 37), rows[k:k + 37])
+        rundir.write_rows(tmp_path / "in", rundir.job_key(0, k // 37), rows[k:k + 37])
     source = ShardedInput.of(tmp_path / "in")
     settings = DedupSettings(verify=True, keep="longest", batch_rows=64, spec=ShingleSpec(normalize="auto"))
     local = find_duplicates(rundir.load_dataset(tmp_path / "in"), settings, tmp_path / "a")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from influence_helpers import make_checkpoint
+from helpers.influence import make_checkpoint
 
 
 @pytest.fixture(scope="session")

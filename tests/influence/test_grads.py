@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from influence_helpers import adder, chat, make_checkpoint, printer
+from helpers.influence import adder, chat, make_checkpoint, printer
 from synthkit.errors import DataError
 from synthkit.influence.checkpoint import load_adam, load_lora, resolve_checkpoints
 from synthkit.influence.grads import (Example, adam_precondition, collate, loop_grads, per_example_grads,

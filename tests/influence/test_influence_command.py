@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("trak", reason="needs traker: pip install 'traker>=0.3'")
 
-from influence_helpers import adder, printer  # noqa: E402
+from helpers.influence import adder, printer  # noqa: E402
 from synthkit.cli import main  # noqa: E402
 
 

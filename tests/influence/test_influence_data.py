@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from influence_helpers import adder, chat
+from helpers.influence import adder, chat
 from synthkit.errors import DataError
 from synthkit.influence.data import Duplicates, ValidationSpec, family, load_validation, row_messages
 

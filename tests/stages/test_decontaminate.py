@@ -12,7 +12,7 @@ from synthkit.errors import DataError
 from synthkit.core.registry import STAGES
 from synthkit.core.stage import StageContext
 from synthkit.dedup.benchmarks import load_benchmark
-from synthkit.dedup.corpus import add_comments, rename_identifiers, stdlib_functions
+from helpers.corpus import add_comments, rename_identifiers, stdlib_functions
 from synthkit.stages.decontaminate import Decontaminate as S
 
 
@@ -71,8 +71,8 @@ def test_local_benchmark_file(tmp_path):
                             "id_field": "id"}], columns=["text"])
     # 10 words in a row shared with the question, with other case, spacing and punctuation
     rows = [{"text": "please compute the Frobnication   index of a TREE of widgets: counting them"}, {"text": "hello"}]
-    kept, rejected = make(tmp_path, **cfg).process_all(rows)
-    assert kept == [rows[1]] and rejected[0].row["contamination"][0]["item_id"] == "m1"
+    kept, rejected = make(tmp_path, **cfg).process_all(datasets.Dataset.from_list(rows))
+    assert kept.to_list() == [rows[1]] and rejected[0].row["contamination"][0]["item_id"] == "m1"
     assert rejected[0].row["contamination"][0]["benchmark"] == "mine"
 
 
@@ -134,7 +134,7 @@ def test_ds1000_format_benchmark_file(tmp_path):
     data = [{"id": "copy", "code": "import pandas as pd\n\ndef smooth(df):\n    " + ref + "    return result\n"},
             {"id": "clean", "code": "def add(a, b):\n    return a + b\n"}]
     stage = make(tmp_path, benchmarks=[{"name": "ds1000", "path": "ds1000_test.json"}], columns=["code"])
-    kept, rejected = stage.process_all(data)
+    kept, rejected = stage.process_all(datasets.Dataset.from_list(data))
     assert [r["id"] for r in kept] == ["clean"] and [r.row["id"] for r in rejected] == ["copy"]
     m = rejected[0].row["contamination"][0]
     assert (m["benchmark"], m["item_id"]) == ("ds1000", "77")

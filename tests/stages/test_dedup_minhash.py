@@ -10,7 +10,7 @@ import pytest
 
 from synthkit.core.registry import STAGES
 from synthkit.core.stage import StageContext
-from synthkit.dedup.corpus import rename_identifiers, stdlib_functions
+from helpers.corpus import rename_identifiers, stdlib_functions
 from synthkit.stages.dedup_minhash import DedupMinhash as S
 
 
@@ -76,9 +76,9 @@ def test_columns_and_no_ids(tmp_path):
     assert len(kept) == 1 and len(rejected) == 2
 
 
-def test_list_input_and_empty_dataset(tmp_path):
-    kept, rejected = make(tmp_path).process_all([{"code": "a b c d e f"}, {"code": "a b c d e f"}])
-    assert kept == [{"code": "a b c d e f"}] and rejected[0].row["dup_of"] == "#0"
+def test_rows_without_ids_and_empty_dataset(tmp_path):
+    kept, rejected = make(tmp_path).process_all(datasets.Dataset.from_list([{"code": "a b c d e f"}] * 2))
+    assert kept.to_list() == [{"code": "a b c d e f"}] and rejected[0].row["dup_of"] == "#0"
     kept, rejected = make(tmp_path).process_all(datasets.Dataset.from_list([]))
     assert len(kept) == 0 and rejected == []
 

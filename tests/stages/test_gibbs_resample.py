@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import re
 
+import datasets
 import pytest
 
-from kill_helpers import kill_mid_run
+from helpers.kill import kill_mid_run
 from synthkit.core.pipeline import Pipeline
 from synthkit.core.stage import StageContext
 from synthkit.errors import ConfigError
@@ -98,7 +99,7 @@ def make(tmp_path, llm, seed=0, **cfg) -> GibbsResample:
 
 def run(stage, tasks):
     try:
-        return stage.process_all(tasks)
+        return stage.process_all(datasets.Dataset.from_list(tasks))
     finally:
         stage.teardown()
 

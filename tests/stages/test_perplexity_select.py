@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
+import datasets
 import pytest
 
 from synthkit.core.stage import StageContext
@@ -42,7 +43,7 @@ POOL = [pooled("t0", j, code) for j, code in enumerate([
 
 def test_draw_frequencies_match_softmax_of_alpha_times_perplexity(tmp_path):
     draws, alpha = 10_000, 2.0
-    kept, rejected = make(tmp_path, draws=draws, alpha=alpha).process_all(POOL + [seed("t0")])
+    kept, rejected = make(tmp_path, draws=draws, alpha=alpha).process_all(datasets.Dataset.from_list(POOL + [seed("t0")]))
     drawn = [r for r in kept if r["meta"]["origin"] == "draw"]
     assert len(drawn) == draws and not rejected
     ppl = {r["meta"]["drawn_from"]: r["scores"]["perplexity"] for r in drawn}
@@ -63,7 +64,7 @@ def test_draw_frequencies_match_softmax_of_alpha_times_perplexity(tmp_path):
 
 def test_uniform_weighting_draws_evenly(tmp_path):
     draws = 10_000
-    kept, _ = make(tmp_path, draws=draws, weighting="uniform").process_all(POOL)
+    kept, _ = make(tmp_path, draws=draws, weighting="uniform").process_all(datasets.Dataset.from_list(POOL))
     counts = Counter(r["meta"]["drawn_from"] for r in kept)
     chi2 = sum((c - draws / len(POOL)) ** 2 / (draws / len(POOL)) for c in counts.values())
     assert len(counts) == len(POOL) and chi2 < CHI2_999[len(POOL) - 1]
@@ -72,7 +73,7 @@ def test_uniform_weighting_draws_evenly(tmp_path):
 
 def test_duplicates_get_distinct_ids_and_sft_rows_pair_the_seed_description(tmp_path):
     pool = POOL[:2] + [pooled("t1", 0, "def g():\n    return 2\n")]
-    kept, rejected = make(tmp_path, draws=8).process_all(pool + [seed("t0"), seed("t1")])
+    kept, rejected = make(tmp_path, draws=8).process_all(datasets.Dataset.from_list(pool + [seed("t0"), seed("t1")]))
     drawn = [r for r in kept if r["meta"]["origin"] == "draw"]
     assert [r["id"] for r in drawn] == [f"t0/draw-{j}" for j in range(8)] + [f"t1/draw-{j}" for j in range(8)]
     assert len({r["meta"]["drawn_from"] for r in drawn if r["meta"]["task_id"] == "t1"}) == 1  # 8 copies, kept
@@ -89,7 +90,7 @@ def test_duplicates_get_distinct_ids_and_sft_rows_pair_the_seed_description(tmp_
 def test_seed_pairs_can_be_left_out_and_unscorable_rows_are_rejected(tmp_path):
     rows = [POOL[0], {**POOL[1], "meta": {**POOL[1]["meta"], "header": None}}, {**POOL[2], "body": " "},
             seed("t0")]
-    kept, rejected = make(tmp_path, draws=2, include_seed=False).process_all(rows)
+    kept, rejected = make(tmp_path, draws=2, include_seed=False).process_all(datasets.Dataset.from_list(rows))
     assert sorted(x.reason for x in rejected) == ["empty_code", "no_prompt", "seed_excluded"]
     assert [r["meta"]["drawn_from"] for r in kept] == [POOL[0]["id"]] * 2
 
@@ -103,9 +104,11 @@ def test_perplexity_equals_a_direct_forward_pass_on_a_tiny_model(tmp_path, tiny_
             pooled("t0", 1, "for i in range(10):\n    total += i * 2\n", prompt=chat),
             pooled("t1", 0, "print('hello world')\n", prompt="```python\n")]
     llm = LLMConfig(backend="transformers", model=str(tiny_model_dir), device="cpu", batch_size=4, cache=False)
-    kept, rejected = make(tmp_path, llm=llm, draws=1, score="response").process_all(rows)
-    got = {r["meta"]["drawn_from"]: r["scores"]["perplexity"] for r in kept}
-    got.update({x.row["id"]: x.row["scores"]["perplexity"] for x in rejected})   # not drawn, but scored
+    got = {}
+    for part in ([rows[0], rows[2]], [rows[1]]):  # a Dataset column holds text prompts or chat ones, not both
+        kept, rejected = make(tmp_path, llm=llm, draws=1, score="response").process_all(datasets.Dataset.from_list(part))
+        got.update({r["meta"]["drawn_from"]: r["scores"]["perplexity"] for r in kept})
+        got.update({x.row["id"]: x.row["scores"]["perplexity"] for x in rejected})   # not drawn, but scored
     assert sorted(got) == sorted(r["id"] for r in rows)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
     for row in rows:
@@ -132,7 +135,7 @@ def test_default_perplexity_is_the_code_body_given_the_plain_header(tmp_path, ti
     row = {**pooled("t0", 0, header + body, prompt=[{"role": "user", "content": "chat wrapper"}], header=header),
            "body": body, "response": "Sure! ```python\n" + header + body + "```"}
     llm = LLMConfig(backend="transformers", model=str(tiny_model_dir), device="cpu", batch_size=4, cache=False)
-    kept, _ = make(tmp_path, llm=llm, draws=1).process_all([row])
+    kept, _ = make(tmp_path, llm=llm, draws=1).process_all(datasets.Dataset.from_list([row]))
     p_ids = tiny_tokenizer(header)["input_ids"]
     c_ids = tiny_tokenizer(body, add_special_tokens=False)["input_ids"]
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
@@ -144,7 +147,7 @@ def test_default_perplexity_is_the_code_body_given_the_plain_header(tmp_path, ti
 
 def test_drawn_training_rows_lose_their_docstrings(tmp_path):
     code = 'def f():\n    """A description the chain sampled from."""\n    return 1\n'
-    kept, _ = make(tmp_path, draws=2).process_all([pooled("t0", 0, code)])
+    kept, _ = make(tmp_path, draws=2).process_all(datasets.Dataset.from_list([pooled("t0", 0, code)]))
     assert kept and all(r["messages"][1]["content"] == "```python\ndef f():\n    return 1\n```" for r in kept)
     assert all(r["code"] == code for r in kept)   # the verified code itself is kept as it was
 

@@ -160,8 +160,8 @@ def test_mixed_shards_unify_on_load_with_a_note(tmp_path):
     sdir.prepare("fp", {})
     from synthkit.core.record import Funnel
 
-    sdir.write_unit("p000-s000000", [{"id": "a", "v": 1, "s": {"k": 1}}], [], "x", Funnel(1, 1))
-    sdir.write_unit("p000-s000001", [{"id": "b", "v": "two", "s": {"k": "y", "j": 2.5}}], [], "x", Funnel(1, 1))
+    sdir.write_job("p000-s000000", [{"id": "a", "v": 1, "s": {"k": 1}}], [], "x", Funnel(1, 1))
+    sdir.write_job("p000-s000001", [{"id": "b", "v": "two", "s": {"k": "y", "j": 2.5}}], [], "x", Funnel(1, 1))
     sdir.finish({"stage": "x"})
     table = rundir.load_table(sdir.data)
     assert table.to_pylist() == [{"id": "a", "v": "1", "s": {"k": "1", "j": None}},

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from kill_helpers import kill_mid_run
+from helpers.kill import kill_mid_run
 from synthkit.core.pipeline import Pipeline
 from synthkit.core.rundir import load_dataset
 from synthkit.llm.dummy import DummyLLM

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from scoder_answers import ANSWERS
+from helpers.scoder_answers import ANSWERS
 
 ROOT = Path(__file__).resolve().parents[2]
 
