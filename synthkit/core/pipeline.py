@@ -1,34 +1,17 @@
 """The pipeline runner: stages run one at a time, each from the last one's output.
 
-Contract:
-- A pipeline is an ordered list of stage configs, from YAML or from Python::
-
-      Pipeline.from_yaml("pipelines/quickstart.yaml").run()        # -> datasets.Dataset
-      Pipeline([{"stage": "load_seeds", "path": "seeds.jsonl"},
-                {"stage": "generate", "n": 2}], name="demo", llm={"backend": "dummy"}).run()
-      Pipeline([{"stage": "map", "function": "my_mod:clean"}]).run(dataset=rows)  # rows in memory
-
-- Each stage's folder (see ``rundir``) carries a fingerprint of its config, the
-  pipeline seed, its LLM config (``LLMConfig.fingerprint``: the model by content
-  or Hub revision; settings that cannot change rows, ``core.fingerprint.row_neutral``,
-  left out) and the fingerprint of the stage before it. A
-  rerun skips a stage whose ``_SUCCESS`` and fingerprint match, and redoes it
-  (and so everything after it) when they differ.
-- A row-local stage's input is cut into shards of ``shard_size`` rows, always at
-  the same boundaries; each (pass, shard) job is saved as soon as it is done. A
-  run killed with SIGKILL resumes at the first unsaved job, and since jobs are
-  seeded by their position, a deterministic backend gives the same rows as an
-  uninterrupted run: nothing lost, nothing duplicated (ids are checked).
-- Where jobs run is the executor's business (``synthkit.core.executor``):
-  ``executor: local`` (default) runs them here, one after another;
-  ``executor: ray`` runs the very same jobs on a Ray cluster
-  (``synthkit.core.ray_executor``), so rows, rejections, counts and resume are
-  the same. Neither key enters a fingerprint: a run may resume on the other.
-- ``report.json`` in the run folder holds per-stage rows in/out, drops by
-  reason, seconds, LLM usage (requests, cache hits, prompt and completion
-  tokens) and generated tokens per second, and their ``totals``
-  (``synthkit.core.report``). A stage that defines
-  ``finish_run(report)`` (``save``) is then called with it.
+- Each stage's folder (``core.rundir``) carries a fingerprint of its config, the
+  pipeline seed, its LLM config and the fingerprint of the stage before it
+  (``core.fingerprint``); a rerun skips a stage whose ``_SUCCESS`` and fingerprint
+  match and redoes it, and everything after it, when they differ.
+- A row-local stage's input is cut into (pass, shard) jobs at fixed boundaries, each
+  saved when done and seeded by its position: a run killed with SIGKILL resumes at
+  the first unsaved job with the rows an uninterrupted run gives (ids are checked).
+- Where jobs run is the executor's business (``core.executor``; ``executor: local``
+  or ``ray``); neither enters a fingerprint, so a run may resume on the other.
+- ``report.json`` in the run folder holds each stage's rows in/out, drops by reason,
+  seconds and LLM usage, and their ``totals``; a stage with ``finish_run(report)``
+  (``save``) is then called with it.
 """
 
 from __future__ import annotations
@@ -59,6 +42,32 @@ log = logging.getLogger(__name__)
 
 
 class Pipeline:
+    """An ordered list of stages and the settings they run under; ``run()`` returns the final dataset.
+
+    Args:
+        stages: stage configs in order, each a dict with a ``stage:`` key (the registry
+            name, or ``module:Class`` of a plugin) and that stage's options, or a
+            ``StageConfig``. Unknown keys and stages fail here, with the key path.
+        name: the run folder's name, ``<workdir>/<name>/``.
+        seed: the pipeline seed; every stage derives its own from it.
+        llm: ``LLMConfig`` keys (``backend``, ``model``, ...) for every stage that calls a
+            model; a stage's own ``llm:`` is laid over them.
+        workdir: where run folders go (relative to ``base_dir``).
+        base_dir: the folder relative paths resolve against (``from_yaml``: the file's).
+        iterations: the ``iterations:`` block (train between rounds); such a pipeline
+            runs with ``synthkit.rounds.run_rounds``, not ``run()``.
+        executor: ``"local"`` (this process) or ``"ray"`` (docs/scaling.md).
+        ray: ``ray:`` settings, read only with ``executor="ray"``.
+        inputs: a saved dataset's record of its seed inputs (``core.rerun``), checked first.
+
+    Example::
+
+        Pipeline.from_yaml("pipelines/quickstart.yaml").run()          # -> datasets.Dataset
+        Pipeline([{"stage": "load_seeds", "path": "seeds.jsonl"}, {"stage": "generate", "n": 2}],
+                 name="demo", llm={"backend": "dummy"}).run()
+        Pipeline([{"stage": "map", "function": "my_mod:clean"}]).run(dataset=rows)  # rows in memory
+    """
+
     def __init__(self, stages: Sequence[StageConfig | dict[str, Any]], *, name: str = "pipeline",
                  seed: int = 0, llm: dict[str, Any] | None = None, workdir: str | Path = "runs",
                  base_dir: str | Path = ".", iterations: dict[str, Any] | None = None,

@@ -113,3 +113,11 @@ def test_a_drafts_key_fails_as_unknown_and_the_error_names_its_replacement(stage
     with pytest.raises(ConfigError) as e:
         parse_pipeline({"name": "t", "llm": {"backend": "dummy"}, "stages": [stage]})
     assert f"{where}: unknown key (now: {now}). Allowed: " in str(e.value)
+
+
+def test_the_pipeline_docstring_describes_every_argument():
+    import inspect
+
+    doc = Pipeline.__doc__
+    args = [p for p in inspect.signature(Pipeline.__init__).parameters if p != "self"]
+    assert args and all(f"\n        {a}: " in doc for a in args), [a for a in args if f"\n        {a}: " not in doc]
