@@ -1,60 +1,16 @@
 """The row schema: what a row of a synthkit dataset holds.
 
-A row is a plain ``dict`` whose values are JSON-compatible (str, int, float,
-bool, None, lists and dicts of those). Stages add columns; they never rename
-them. The columns below have fixed meanings and, once stored (every shard, the
-saved dataset), one Arrow type each; any other column is allowed and travels
-through untouched, its type inferred.
-
-===============  =====================================  ==========================================
-column           Arrow type once stored                 meaning
-===============  =====================================  ==========================================
-``id``           string                                 stable and unique within a stage's output.
-                                                        A row derived from another gets
-                                                        ``"<parent id>/<suffix>"``.
-``seed``         string                                 the seed text the row grew from.
-``instruction``  string                                 the problem statement shown to the model.
-``response``     string                                 the model's answer (prose and/or code).
-``code``         string                                 code extracted from ``response``.
-``tests``        string                                 an assert block (HumanEval/MBPP style).
-``io_tests``     list<struct<input: string,             stdin/stdout cases (APPS style).
-                 output: string>>
-``entry_point``  string                                 function name for ``check(candidate)``.
-``messages``     list<struct<role: string,              the SFT view. The trainer reads this
-                 content: string>>                      column and nothing else.
-``scores``       struct<aspect: double, ...>            aspect -> float (judge, verify, ...); one
-                                                        field per aspect any row has, null where a
-                                                        row lacks it.
-``verify``       struct<status: string, pass_rate:      what ``verify_tests`` found, with the
-                 double, passed: bool, duration_s:      sandbox's detail and the last 1,000
-                 double, tests_passed: int64,           characters of the program's stdout and
-                 tests_total: int64, detail, stdout,    stderr.
-                 stderr: string>
-``meta``         struct (fields inferred)               provenance: ``stage``, ``model``,
-                                                        ``checkpoint`` (strings), sampling
-                                                        parameters, ``seed`` (the RNG seed).
-===============  =====================================  ==========================================
-
-**Tests, one representation.** A row may be *written* with ``tests`` as an
-assert block, as a list of ``{"input", "output"}`` cases, as an APPS-style
-``{"inputs": [...], "outputs": [...]}``, or as a list of assert strings.
-``conform_row`` (applied to every row a stage writes) stores an assert block in
-``tests`` (a list of assert strings is joined with newlines) and io cases in
-``io_tests`` (an input or output given as a list of lines is joined with
-newlines, as the sandbox does; other values become JSON text), so a row has at
-most one of the two filled and each column has one type. Readers take
-``tests`` when it is a non-empty string, else ``io_tests``.
-
-**Values that do not fit.** A value of a schema column that does not fit its
-type, and a column of unknown name whose values have no common type (a string
-in one row, a list in another), are stored as JSON text (a struct keeps its
-fields and only the field that does not fit becomes text). Nothing is dropped
-or crashes; the stage's ``stats.json`` gets a ``notes`` entry naming the column.
-An empty dict (``scores: {}``) is stored as null.
-
-Dropped rows are written to the stage's ``rejected/`` folder in one schema for
-every stage (``core.rejected``): ``id``, ``rejected_by = "<stage>:<reason>"``,
-``rejected_detail`` and ``row``, the row as JSON; ``rundir``'s readers unpack it.
+A row is a plain ``dict`` of JSON-compatible values. Stages add columns and never
+rename them. The columns of ``COLUMNS`` have fixed meanings (``MEANINGS``) and, once
+stored, one Arrow type each (``arrow_types``): ``id`` (unique within a stage's output;
+a derived row gets ``"<parent id>/<suffix>"``), ``seed``, ``instruction``,
+``response``, ``code``, ``tests`` (an assert block), ``io_tests`` (stdin/stdout
+cases), ``entry_point``, ``messages`` (the SFT view the trainer reads), ``scores``,
+``verify``, ``meta`` (provenance). Other columns travel through untouched.
+``conform_row`` stores any accepted ``tests`` style (``test_forms``) as an assert
+block in ``tests`` or cases in ``io_tests``. A value that does not fit its type is
+stored as JSON text (``core.arrow``). Dropped rows go to ``rejected/`` with
+``rejected_by = "<stage>:<reason>"``. The full table: docs/pipelines.md#the-row-schema.
 """
 
 from __future__ import annotations

@@ -1,23 +1,17 @@
 """One generic name -> class registry (lm-evaluation-harness style).
 
-A bad name is answered with every name that would have worked::
-
-    Unknown stage 'sample_llms'. Available: generate, judge, load_seeds, ...
-
-Where stages come from, in the order they are looked up:
+A bad name is answered with every name that would have worked
+(``Unknown stage 'sample_llms'. Available: generate, judge, ...``). Lookup order:
 
 - built-in: every module of ``synthkit.stages``, imported on the first lookup;
-- installed plugins: the entry points of group ``synthkit.stages`` (entry name =
-  stage name, value = ``module:Class``), loaded on the first lookup too. A
-  plugin name that is already taken (by a built-in or another plugin) is a
-  ``ConfigError`` naming both; a plugin that fails to import is logged as a
-  warning and skipped, so one broken package does not break the others;
-- a reference, ``stage: my_pkg.my_module:MyStage``: imported when looked up,
-  never listed. Without ``@register_stage`` the class is named after the part
-  after ``:`` in snake_case (``MyStage`` -> ``my_stage``).
+- installed plugins: entry points of group ``synthkit.stages`` (name = stage name,
+  value = ``module:Class``). A name already taken is a ``ConfigError`` naming both;
+  a plugin that fails to import is logged and skipped;
+- a reference, ``stage: my_pkg.my_module:MyStage``: imported when looked up, never
+  listed; without ``@register_stage`` it is named ``my_stage``.
 
-``STAGES.reload()`` forgets the plugins and scans the entry points again (after
-``pip install``, or in tests that put a distribution on ``sys.path``).
+``STAGES.reload()`` scans the entry points again (after ``pip install``). See
+docs/plugins.md.
 """
 
 from __future__ import annotations

@@ -1,22 +1,14 @@
 """Rejected rows on disk: one schema for every stage, so a glob over all stages loads.
 
-Every ``<NN>_<stage>/rejected/<key>.parquet`` holds exactly these four string
-columns, whatever the stage and even when empty::
-
-    id               the row's id
-    rejected_by      "<stage>:<reason>" (reason: a short snake_case word, counted in stats.json)
-    rejected_detail  free text for a human ("template needs 'x'", a traceback's last line)
-    row              JSON object: every column of the row as the stage saw it (id included),
-                     plus what the stage added when it dropped it (dup_of, contamination, ...)
-
-so ``datasets.load_dataset("parquet", data_files="runs/NAME/*/rejected/*.parquet")``
-loads the rejected rows of every stage together (rows of different stages have
-different columns; a typed column per row column could not be one schema). The
-schema metadata key ``synthkit.rejected`` marks such a file: ``rundir``'s readers
-(``read_rows``, ``iter_rows``, ``load_table``, ``load_dataset``) unpack it back to
-flat rows (``{**row, rejected_by, rejected_detail}``), as do ``synthkit show`` and
-``synthkit export``. Limit: values go through JSON, so a float NaN or bytes value
-comes back as text; rows are JSON-compatible by the row schema (``core.record``).
+Every ``<NN>_<stage>/rejected/<key>.parquet`` holds exactly four string columns:
+``id``; ``rejected_by`` (``"<stage>:<reason>"``, the reason counted in stats.json);
+``rejected_detail`` (free text for a human); ``row`` (a JSON object: every column of
+the row as the stage saw it, plus what the stage added when dropping it). So
+``datasets.load_dataset("parquet", data_files="runs/NAME/*/rejected/*.parquet")``
+loads every stage's rejected rows together. The schema metadata key
+``synthkit.rejected`` marks such a file; ``rundir``'s readers, ``synthkit show`` and
+``synthkit export`` unpack it to flat rows (``{**row, rejected_by, rejected_detail}``).
+Limit: values go through JSON, so a float NaN or bytes value comes back as text.
 """
 
 from __future__ import annotations

@@ -1,27 +1,17 @@
-"""Multi-checkpoint sampling, one helper for every sampling stage.
+"""Multi-checkpoint sampling, one helper for every sampling stage (SCoder, GiFT, RFT).
 
-SCoder samples each seed from several checkpoints of the synthesizer; GiFT and
-RFT sample from one model the same way. A stage that samples holds a
-``CheckpointSampler`` as ``self.sampler``; the ``Stage`` base class then routes
-``passes()``, ``open_pass``, ``close_pass`` and ``teardown`` to it, so the runner
-loads one checkpoint per pass, keeps only one model in memory, and saves one
-shard per (checkpoint, input shard): a killed run resumes inside its checkpoint.
+A stage that samples holds a ``CheckpointSampler`` as ``self.sampler``; the ``Stage``
+base class routes ``passes()``, ``open_pass``, ``close_pass`` and ``teardown`` to it,
+so one checkpoint is loaded per pass and a killed run resumes inside its checkpoint.
 
-What the helper fixes once for every stage:
-
-- **pass names**: the stage's ``checkpoints:`` list (a local path, a hub id,
-  ``embedded``), or ``default`` (the stage's ``llm.model``); in an iterative
-  run ``use_last_checkpoints: M`` samples from the last M checkpoints earlier
-  rounds registered instead.
-- **the model**: built by ``ctx.make_llm`` from the stage's LLM config, which the
-  runner already laid the stage's own ``llm:`` block over (stages never merge it
-  again).
-- **seeds**: ``seed(batch)`` = ``derive_seed(pipeline seed, stage index,
-  checkpoint index, first row id)``; jobs are cut at the same boundaries on a
-  rerun, so a resumed run draws the same samples.
-- **provenance**: ``meta(row, ...)`` writes ``stage``, ``model`` (the backend's
-  model id), ``checkpoint`` (the pass name, or the configured model for
-  ``default``) and ``checkpoint_index``.
+- **passes**: the stage's ``checkpoints:`` (a path, a hub id, ``embedded``), else
+  ``default`` (the stage's ``llm.model``); ``use_last_checkpoints: M`` takes the last
+  M checkpoints earlier rounds registered.
+- **model**: ``ctx.make_llm`` on the stage's resolved LLM config.
+- **seeds**: ``seed(batch)`` = ``derive_seed(pipeline seed, stage index, checkpoint
+  index, first row id)``, so a resumed run draws the same samples.
+- **provenance**: ``meta(row, ...)`` writes ``stage``, ``model``, ``checkpoint`` and
+  ``checkpoint_index``.
 """
 
 from __future__ import annotations

@@ -1,22 +1,14 @@
 """Stage base classes: the one thing a pipeline step has to implement.
 
-A row-local stage implements ``process(batch) -> list[Row | Rejected]``. It may
-return more rows than it got (n completions per prompt) or fewer; each dropped
-row comes back as ``Rejected(row, reason)`` and the runner writes it to
-``rejected/`` and counts it. It must never return ``None`` or silently lose a row.
-
-A whole-dataset stage (dedup, influence selection) implements
-``process_all(dataset) -> (kept, rejected)``: it is given a ``datasets.Dataset``
-(never a list) and returns ``kept`` (a Dataset, or a list of rows) and
-``rejected`` (a list of ``Rejected``); see ``WholeStage`` for running distributed.
-
-The runner, not the stage, does the batching, sharding, resume, counting and
-writing. A row-local stage may split its work into *passes* (one per model
-checkpoint, say): the runner calls ``open_pass(name)``, feeds every input shard,
-then ``close_pass()``, and saves one output shard per (pass, input shard), so a
-killed run resumes inside the pass where it stopped. A stage that samples from
-model checkpoints sets ``self.sampler`` (``synthkit.core.sampling``) and the
-pass methods below route to it.
+A row-local ``Stage`` implements ``process(batch) -> list[Row | Rejected]``: more or
+fewer rows than it got, each dropped row as ``Rejected(row, reason)`` (the runner
+writes and counts it); never ``None``, never a silently lost row. A ``WholeStage``
+implements ``process_all(dataset)``: given a ``datasets.Dataset`` (never a list), it
+returns ``(kept, rejected)``, ``kept`` a Dataset or a list of rows; see ``WholeStage``
+for running distributed. The runner does the batching, sharding, resume, counting
+and writing. A row-local stage may split its work into passes (one per checkpoint):
+``open_pass(name)``, every input shard, ``close_pass()``, one output shard per
+(pass, input shard); a sampling stage sets ``self.sampler`` (``core.sampling``).
 """
 
 from __future__ import annotations

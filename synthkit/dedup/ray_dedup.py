@@ -1,45 +1,17 @@
 """``find_duplicates`` on a Ray cluster: the same clusters, computed without one process holding the signatures.
 
-``find_duplicates_ray(source, settings, workdir, blocks)`` gives the same
-``DedupResult`` as ``near_dedup.find_duplicates`` on the same rows (the
-equivalence is tested), in four passes:
-
-1. **Sign** (Ray Data ``map_batches``): each task reads a slice of an input
-   shard file (only ``settings.columns``), makes the texts exactly as the local
-   path does, and computes ``sign_batch``. It emits, per row, its input
-   position, its exact-duplicate hash and token count, and one uint64 key per
-   LSH band (``band_keys``); the signatures themselves die in the task. The
-   result is materialised in the object store, spread over the nodes.
-2. **Exact**: on the driver, over the per-row hashes it collects anyway
-   (8 bytes a row, memory-mapped): the local ``_exact_pass`` itself. Every row
-   but the first of a run of equal hashes leaves LSH, as locally.
-3. **LSH**: the shuffle by band, as Ray Core tasks: one map task per block
-   of pass 1 explodes its rows into ``(band, key, position)`` and splits them
-   by a hash of ``(band, key)`` into ``P`` pieces (``num_returns=P``); reduce
-   task ``p`` gets piece ``p`` of every map, so a bucket is whole in one
-   reduce, sorts it and emits the star edges of its buckets (plus the chain,
-   with ``verify``; then each band row also carries the row's shingle set and
-   the reduce checks each edge's real Jaccard before emitting it). A Ray Data
-   ``sort`` would do the same grouping; on a small cluster its sampling pass
-   and per-operator scheduling cost more than the work (measured, see
-   docs/scaling.md).
-4. **Components**: the edges stream to the driver block by block into the
-   same memory-mapped union-find as the local path; representatives and the
-   exact flags are the local code's.
-
-Memory (``n`` rows, ``b`` bands): the driver holds no signature and no band
-key, only per-row scalars in memory-mapped files under ``workdir`` (hash and
-token count 16 bytes a row, union-find parent 8, flags 2, results 17; the
-page cache decides what stays in RAM) plus one block of edges at a time. The
-object store holds ``~8 * (3 + b)`` bytes a row after pass 1 and ``~20 * b``
-bytes a row during the band shuffle (times the set size with ``verify``);
-Ray spills it to disk when it does not fit. Each task holds one input slice
-of ``batch_rows`` rows, as a local worker does.
-
-Limit: each shard file is read with its own schema, so a compared column
-holding a struct whose fields differ between shards is rendered to text
-without the other shards' (null) fields, where the local path reads one
-unified table; text columns, the usual case, are unaffected.
+``find_duplicates_ray(files, counts, settings, workdir, blocks)`` gives the same
+``DedupResult`` as ``near_dedup.find_duplicates`` on the same rows (tested), in four
+passes: **sign** (Ray Data ``map_batches`` over the shard files: per row its position,
+exact hash, token count and one uint64 key per LSH band; signatures die in the task);
+**exact** (the local ``_exact_pass`` on the driver, over memory-mapped per-row
+hashes); **LSH** (a shuffle by band in Ray Core tasks: map tasks split
+``(band, key, position)`` by a hash of ``(band, key)``, each reduce task gets whole
+buckets and emits their edges, checking real Jaccard with ``verify``); **components**
+(edges streamed into the local memory-mapped union-find). No signature or band key
+reaches the driver. Memory per pass: docs/scaling.md#memory-of-the-distributed-dedup.
+Limit: each shard file is read with its own schema, so a compared struct column whose
+fields differ between shards is rendered without the other shards' fields.
 """
 
 from __future__ import annotations

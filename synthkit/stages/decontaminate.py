@@ -1,34 +1,17 @@
 """decontaminate: drop rows that overlap an evaluation benchmark.
 
-Compares the row columns in ``columns`` with every item of ``benchmarks``
-(the names of ``synthkit.data.tasksets``: humaneval, mbpp, apps, ds1000,
-bundled:test, ...; ``hub:<id>[:split]``; a local .jsonl/.json/.parquet file;
-or ``{name: mbpp, path: ...}``, ``{path: ..., prompt_fields: [...],
-solution_fields: [...]}``; see ``synthkit.dedup.benchmarks``). The project's
-held-out tasks (``bundled:test``) are always included, listed or not.
-
-Three ``detectors``, all on by default (``synthkit.dedup.contamination``):
-``substring``, a case-insensitive substring of a benchmark prompt or solution
-(at least ``min_substring_chars`` characters); ``ngram``, a shared n-gram
-(``ngram_text`` words or ``ngram_code`` normalised code tokens: identifiers
-renamed to one placeholder, comments, docstrings and layout dropped); and
-``minhash``, an estimated Jaccard of at least ``threshold`` (as in
-``dedup_minhash``) over ``num_perm`` permutations.
-
-Each dropped row gets reason ``contaminated``, a detail naming the benchmark
-item, detector and span, a ``contamination`` column (the matches) and a
-``contamination_items`` column (each matched benchmark item once: benchmark,
-item_id, its prompt and first solution, each cut at 4,000 characters), so a
-reader (``synthkit view``) can show the row next to what it matched. The
-stage writes ``<stage_dir>/contamination.json``: ``summary`` (rows checked and
-removed, per benchmark and per detector, item counts, settings; the data card
-reads it; also on ``self.summary``) and ``removed`` (each row's id, position,
-and matches with the benchmark item, detector, view, column, and the matched
-span or similarity).
-
-Distributed (``map_shard`` / ``reduce_shards``): each worker builds the
-detector once and checks its input shards; only the matches of contaminated
-rows come back, and the report and rejections are the same.
+Compares ``columns`` with every item of ``benchmarks`` (a ``synthkit.data.tasksets``
+name, ``hub:<id>[:split]``, a local .jsonl/.json/.parquet file, or ``{name|path,
+prompt_fields, solution_fields, id_field}``); ``bundled:test`` is always added.
+``detectors`` (all by default, ``synthkit.dedup.contamination``): ``substring``,
+``ngram`` (words, or normalised code tokens) and ``minhash`` (Jaccard >= ``threshold``).
+A dropped row gets reason ``contaminated``, a detail naming item, detector and span,
+a ``contamination`` column (the matches) and ``contamination_items`` (each matched
+item's prompt and first solution, cut at 4,000 characters). Writes
+``<stage_dir>/contamination.json``: ``summary`` (counts per benchmark and detector;
+also ``self.summary``) and ``removed`` (each row's matches). Distributed: each
+worker builds the detector once (``map_shard``); ``reduce_shards`` reports.
+Detectors, recall and costs: docs/dedup.md.
 """
 
 from __future__ import annotations

@@ -1,42 +1,17 @@
 """dedup_minhash: remove exact and near duplicates (MinHash LSH over the whole dataset).
 
-Compares the text of ``columns`` (joined by a newline), normalised and cut
-into shingles (5 words, or 10 code tokens, by default). ``normalize: auto`` (default)
-shingles a row that is one ``def``/``class`` (or parses as Python) on its code
-view (``synthkit.dedup.codeview``: names, attributes and the row's names inside
-strings abstracted; comments, layout and parentheses dropped), banded twice
-(the row's names in strings abstracted, or strings as written), and merges a
-candidate pair of code rows only if one is the other under a single inferred
-renaming (``synthkit.dedup.renames``), so a copy with names renamed (locals,
-parameters, the function, attributes, in f-strings and messages too) and a
-comment added is a near duplicate while two functions of one shape that differ
-in a string, a constant or most of their names are not. Other rows compare on
-their text (lowercase, punctuation dropped by default). ``code`` and ``text``
-choose one view for every row; ``auto`` costs about 4-5x ``text`` end to end
-(``bench/minhash.py``). An exact duplicate has the same tokens, names included.
-First an
-exact pass on a hash of the normalised tokens, then MinHash LSH with
-``bands x rows`` chosen from ``threshold`` (minimising the weighted
-false-positive + false-negative integral, as datasketch does) unless given.
-Candidate pairs are merged with union-find, optionally only after their real
-Jaccard similarity is checked (``verify``). One row per cluster is kept (the
-first, or the longest); every other row is rejected with reason
-``exact_duplicate`` or ``near_duplicate`` and gains the columns
-``dup_cluster`` (the input position of the cluster's first row) and ``dup_of``
-(the ``id`` of the kept row, or ``#<position>`` when rows have no id).
-
-Scale: reads only ``columns`` from Arrow, in record batches; signatures and
-hashes live in memory-mapped files under ``<stage_dir>/minhash/`` (about
-``4 * bands * rows + 16`` bytes a row; deleted afterwards unless
-``keep_workdir``); see ``synthkit.dedup.near_dedup`` for how RAM grows. The
-kept rows come back as ``dataset.select(...)`` (no copy); the rejected rows are
-a list (the stage API), so they are held in memory.
-
-Also writes ``<stage_dir>/dedup.json``: bands, rows, pair counts, cluster
-counts and per-pass seconds.
-
-Distributed (``reduce_shards``): the same clusters and rejections, computed by
-``synthkit.dedup.ray_dedup`` from the shard files (needs a Ray instance).
+Compares the text of ``columns`` (joined by a newline): a row that parses as Python
+as code (``normalize: auto``; names abstracted for candidates, a renamed copy
+confirmed by ``synthkit.dedup.renames``), other rows on their words. An exact pass on
+a hash of the normalised tokens, then MinHash LSH (``bands x rows`` from
+``threshold`` unless given), candidate pairs merged by union-find (``verify``: only
+after checking their real Jaccard). One row per cluster is kept (``keep``: first or
+longest); the others are rejected as ``exact_duplicate`` / ``near_duplicate`` with
+``dup_cluster`` (the cluster's first input position) and ``dup_of`` (the kept row's
+``id``, or ``#<position>``). Writes ``<stage_dir>/dedup.json`` (bands, pairs,
+clusters, seconds). Signatures live in memory-mapped files; rejected rows in memory.
+Distributed: ``reduce_shards`` runs ``synthkit.dedup.ray_dedup`` (needs Ray).
+Costs, recall and memory: docs/dedup.md and docs/scaling.md.
 """
 
 from __future__ import annotations

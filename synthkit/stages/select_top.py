@@ -1,34 +1,15 @@
 """select_top: keep the best-scored rows of the whole dataset (a top fraction or a top k).
 
-Contract:
-
-- ``by:`` is a dotted path into the row (``scores.judge`` reads
-  ``row["scores"]["judge"]``; a key cannot itself hold a dot). Set exactly one
-  of ``fraction`` (0 < f <= 1: keep ``ceil(f * n)`` rows, ``f`` taken as the
-  decimal written, so 0.7 of 10 is 7) or ``k`` (keep ``min(k, n)`` rows), where
-  ``n`` counts the rows that have a score. ``order: desc`` keeps the highest
-  scores, ``order: asc`` the lowest.
-- Ties are broken by the row's ``id`` (compared as str, ascending) and then by
-  input position, so the cut is the same on every run and every machine.
-- A row whose score is missing, ``None``, not a number (a bool or a string is
-  not one) or not finite is rejected as ``no_score`` (detail names the path).
-  The other unkept rows are rejected as ``below_top``, with a detail such as
-  ``scores.judge = 3.25, rank 7 of 10, keeping 5``.
-- Kept rows come back in their input order, unchanged.
-
-Memory: ranking reads only the ``by`` values (and ``id``) from Arrow, in record
-batches, never whole rows: about 8 bytes of score plus one Python str of id a
-row, and a few 8-byte index arrays. Kept rows come back as
-``dataset.select(...)`` (no copy) when given a ``datasets.Dataset``; the
-rejected rows are a list (the stage API), so they are held in memory as Python
-dicts, which at a small ``fraction`` is most of the dataset.
-
-The ranking itself is ``rank`` / ``keep_count`` / ``top_indices`` below, plain
-functions over a list of scores, for other selection stages to reuse.
-
-Distributed (``map_shard`` / ``reduce_shards``): workers read the score and id
-columns of one shard each; only ``(score, id)`` pairs reach ``reduce_shards``,
-which ranks them with the same code.
+- ``by:`` is a dotted path into the row (``scores.judge``). Set ``fraction``
+  (keep ``ceil(f * n)``, ``f`` as the decimal written) or ``k`` (keep ``min(k, n)``),
+  ``n`` counting the rows that have a score; ``order: desc`` keeps the highest.
+- Ties go by ``id`` (as str, ascending), then input position: the same cut everywhere.
+- A missing, ``None``, non-numeric (bool, string) or non-finite score is rejected as
+  ``no_score``; the other unkept rows as ``below_top`` (detail: value, rank, cut).
+- Kept rows come back in input order, unchanged.
+- Memory: ranking reads only ``by`` and ``id`` from Arrow (about 8 bytes and an id a
+  row); rejected rows are held as dicts. Distributed: ``map_shard`` reads one shard's
+  (score, id) pairs, ``reduce_shards`` ranks them with the same code.
 """
 
 from __future__ import annotations

@@ -23,8 +23,7 @@ padded to ``max_length`` 2,048, so its mean includes the KL at every padding
 position; on rows of n real tokens it is n/2048 of synthkit's real-token mean
 plus (2048 - n)/2048 of the mean KL at the pad positions. With
 ``kl_reduction: sum`` it is summed over the latent dimensions and averaged over
-the labelled positions instead (synthkit's earlier variant: about ``dim`` times
-stronger at the same beta). With gradient accumulation over ``num_items``
+the labelled positions instead (about ``dim`` times stronger at the same beta). With gradient accumulation over ``num_items``
 tokens, the trainer rescales these micro-batch means as TRL rescales its CE.
 
 Block k, from ``ib.layer``: an int is k itself (1..L; negative counts from the
@@ -33,8 +32,7 @@ k = max(1, floor(f * L + 0.5)): 0.625 on a 32-block model is 20, the
 reference's; on SmolLM2-135M (30 blocks) it is 19. A forward hook on the block
 captures h, so k = L is the last block *before* the final norm (transformers'
 ``hidden_states[L]`` is after it). With ``input_norm`` the encoder reads
-RMS-normalised h (synthkit's earlier variant; raw residual values reach the
-hundreds in some models). Init (``init``): ``linear_default`` (the reference's)
+RMS-normalised h (raw residual values reach the hundreds in some models). Init (``init``): ``linear_default`` (the reference's)
 leaves all three projections at ``nn.Linear``'s default (uniform, bound
 1/sqrt(fan_in), weight and bias); ``small`` starts W_mu and W_sigma at std
 0.1/sqrt(hidden) with zero bias, so the latent starts near N(0, I) and the KL
