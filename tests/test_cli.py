@@ -29,7 +29,7 @@ def test_stages_lists_every_stage_with_file_and_line(capsys):
 
 def test_validate_quickstart(capsys):
     assert main(["validate", str(ROOT / "pipelines" / "quickstart.yaml")]) == 0
-    assert "valid (3 stages)" in capsys.readouterr().out
+    assert "valid (4 stages)" in capsys.readouterr().out
 
 
 def test_every_bundled_pipeline_validates(capsys):
