@@ -1,23 +1,14 @@
 """`save`: write the final rows in the Hub layout, with their data card.
 
-Writes ``path/`` as ``synthkit.hub.layout`` describes: ``data/<split>-0000k-of-
-0000N.parquet`` (sharded at about ``max_shard_mb`` of Arrow data), ``README.md``
-(the card, ``synthkit.hub.card``) with ``images/``, ``pipeline.yaml``,
-``report.json`` (the run's funnel and the provenance recorded now, while the
-data is made) and ``contamination.json`` when a ``decontaminate`` stage ran.
-``datasets.load_dataset(path, split="train")`` reads it back. With
-``validation_fraction`` a ``validation`` split is cut by task (see
-``layout.split_by_task``); ``save_to_disk: true`` also writes ``path/save_to_disk/``
-for ``datasets.load_from_disk``.
-
-The folder is written under a temporary name and renamed into place, so a
-killed run leaves the old folder or the new one, never half of one. An empty
-result (every row dropped upstream) is written too: typed columns, no rows,
-and a card whose funnel shows where the rows went. The card is rendered once,
-in ``finish_run``, when the runner has the final ``report.json`` (this stage's
-own numbers included) and hands it over; it is copied into the folder first.
-Calling ``process_all`` without the runner leaves no card: ``synthkit card
-PATH`` renders it from the folder.
+Writes ``path/`` as ``synthkit.hub.layout`` describes: ``data/<split>-*.parquet``
+(about ``max_shard_mb`` each), ``README.md`` (the card) with ``images/``,
+``pipeline.yaml``, ``report.json`` and, after ``decontaminate``, ``contamination.json``;
+``datasets.load_dataset(path, split="train")`` reads it back. ``validation_fraction``
+cuts a ``validation`` split by task; ``save_to_disk: true`` adds ``path/save_to_disk/``.
+The folder is written under a temporary name and renamed into place (a kill leaves
+the old or the new one). An empty result is written too, with typed columns. The
+card is rendered in ``finish_run``, from the run's final ``report.json``; without
+the runner, ``synthkit card PATH`` renders it. See docs/publishing.md.
 """
 
 from __future__ import annotations

@@ -1,24 +1,15 @@
 """verify_tests: run each row's code against its tests in the sandbox.
 
-Reads ``code`` (or extracts it from ``response`` with
-``synthkit.prompts.answers.extract_code``, using ``entry_point``), and
-``tests``: an assert block (str, HumanEval/MBPP style; ``entry_point`` names the
-function for ``check(candidate)``), a list of ``{"input", "output"}`` cases, or
-an APPS-style ``{"inputs": [...], "outputs": [...]}``. Writes ``code``,
-``verify = {status, pass_rate, passed, duration_s, tests_passed, tests_total}``
-and ``scores["verify"]`` (the pass rate) on every row, kept or dropped.
-
-Keeps a row when every test passed, or, with ``min_pass_rate`` below 1, when
-its pass rate reaches it. Dropped rows carry a reason: ``no_code``,
-``no_tests``, or the sandbox status (``failed``, ``error``, ``timeout``,
-``memory``, ``killed``), with the sandbox's explanation as the detail.
-
-The sandbox (``synthkit.sandbox.Sandbox``; ``workers`` programs at a time) is
-started in ``setup()`` and stopped in ``teardown()``; the model's code runs
-only there. The isolation it ran with goes into the stage's ``stats.json``
-(and so the run's ``report.json``) as ``sandbox = {isolation, via}``:
-``full`` or ``basic``, and the mechanism (``root``, ``userns``, ``bwrap`` or
-``none``; see ``synthkit.sandbox``).
+Reads ``code`` (or extracts it from ``response`` with ``prompts.answers.extract_code``
+and ``entry_point``) and ``tests`` (an assert block, io cases, or APPS-style
+``{"inputs", "outputs"}``). Writes ``code``, ``verify = {status, pass_rate, passed,
+duration_s, tests_passed, tests_total}`` and ``scores["verify"]`` on every row.
+Keeps a row when every test passed, or its pass rate reaches ``min_pass_rate``;
+otherwise rejects it as ``no_code``, ``no_tests`` or the sandbox status (``failed``,
+``error``, ``timeout``, ``memory``, ``killed``) with the sandbox's explanation.
+The sandbox (``workers`` programs at a time) starts in ``setup()`` and stops in
+``teardown()``; the model's code runs only there. ``stats.json`` records the
+isolation it ran with as ``sandbox = {isolation, via}`` (docs/sandbox.md).
 """
 
 from __future__ import annotations
