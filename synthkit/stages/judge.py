@@ -1,38 +1,16 @@
 """judge: score each exercise on several aspects with an LLM judge, keep the best.
 
-SCoder's multi-aspect scoring. ``aspects`` maps a name to ``{weight, rubric}``
-(or just a weight, for a built-in rubric: consistency, relevance, difficulty,
-clarity, test_quality, correctness; see ``synthkit.prompts.judge``). Each
-aspect is scored 0-9; the combined score is the weighted mean (weights
-normalised). Every row kept gets ``scores["judge/<aspect>"]`` and
-``scores["judge"]`` (the combined score, 0-9).
-
-- ``style: chat`` sends chat prompts; ``style: completion`` sends plain text
-  whose last line opens the answer (``<aspect> score (0-9):``), which small
-  models such as the embedded 135M one continue with a digit.
-- ``mode: per_aspect`` asks one prompt per aspect (answer ``Score: N``);
-  ``mode: joint`` asks once for a JSON object ``{aspect: N}``.
-- ``scoring: sample`` reads the written number; ``scoring: expected`` is
-  G-Eval: sum_d d * p(d) over the digit tokens at the score position, from
-  ``top_logprobs``. The in-process backends (transformers, vllm, dummy)
-  return them; with ``backend: openai``, ``check()`` asks the server for one
-  token with logprobs before the pipeline starts and raises a ``ConfigError``
-  if it returns none (``synthkit validate`` does the same). Joint + expected
-  needs greedy decoding (``temperature: 0``).
-- An answer that cannot be read is asked again (``max_retries``, a new seed,
-  ``retry_temperature``); a row whose answer still fails is rejected as
-  ``judge_unparseable`` (detail: each parse error). Rows without
-  ``instruction`` or code are rejected as ``missing_fields``.
-- Selection: rows with ``scores["judge"] < min_score`` are rejected as
-  ``below_threshold`` (detail: the score and the bound).
-- The stage is always row-local: each shard is saved as soon as it is scored,
-  so a killed run resumes at the first unsaved shard and never re-asks the
-  judge about a saved one. Keeping the best share of the whole dataset is the
-  next stage's job: ``{stage: select_top, by: scores.judge, fraction: 0.5}``.
-
-``llm:`` on the stage lays its keys over the pipeline's llm; the runner does
-that, so ``ctx.llm_config`` arrives resolved and the judge can be a different
-model and backend from the synthesizer.
+``aspects`` maps a name to ``{weight, rubric}`` (or a weight, for a built-in rubric:
+``synthkit.prompts.judge``); each aspect is scored 0-9 and every kept row gets
+``scores["judge/<aspect>"]`` and ``scores["judge"]`` (the weighted mean).
+``style`` (chat or completion), ``mode`` (``per_aspect`` prompts, or one ``joint``
+JSON answer) and ``scoring`` (``sample``: the written digit; ``expected``: G-Eval's
+sum of d * p(d) from ``top_logprobs``, checked before the run) choose how it asks.
+An unreadable answer is asked again (``max_retries``), then rejected as
+``judge_unparseable``; rows without ``instruction`` or code as ``missing_fields``;
+rows with ``scores["judge"] < min_score`` as ``below_threshold``. Row-local: each
+shard is saved when scored. Keeping a top share is ``select_top``'s job. The
+stage's ``llm:`` is laid over the pipeline's. Details: docs/methods/scoder.md.
 """
 
 from __future__ import annotations

@@ -1,32 +1,15 @@
 """load_seeds: the first stage; turns files, packages or datasets into seed rows.
 
-Exactly one of three inputs:
-
-- ``path:`` a local ``.jsonl``, ``.parquet`` or ``save_to_disk`` directory whose
-  rows are taken as they are (any columns). An ``id`` column is kept (cast to
-  str; duplicates are a ``DataError``); without one, each row gets
-  ``stable_id`` of its content, suffixed ``-1``, ``-2``… for exact duplicates.
-- ``source:`` code to cut seeds from (see ``synthkit.seeds.sources``). Each
-  top-level function or class with ``min_lines <= lines <= max_lines``
-  becomes a row ``{id, seed, meta}``; meta holds ``module``, ``path``,
-  ``line``, ``name``, ``kind``, ``lines``, ``license``, ``source``.
-  Defs outside the bounds, and files that do not parse, come back as
-  rejections (``too_short``, ``too_long``, ``unparseable``) so the stats show them.
-- ``tasks:`` a task set with tests, for GiFT and RFT: ``bundled``,
-  ``bundled:train``, ``humaneval``, or a HumanEval-, MBPP- or APPS-format file
-  (relative to the YAML's folder), read by ``synthkit.eval.tasks.load_tasks``,
-  the loader ``synthkit eval`` uses. Each task becomes the row of
-  ``synthkit.eval.programs.task_row``: ``id`` and ``meta.task_id`` (the task
-  id), ``instruction`` (its description), ``tests``, ``entry_point``, ``code``
-  (the reference solution, the chain's fallback) and ``seed`` (the prompt).
-  The held-out split is never training input: ``tasks: bundled:test`` fails at
-  load time, and any task of that split read from another spec (``bundled``,
-  a file holding them) is rejected as ``held_out`` (``decontaminate`` would
-  remove its rows anyway, and ``synthkit eval --tasks bundled:test`` scores on it).
-
-Order is deterministic (source order); ``shuffle: true`` permutes it with a
-seed derived from the pipeline seed and the stage index; ``limit`` then keeps
-the first N. The stage ignores its (empty) input dataset.
+Exactly one input: ``path:`` (a .jsonl, .parquet or ``save_to_disk`` folder, rows
+as they are; ids kept as str, or ``stable_id`` of the content), ``source:`` (code
+cut into one row ``{id, seed, meta}`` per top-level def within ``min_lines`` ..
+``max_lines``; others rejected as ``too_short``, ``too_long``, ``unparseable``;
+``synthkit.seeds.sources``), or ``tasks:`` (a task set with tests, for GiFT and
+RFT, one ``eval.programs.task_row`` per task). The held-out split never enters:
+``tasks: bundled:test`` fails at load time and its tasks read from elsewhere are
+rejected as ``held_out``. Order is the source order; ``shuffle: true`` permutes it
+(seeded), then ``limit`` keeps the first N. The stage ignores its input.
+Details: docs/pipelines.md.
 """
 
 from __future__ import annotations

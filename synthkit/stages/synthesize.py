@@ -1,35 +1,17 @@
 """synthesize: seed snippet -> (problem, solution, tests), sampled from several checkpoints.
 
-SCoder's multi-checkpoint sampling. Each pass is one checkpoint (a local path,
-a hub id, or ``embedded``; default the pipeline llm's model; in an iterative
-run ``use_last_checkpoints: M`` samples from the last M models earlier rounds
-registered). Only one model is in memory at a time: ``open_pass`` loads it,
-``close_pass`` frees it, and the runner saves one output shard per
-(checkpoint, input shard), so a killed run resumes inside its checkpoint.
-
-``style: chat`` (default, for instruction-following models) sends the
-instruction prompt as a chat; ``style: completion`` sends a few-shot document
-that ends with the opened ``[Problem]`` header, which the answer continues
-(small models such as the embedded 135M one rarely follow the chat format),
-and stops at the next ``Code snippet:``.
-
-Each seed row yields ``n`` answers per checkpoint; each answer is parsed by
-``synthkit.prompts.synthesize.parse_synthesis`` into ``instruction``, ``response`` (the
-[Solution] section), ``code``, ``tests``, ``entry_point`` and ``messages``
-(user: instruction, assistant: response), and ``synthesis``: the synthesis
-sample as the synthesizer saw it, ``{style, prompt, answer}`` (``prompt`` the
-chat turns sent, the ``system:`` turn included, or for ``style: completion``
-one user turn holding the whole document; ``answer`` the raw answer text).
-Self-distillation rounds train the synthesizer on ``prompt + answer``
-(``iterations.train_on: synthesis``); ``messages`` stays the instruction
-dataset the code model is trained on. Row ids are
-``<seed id>/<checkpoint index>-<k>``. An answer that cannot be parsed is
-rejected with the parser's reason (``no_problem``, ``no_tests``, ...), the raw
-answer kept in the rejected row's ``response``. Rows without a usable seed
-text are rejected as ``no_seed``.
-
-The sampling seed of a call is derived from (pipeline seed, stage index,
-checkpoint index, first row id), so a resumed run draws the same samples.
+Each pass is one checkpoint (``core.sampling``: ``checkpoints:``, else the llm's
+model; ``use_last_checkpoints: M`` in rounds); one model is in memory at a time and
+a killed run resumes inside its checkpoint. ``style: chat`` sends a chat prompt;
+``style: completion`` a few-shot document ending in an opened ``[Problem]`` header.
+Each seed row yields ``n`` answers per checkpoint, parsed by
+``prompts.synthesize.parse_synthesis`` into ``instruction``, ``response``, ``code``,
+``tests``, ``entry_point``, ``messages`` and ``synthesis`` (``{style, prompt,
+answer}``, what rounds train the synthesizer on); ids are
+``<seed id>/<checkpoint index>-<k>``. An unparseable answer is rejected with the
+parser's reason (raw answer kept in ``response``); a row without seed text as
+``no_seed``. Seeds derive from (pipeline seed, stage, checkpoint, first row id).
+Details: docs/methods/scoder.md.
 """
 
 from __future__ import annotations
