@@ -1,7 +1,7 @@
 """dedup_minhash: remove exact and near duplicates (MinHash LSH over the whole dataset).
 
-Compares the text of ``columns`` (joined by a newline): a row that parses as Python
-as code (``normalize: auto``; names abstracted for candidates, a renamed copy
+Compares the text of ``columns`` (joined by a newline): a row that is one def/class
+or parses as Python as code (``normalize: auto``; names abstracted for candidates, a renamed copy
 confirmed by ``synthkit.dedup.renames``), other rows on their words. An exact pass on
 a hash of the normalised tokens, then MinHash LSH (``bands x rows`` from
 ``threshold`` unless given), candidate pairs merged by union-find (``verify``: only
