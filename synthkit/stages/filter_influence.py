@@ -1,42 +1,17 @@
 """filter_influence: keep the rows with the most gradient influence on a validation set (LESS).
 
-SCoder's final filter. The recipe and its formulas are in ``synthkit.influence``:
-a warm-up LoRA training on a random ``warmup.fraction`` of the pool (or
-``warmup.checkpoints``), Adam-preconditioned per-row LoRA gradients projected
-to ``dim`` dimensions, and each row's score ``max over validation subtasks of
-the mean over the subtask's examples of sum_ckpt w_ckpt * cos``, with ``w`` the
-checkpoints' learning rates renormalised to 1.
-
-Contract:
-
-- ``validation:`` is ``{tasks: <task set>}`` or ``{path: <file or saved
-  dataset>}`` (see ``synthkit.influence.data``), grouped into subtasks by
-  ``subtask_field`` or, by default, by task family.
-- Every row, kept or rejected, gets ``scores.influence`` (None for a row that
-  cannot have a gradient) and ``meta.influence_subtask`` (the subtask its score
-  came from).
-- Rejections: ``no_messages`` (neither ``messages`` nor instruction +
-  response), ``no_assistant_tokens`` (none left within ``max_length``),
-  ``duplicates_validation`` (a user or assistant turn equal to a validation
-  example's, detail names it; scored, never kept, never trained on in the
-  warm-up), and ``below_top``: the selection is ``select_top``'s own code
-  (``rank`` / ``keep_count``: the top ``fraction`` or ``k`` of the scored rows,
-  ties by id), with its detail.
-- Stats: ``<stage dir>/influence.json`` (and ``extra_stats()``) records the
-  checkpoints with their steps, learning rates and weights, the validation
-  subtasks and sizes, the number of kept rows per best subtask and each kept
-  row's id, score and subtask, and how many features were computed versus read
-  from the cache.
-- The feature cache and the warm-up checkpoints live under
-  ``<workdir>/.influence/`` (or ``cache_dir``), outside the stage folder, so a
-  changed config (new validation set, new fraction) computes no training
-  features again, and a killed run resumes inside the featurisation.
-
-Cost: one forward+backward per row and checkpoint for the pool and for the
-validation set, plus the warm-up training. Memory: the rows are held in memory
-as dicts; features are on disk (4 * dim bytes a row per checkpoint).
-``enabled: false`` passes every row through untouched (a pipeline can carry the
-stage switched off on machines where it is too slow).
+A warm-up LoRA training on ``warmup.fraction`` of the pool (or ``warmup.checkpoints``),
+Adam-preconditioned per-row LoRA gradients projected to ``dim``, and each row's score:
+max over validation subtasks of the mean cosine to the subtask's examples, summed
+over checkpoints weighted by learning rate (``synthkit.influence``). ``validation:``
+is ``{tasks: ...}`` or ``{path: ...}``, grouped by ``subtask_field`` or task family.
+Every row gets ``scores.influence`` and ``meta.influence_subtask``. Rejected:
+``no_messages``, ``no_assistant_tokens``, ``duplicates_validation`` and
+``below_top`` (``select_top``'s ranking: top ``fraction`` or ``k``). Writes
+``influence.json``; features and warm-up checkpoints are cached under
+``<workdir>/.influence/`` (a killed run resumes inside featurisation). Cost: one
+forward+backward per row and checkpoint, plus the warm-up; rows are held in memory.
+``enabled: false`` passes every row through. Details: docs/methods/less.md.
 """
 
 from __future__ import annotations

@@ -1,69 +1,18 @@
 """gibbs_resample: GiFT's chain (arXiv 2502.11466), description -> code -> description, per task.
 
-Each input row is a task (``load_seeds`` with ``tasks:``): ``instruction`` (the
-seed description), ``tests``, ``entry_point``, ``code`` (the seed solution) and
-``meta.task_id``. Per task, ``steps`` (T) times:
-
-1. sample ``k`` codes from the current description (``temperature``, ``top_p``;
-   the first step uses the seed description);
-2. run each in the sandbox against the task's tests (``synthkit.sandbox``, the
-   same row -> program helper as ``verify_tests``);
-3. keep **one** passing code at random; when none passes, fall back to the
-   last kept code, and before any, to the seed solution (the reference code
-   means to, but its loop rereads the current step's empty file, so it
-   always falls back to the seed; see docs/methods/gift.md);
-4. strip the kept code's docstrings and summarise it into the next description
-   (``summary_temperature`` 1.0, ``summary_top_p`` 0.95, one summary). The last
-   step has no next description, so it asks for none.
-
-The code prompt ends with the task's function header (``prompts.gift.task_header``:
-imports, signature, a docstring holding the current description; the first
-test as a doctest for MBPP tasks), as in the reference code.
-
-Output: one row per pooled code, id ``<task>/<checkpoint>-<step>-<sample>``,
-with ``code``, ``body`` (the code after its header, ``code_body``),
-``response`` (the raw answer), ``verify``, ``scores.verify``, ``instruction``
-and ``messages`` pairing the code, docstrings stripped, with the **seed**
-description, and ``meta``: ``task_id``, ``step``, ``sample``, ``description``
-(the description the code was sampled from), ``prompt`` (the exact prompt),
-``header`` (the header in it, which ``perplexity_select`` scores ``body``
-under), ``seed`` and the sampler's provenance, ``origin: sample``.
-``pool: kept`` (the default) pools the kept code of each step (at most T
-per task); ``pool: all_passing`` pools every passing code. With ``include_seed`` (default) each task with a seed solution also
-yields its seed pair, id ``<task>/seed``, ``meta.origin: seed``, which
-``perplexity_select`` passes through. Rejected: every sample that failed
-(the sandbox status as reason, or ``no_code``), passing samples the pool left
-out (``not_kept``), tasks without a description or tests (``no_description``,
-``no_tests``).
-
-Batching and seeds. Each step makes ONE batched ``generate`` call for the codes
-of every live chain (a chain is live while it has a description: all of them,
-since a failed summary keeps the description it had), one ``sandbox.run`` for
-all their samples, and one batched call for the summaries. The seed of a call
-is ``sampler.seed`` of (kind, step, the live task ids), so it depends on the
-pipeline seed, the stage, the checkpoint, the step and the tasks; the random
-keep of each chain is seeded by (pipeline seed, stage, checkpoint, step, task).
-A fallback step therefore asks with a new seed and never replays the cached
-answer of the step before. (The LLM protocol takes one seed per call; a
-task's answers differ from another's through its prompt. Two chains whose
-prompts are identical in one step share their answers, as the cache does.)
-
-Resume: this is a whole-dataset stage that checkpoints its own chain state.
-After each step it writes ``chain/c<checkpoint>/step-<NNNN>.json`` (atomic:
-the state of every chain, the step's pooled and rejected rows, its trace, its
-tokens). A killed run reads the finished steps back and continues at the first
-missing one, loading the model once for all the steps left (and not at all
-when none are). Why not one runner *pass* per step: passes cut the tasks into
-shards, so a step would become several backend calls, the runner would reload
-the model for every pass, and a pass could not read the state of the pass
-before it. A config change wipes the stage folder (the runner's fingerprint),
-so stale chain states are never continued.
-
-Files: ``trace.jsonl`` (one line per checkpoint, task and step: the
-description sampled from, samples, passing, the kept sample or the fallback
-used, and the next description) and ``diversity.json``
-(``synthkit.eval.diversity``: distinct passing codes and descriptions per task,
-solved-task coverage), also on ``self.diversity`` and in ``extra_stats()``.
+Input: task rows (``load_seeds`` with ``tasks:``: ``instruction``, ``tests``,
+``entry_point``, ``code``, ``meta.task_id``). Per task, ``steps`` times: sample ``k``
+codes from the current description (the prompt ends in the task's function header,
+``prompts.gift.task_header``), run them in the sandbox, keep one passing code at
+random (else the last kept code, else the seed solution), and summarise it into the
+next description. Output: one row per pooled code (``pool: kept`` or
+``all_passing``), id ``<task>/<checkpoint>-<step>-<sample>``, paired with the
+**seed** description, ``meta`` recording the step, prompt and header; with
+``include_seed`` each task's seed pair, ``<task>/seed``. Rejected: failing samples
+(sandbox status), ``not_kept``, ``no_description``, ``no_tests``. One batched call
+per step for all live chains; finished steps are saved under ``chain/`` and a killed
+run continues at the first missing one. Writes ``trace.jsonl`` and ``diversity.json``.
+Details: docs/methods/gift.md.
 """
 
 from __future__ import annotations

@@ -1,40 +1,17 @@
 """perplexity_select: GiFT's perplexity-weighted draw from each task's pool of codes.
 
-Input: the rows of ``gibbs_resample`` (or ``rft_sample``): pooled codes with
-``meta.task_id``, ``body`` and ``meta.header`` (the code after its function
-header, and that header), ``meta.prompt`` (the exact prompt) and
-``response``, and each task's seed pair (``meta.origin: seed``).
-
-1. **Perplexity** of every pooled code: exp(mean NLL of the tokens of the
-   code's ``body`` given ``meta.header``, both plain text: no fences, prose or
-   chat template, as the reference computes it; ``score: response``: of the
-   raw ``response`` given the exact ``meta.prompt``), from ONE ``logprobs``
-   call of the backend (which batches it). It is stored in
-   ``scores.perplexity``. The model is the stage's LLM:
-   its own ``llm:`` block laid over the pipeline's, which ``iterations:`` rounds
-   never change, so it stays the **base** model while the sampling stages move
-   on to fine-tuned checkpoints (``use_last_checkpoints``). ``check()`` refuses
-   a model that an earlier round trained, and asks an ``openai`` server once
-   whether it returns prompt logprobs.
-2. **Draw** ``draws`` (s) codes per task **with replacement**, with probability
-   softmax(``alpha`` · ppl) (``weighting: softmax``; α = 2.0 favours the
-   high-perplexity, long-tail codes) or uniformly (``weighting: uniform``). The
-   draw of a task is seeded by (pipeline seed, stage, task), so it does not
-   depend on the other tasks.
-3. Output: each drawn code as an SFT row paired with the task's **seed**
-   description (``instruction``, ``messages``), id ``<task>/draw-<j>``,
-   ``meta.origin: draw``, ``meta.drawn_from`` (the pool row), ``meta.draw``,
-   ``meta.draw_probability``. A code drawn twice is two rows: the repetition is
-   the weighting. With ``include_seed`` (default) the seed pairs pass through,
-   so the training set is the seed pairs plus the drawn pairs.
-
-Rejected: pool rows never drawn (``not_drawn``, with their perplexity and
-probability), rows without a prompt or text to score (``no_prompt``,
-``empty_code``), and seed pairs when ``include_seed`` is false
-(``seed_excluded``). ``diversity.json`` (``synthkit.eval.diversity``) reports
-on the training set written out, also on ``self.diversity`` and in
-``extra_stats()``. A whole-dataset stage: a killed run redoes it, and the LLM
-cache answers the logprobs it already had.
+Input: ``gibbs_resample`` or ``rft_sample`` rows (pooled codes with ``meta.task_id``,
+``body``, ``meta.header``, ``meta.prompt``, ``response``; seed pairs with
+``meta.origin: seed``). Scores each pooled code's perplexity (exp of the mean NLL of
+``body`` given ``meta.header``; ``score: response``: of ``response`` given the
+prompt) in one ``logprobs`` call of the stage's (base) model into
+``scores.perplexity``; ``check()`` refuses a model an earlier round trained. Draws
+``draws`` codes per task with replacement, with probability softmax(``alpha`` · ppl)
+or uniformly (seeded per task), each an SFT row with the seed description, id
+``<task>/draw-<j>``; seed pairs pass through with ``include_seed``. Rejected:
+``not_drawn``, ``no_prompt``, ``empty_code``, ``seed_excluded``. Writes
+``diversity.json``. Whole-dataset: a killed run redoes it (the LLM cache answers).
+Details: docs/methods/gift.md.
 """
 
 from __future__ import annotations

@@ -1,41 +1,16 @@
 """rft_sample: the RFT and RFT+RD baselines of GiFT (arXiv 2502.11466).
 
-Each input row is a task (``load_seeds`` with ``tasks:``; see
-``gibbs_resample``). Rejection-sampling fine-tuning: sample ``n`` codes per
-task from the **seed** description, run them in the sandbox against the
-task's tests, and keep the passing ones, each paired with the seed
-description (``instruction``, ``messages``). ``describe: true`` is RFT+RD:
-every kept code also gets a generated description (the summary prompt of
-``gibbs_resample``, one batched call per shard), and that (description, code)
-pair is one more row, id ``<sample id>/rd``, ``meta.origin: rd``.
-
-A fair comparison with GiFT spends the same samples per task and trains on
-as many rows per task: ``n`` defaults to ``budget.steps × budget.k`` (GiFT's
-T × k; ``budget`` defaults to GiFT's reference 20 × 3 = 60), and at most
-``max_rows`` (default ``budget.draws``, GiFT's s = 8) training rows are kept
-per task and checkpoint, the seed pair not counted: that many passing codes
-drawn at random without replacement (as the reference's RFT does), or with
-``describe`` half as many, each with its RD pair. The rest are rejected as
-``over_budget``. Setting ``n`` or ``max_rows`` overrides them. The prompt is
-``gibbs_resample``'s (the function header holding the seed description).
-
-Rows, as in ``gibbs_resample``: id ``<task>/<checkpoint>-<sample>``, ``code``,
-``body``, ``response``, ``verify``, ``scores.verify``, ``meta`` with
-``task_id``, ``sample``, ``description`` (the seed description), ``prompt``,
-``header`` (what ``perplexity_select`` scores ``body`` under), ``seed``, the
-checkpoint provenance and ``origin: sample``. ``include_seed`` (default) adds the task's seed pair,
-``<task>/seed`` (``meta.origin: seed``), once (with the first checkpoint).
-Rejected: failing samples (the sandbox status, or ``no_code``), passing ones
-over the row budget (``over_budget``), tasks without a description or tests
-(``no_description``, ``no_tests``), and RD rows whose summary was empty
-(``empty_summary``).
-
-It is a row-local sampling stage (``CheckpointSampler``): one batched
-``generate`` call per shard and checkpoint, one sandbox run for all of a
-shard's samples; a killed run resumes at the first unsaved shard. The sampling
-seed is ``sampler.seed`` of the shard. When the stage ends it writes
-``diversity.json`` (``synthkit.eval.diversity``) over everything it kept, also
-on ``self.diversity`` and in ``extra_stats()``.
+Input: task rows, as ``gibbs_resample``. Samples ``n`` codes per task from the
+**seed** description (``gibbs_resample``'s prompt), runs them in the sandbox and keeps
+the passing ones paired with the seed description; ``describe: true`` (RFT+RD) adds
+a generated description for each kept code as one more row (``<sample id>/rd``).
+For a fair comparison ``n`` defaults to GiFT's ``budget.steps × budget.k`` and at
+most ``max_rows`` (``budget.draws``) rows per task and checkpoint are kept, drawn at
+random; the rest are ``over_budget``. Rows as ``gibbs_resample``'s, id
+``<task>/<checkpoint>-<sample>``; ``include_seed`` adds the seed pair once.
+Rejected: failing samples, ``over_budget``, ``no_description``, ``no_tests``,
+``empty_summary``. Row-local (``CheckpointSampler``): a killed run resumes at the
+first unsaved shard. Writes ``diversity.json``. Details: docs/methods/gift.md.
 """
 
 from __future__ import annotations
