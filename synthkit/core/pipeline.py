@@ -27,16 +27,16 @@ from typing import Any, Sequence
 
 from synthkit.core import rerun, rundir
 from synthkit.core.columns import check_columns, folder_columns
+from synthkit.core.config import PipelineConfig, load_raw, parse_pipeline, stage_llm_config, validate_stage
 from synthkit.core.executor import Executor
 from synthkit.core.fingerprint import fingerprint, row_neutral
 from synthkit.core.local_executor import LocalExecutor
-from synthkit.core.config import PipelineConfig, load_raw, parse_pipeline, stage_llm_config, validate_stage
-from synthkit.errors import ConfigError, DataError
-from synthkit.core.record import Funnel, Row, assign_ids
 from synthkit.core.progress import quiet_libraries
+from synthkit.core.record import Funnel, Row, assign_ids
 from synthkit.core.registry import STAGES
 from synthkit.core.report import throughput, totals
 from synthkit.core.stage import Stage, StageConfig, StageContext
+from synthkit.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 

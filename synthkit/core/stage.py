@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     import pyarrow
 
     from synthkit.core.shards import ShardedInput, Verdicts
-
     from synthkit.llm.base import LLM, LLMConfig
 
 log = logging.getLogger(__name__)
