@@ -305,6 +305,26 @@ def test_code_prompts_carry_the_function_header_with_the_current_description(tmp
     assert row["messages"][1]["content"] == "```python\ndef add0(a, b):\n    return a + b\n```"   # no docstring
 
 
+def test_chat_answers_are_scored_as_body_given_the_plain_header(tmp_path):
+    class Chat(Scripted):
+        def generate(self, prompts, params):
+            self.calls.append(("chat", list(prompts), params))
+            text = prompts[0][-1]["content"]
+            if "```python" in text and "Complete" in text:   # the code prompt shows the header in a fence
+                answer = 'Sure!\n```python\ndef add0(a, b):\n    """Adds."""\n    return a + b\n```\nDone.'
+            else:
+                answer = "Add two numbers."
+            return [[Completion(answer, 9, "stop") for _ in range(params.n)] for _ in prompts]
+
+    stage = make(tmp_path, Chat(None), steps=1, k=1, style="chat")
+    kept, _ = run(stage, [task(0)])
+    row = next(r for r in kept if r["meta"]["origin"] == "sample")
+    assert row["code"] == 'def add0(a, b):\n    """Adds."""\n    return a + b\n'
+    assert row["body"] == "    return a + b\n"
+    assert row["meta"]["header"] == 'def add0(a, b):\n    """Write add0(a, b) returning a + b.\n    """\n'
+    assert isinstance(row["meta"]["prompt"], list)            # the chat prompt is kept apart from the header
+
+
 # --- SIGKILL mid-chain --------------------------------------------------------------
 
 SLOW_RUN = """
