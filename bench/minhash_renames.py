@@ -58,7 +58,8 @@ def renames_section(n_funcs: int, n_copies: int, workdir: Path) -> None:
         st = res["r"].stats
         print(f"   normalize={normalize}: {r:7.0f} rows/s ({r / ds_rate:.1f}x datasketch); recall {q['recall']:.3f}; "
               f"clean rows removed {q['clean_removed']:.2%}, falsely {q['false_removals']:.2%} "
-              f"(code shares < half its word 5-grams with the row kept); candidate pairs {st['candidate_pairs']}, "
+              f"(code shares < half its word 5-grams with the row kept; with any kept row: "
+              f"{q['false_removals_any']:.2%}); candidate pairs {st['candidate_pairs']}, "
               f"rejected by verification {st['rejected_pairs']}")
     _stage_rates(rows, ds_rate, workdir)
 
