@@ -8,14 +8,15 @@ becomes a start marker ``\\x02`` (``\\x04`` for bytes), its source between the
 quotes cut like code (``\\w+`` runs and operators: its "words"), and an end
 marker ``\\x05``; identifiers, keywords, numbers and operators stay as written.
 
-``view_hashes(sh, tok, poly)`` reads that stream twice, vectorised:
+``ViewHasher.views(sh, tok)`` reads that stream, vectorised:
 
-- **concrete**: every token by value, with a 2-bit kind (``NAME`` for an
+- **concrete**: every token by value, with a 2-bit kind: ``NAME`` for an
   identifier other than a keyword, ``self``, ``cls`` or a capitalised builtin
-  (``ValueError``, ``True``); ``ATTR`` for one
-  after a dot; ``WORD`` for a piece of a string; ``OTHER`` for the rest). A word and a name with the same text share the upper bits, so a
-  renaming can be applied to both. This is what a candidate pair is verified
-  on (:mod:`synthkit.dedup.renames`) and what the exact-duplicate key hashes.
+  (``ValueError``, ``True``); ``ATTR`` for one after a dot; ``WORD`` for a
+  piece of a string; ``OTHER`` for the rest. A word and a name with the same
+  text share the upper bits, so a renaming can be applied to both. This is
+  what a candidate pair is verified on (:mod:`synthkit.dedup.renames`) and
+  what the exact-duplicate key hashes.
 - **abstract** (what LSH shingles): every identifier that is not a keyword,
   ``self``/``cls``, an exception class, a called builtin (``len``,
   ``isinstance``...), a dunder or (after a dot, not on ``self``/``cls``) a
