@@ -5,8 +5,8 @@ that :func:`shingles.shingle_batch` cuts (one regular-expression pass over the
 whole batch, no per-row parse): comments, backslash continuations and
 parentheses dropped; a string literal (docstrings included, f-strings too)
 becomes a start marker ``\\x02`` (``\\x04`` for bytes), its source between the
-quotes cut like code (``\\w+`` runs and operators: its "words"), and an end
-marker ``\\x05``; identifiers, keywords, numbers and operators stay as written.
+quotes cut like code (``\\w+`` runs and operators: its "words"; backslash
+escapes read as spaces; adjacent literals joined), and an end marker ``\\x05``; identifiers, keywords, numbers and operators stay as written.
 
 ``ViewHasher.views(sh, tok)`` reads that stream, vectorised:
 
@@ -63,6 +63,8 @@ _STRING = (r'[rRbBuUfF]{0,2}(?:"""' + _NO_NUL + r'*?"""|\'\'\'' + _NO_NUL + r'*?
 _SCAN = re.compile(r"(?=[#\"'\\rRbBuUfF])(?:(?P<comment>#[^\n\x00]*)|(?P<str>" + _STRING + r")|(?P<cont>\\\n))")
 _TOKEN = re.compile(r"\w+|\*\*=?|//=?|->|:=|[-+*/%@&|^<>=!]=|<<=?|>>=?|\S")
 _MARKS = re.compile(r"[\x02\x04\x05]")
+_ESCAPE = re.compile(r"\\[ntr]?")
+_ADJACENT = re.compile(r"\x05\s*[\x02\x04]")  # "a" "b" is the literal "ab", as ast.unparse writes it
 _WORD_SALT = np.uint64(0x5BD1E9955BD1E995)
 _NAME_START = np.zeros(129, dtype=bool)  # index 128 stands for every non-ASCII first character
 _NAME_START[[ord(c) for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"]] = True
@@ -80,13 +82,15 @@ def _scan(m: re.Match) -> str:
     inner = body[q:-q]
     if "\x02" in inner or "\x04" in inner or "\x05" in inner:  # our markers, in the source: blanked
         inner = _MARKS.sub(" ", inner)
+    if "\\" in inner:  # escapes: "\n" and a real newline, 'don\'t' and "don't" give the same words
+        inner = _ESCAPE.sub(" ", inner)
     return (" \x04 " if "b" in lit[:len(lit) - len(body)].lower() else " \x02 ") + inner + " \x05 "
 
 
 def code_batch(rows: list[str]) -> str:
     """The rows' code token streams, joined by ``SEP`` (tokens separated by spaces)."""
     joined = SEP.join(r.replace(SEP, " ") if SEP in r else r for r in rows)
-    text = _SCAN.sub(_scan, joined).replace("(", " ").replace(")", " ")
+    text = _ADJACENT.sub(" ", _SCAN.sub(_scan, joined)).replace("(", " ").replace(")", " ")
     return " ".join(_TOKEN.findall(text))
 
 
