@@ -123,3 +123,16 @@ def test_auto_takes_a_definition_as_code_without_parsing_it(tmp_path):
                       "def f(:\nprint(1)\n"], "auto") == [True, True, False, True, False]
     res = find_duplicates([{"code": SRC}, {"code": typo}], DedupSettings(spec=ShingleSpec(normalize="auto")), tmp_path)
     assert res.stats["code_rows"] == 2 and res.rep[1] == 0
+
+
+def test_string_spelling_does_not_matter():
+    """What ast.unparse changes in strings: quotes, escapes, implicit concatenation."""
+    from synthkit.dedup.codeview import code_batch
+
+    pairs = [('x = ("hello, "\n     "world")\n', "x = 'hello, world'\n"),
+             ("y = 'don\\'t'\n", 'y = "don\'t"\n'),
+             ('z = "a\\nb"\n', 'z = """a\nb"""\n'),
+             ('w = r"\\d+"\n', "w = '\\\\d+'\n")]
+    for a, b in pairs:
+        assert code_batch([a]) == code_batch([b]), (a, b)
+    assert code_batch(['v = b"x"\n']) != code_batch(['v = "x"\n'])   # bytes are not str
