@@ -1,42 +1,16 @@
 """Memoise any LLM's answers in SQLite, so reruns and resumed runs pay nothing.
 
-``CachedLLM(llm, cache_dir)`` implements the ``LLM`` protocol around ``llm``:
-
-- ``generate`` keys each prompt by sha256 of ``(model, prompt, params.key())``
-  (``params.key()`` holds n, temperature, top_p, max_tokens, stop, seed,
-  top_logprobs), and ``logprobs`` by ``(model, prompt, continuation)``.
-  Chats are keyed by their messages, not by a rendering. ``model`` is the
-  backend's ``config.fingerprint()`` (``LLMConfig.fingerprint``: the backend,
-  the model by content or Hub revision, every setting that can change an
-  answer, none of the speed settings), so a checkpoint retrained at the same
-  path, or a Hub model with a new revision, is asked again rather than
-  answered from another model's entries; an ``LLM`` without an ``LLMConfig``
-  is keyed by its ``model_id``.
-- Only the misses reach the inner backend, in ONE batched call, in their
-  original order. Duplicate keys within one call are sent once and share the
-  answer: the cache is a function of its key, so asking twice for the same
-  (prompt, params) gives identical completions; ask with ``n > 1`` for variety.
-- ``hits`` / ``misses`` count prompts (not completions) served from the cache
-  and sent to the backend; a ``usage`` (``synthkit.llm.usage.Usage``) given
-  gets the hits added to its ``requests`` and ``cache_hits``. ``model_id`` is the inner one, so wrapping does not
-  change cache keys or row metadata.
-- The store is ``<cache_dir>/llm_cache.sqlite`` in WAL mode with a 60 s busy
-  timeout: several processes (pipeline workers, a rerun beside a run) may read
-  and write it at once; the last writer of a key wins, which is harmless since
-  a key's answers are interchangeable. A connection is never shared across a
-  fork: a child process reopens it.
-- Many writers on many machines (``executor: ray``): a process whose
-  environment has ``SYNTHKIT_LLM_CACHE_SHARDED=1`` (every Ray worker sets it)
-  writes only its own file, ``<cache_dir>/writers/<host>-<pid>.sqlite``, in
-  exclusive locking mode (no shared memory, no lock shared with anyone), and
-  reads that file, then the main file opened read-only and immutable. The
-  driver folds the writer files into the main file (``merge_writers``) before
-  a Ray stage starts and after its workers stopped, so no two processes ever
-  write one file, even where a shared filesystem's locks cannot be trusted
-  (SQLite's WAL mode needs every writer on one host). A writer file left by a
-  killed run is merged by the next one. Keys are the same in both modes.
-- Limits: values are JSON (completions with ``top_logprobs`` can be large);
-  nothing is evicted. Delete the file (and ``writers/``) to clear the cache.
+``CachedLLM(llm, cache_dir)`` implements the ``LLM`` protocol around ``llm``.
+``generate`` keys each prompt by sha256 of ``(model, prompt, params.key())``,
+``logprobs`` by ``(model, prompt, continuation)``; ``model`` is the backend's
+``LLMConfig.fingerprint()`` (the model by content or Hub revision, no speed
+settings). Only misses reach the inner backend, in one batched call, in order;
+duplicate keys in a call share one answer. ``hits`` / ``misses`` count prompts; a
+given ``usage`` gets the hits. The store is ``<cache_dir>/llm_cache.sqlite`` (WAL, 60 s
+busy timeout, reopened after a fork). With ``SYNTHKIT_LLM_CACHE_SHARDED=1`` (Ray
+workers) a process writes only ``writers/<host>-<pid>.sqlite`` and reads the main
+file read-only; ``merge_writers`` folds the writer files in. Limits: values are
+JSON; nothing is evicted (delete the files to clear). Details: docs/backends.md.
 """
 
 from __future__ import annotations

