@@ -1,37 +1,18 @@
-"""``backend: openai``: any OpenAI-compatible HTTP server (vLLM serve, TGI,
-llama.cpp server, ``transformers serve``), through httpx.
+"""``backend: openai``: any OpenAI-compatible HTTP server (vLLM serve, TGI, llama.cpp, ``transformers serve``).
 
-Contract (see ``synthkit.llm.base``):
-
-- Chat prompts go to ``{base_url}/chat/completions`` (the server applies the
-  chat template), plain strings to ``{base_url}/completions``.
-- At most ``config.max_concurrency`` requests are in flight (a thread pool over
-  one shared ``httpx.Client``); results come back in prompt order.
-- Each request has ``config.timeout_s`` per connect/read/write. Connection
-  errors, timeouts, HTTP 429 and 5xx are retried up to ``config.max_retries``
-  times with exponential backoff (``backoff_s * 2**i``, capped at
-  ``max_backoff_s``, times a random factor in [0.5, 1.5), at least the
-  server's ``Retry-After``). Any other status fails at once. A request that
-  still fails raises ``SynthkitError`` naming the URL and the last status.
-- ``n`` is sent as is; a server that returns fewer choices (``transformers
-  serve`` ignores ``n``) gets one more request per missing completion, with
-  seed ``seed + k`` so seeded completions still differ. That is remembered
-  for later calls.
-- ``tokens`` is the number of per-token logprobs when they were requested,
-  else ``usage.completion_tokens`` (split evenly across choices when one
-  response holds several: servers only report the sum). Stop strings are also
-  cut client-side, so a server that ignores ``stop`` still gives cut text
-  (its token count then includes what followed the stop string).
-- ``logprobs`` uses ``/completions`` with ``echo`` + ``logprobs`` (vLLM, the
-  OpenAI legacy API) on ``prompt + continuation`` and sums the tokens whose
-  character offset falls inside the continuation; a token straddling the
-  boundary is not counted. Chat prompts are rendered with the model's chat
-  template locally, so ``config.model`` must then be loadable by
-  ``AutoTokenizer``. A server without prompt logprobs (``transformers serve``)
-  gets a ``SynthkitError`` saying so.
-- ``model``: the ``"model"`` field sent is ``config.model``, except that
-  ``"embedded"`` sends none, so whatever model the server was started with
-  answers (``transformers serve`` pins one and accepts an absent field).
+- Chat prompts go to ``{base_url}/chat/completions``, strings to ``/completions``;
+  at most ``max_concurrency`` requests in flight; results in prompt order.
+- ``timeout_s`` per connect/read/write; connection errors, timeouts, 429 and 5xx are
+  retried ``max_retries`` times with jittered exponential backoff (at least the
+  server's ``Retry-After``); a request that still fails raises ``SynthkitError``
+  naming the URL and status.
+- A server returning fewer than ``n`` choices gets one request per missing one
+  (seed ``seed + k``). ``tokens``: per-token logprobs, else ``usage`` (split over
+  choices). Stop strings are also cut client-side.
+- ``logprobs``: ``/completions`` with ``echo`` on ``prompt + continuation`` (chat
+  prompts rendered locally, so ``model`` must load in ``AutoTokenizer``); a server
+  without prompt logprobs gets a ``SynthkitError``. ``model: embedded`` sends no
+  model field. Details: docs/backends.md.
 """
 
 from __future__ import annotations

@@ -1,34 +1,16 @@
-"""``backend: transformers``: any causal LM that ``AutoModelForCausalLM`` loads,
-on CPU or one GPU, in-process.
+"""``backend: transformers``: any causal LM that ``AutoModelForCausalLM`` loads, on CPU or one GPU, in-process.
 
-Contract (see ``synthkit.llm.base``):
-
-- ``model`` is a local path, a hub id, or ``"embedded"`` (resolved by
-  ``synthkit.llm.embedded``). ``model_id`` is that string, unchanged.
-- Device ``auto`` picks CUDA when available, else CPU. Dtype ``auto`` is
-  float32 on CPU and bfloat16 (float16 without bf16 support) on CUDA.
-- Chat prompts go through the tokenizer's chat template with the generation
-  prompt appended and no extra special tokens; plain strings are tokenized
-  as-is (with whatever special tokens the tokenizer adds by default).
-- ``generate``: ``config.batch_size`` prompts per ``model.generate`` call,
-  left-padded, prompts sorted by length to waste little padding. ``n``
-  completions per prompt (greedy, ``temperature == 0``, decodes once and
-  copies). Sampling uses temperature and top-p only (the library's default
-  top-k of 50 is switched off, as in vLLM). ``seed`` seeds torch once per call,
-  so the same call with the same seed gives the same output; other batch
-  compositions may not. ``tokens`` counts generated tokens up to and including
-  the EOS token; finish_reason is ``"stop"`` for EOS or a stop string (the text
-  is cut before it) and ``"length"`` when ``max_tokens`` ran out.
-  ``top_logprobs=m`` reports the model's raw (pre-temperature) log-probs of
-  the m most likely tokens at each step; it keeps the raw logits of a batch in
-  memory (batch_size·n·max_tokens·vocab floats), so use it with small batches.
-- ``logprobs``: prompt and continuation are tokenized separately and joined
-  (the continuation gets no special tokens), so the score is exactly that of
-  the continuation's own tokens after the rendered prompt. Batched with left
-  padding and explicit position ids; only the continuation's logits are
-  materialised, in sub-batches of at most ``_LOGIT_BUDGET`` floats. If the
-  prompt tokenizes to nothing (empty string, no BOS), the first continuation
-  token has no context and is not scored; ``n_tokens`` says what was.
+- ``model``: a local path, a hub id, or ``"embedded"``; ``model_id`` is that string.
+- Device ``auto``: CUDA when available, else CPU; dtype ``auto``: float32 on CPU,
+  bfloat16 (else float16) on CUDA. Chat prompts go through the chat template.
+- ``generate``: ``batch_size`` prompts per call, left-padded, sorted by length;
+  sampling by temperature and top-p only (no top-k); ``seed`` seeds torch once per
+  call (same call, same seed, same output). ``tokens`` counts up to and including
+  EOS; finish ``stop`` (EOS or a stop string, text cut before it) or ``length``.
+  ``top_logprobs=m`` keeps a batch's raw logits in memory: use small batches.
+- ``logprobs``: prompt and continuation tokenized separately and joined, so only the
+  continuation's own tokens are scored, in sub-batches of ``_LOGIT_BUDGET`` floats.
+Details: docs/backends.md.
 """
 
 from __future__ import annotations
