@@ -35,7 +35,10 @@ copies differing only in case and spacing, shuffled. Prints, in one run:
    the ratio, the recall of the copies, the share of clean rows removed, and
    the false removals (a clean row removed whose code, docstrings and comments
    left out, shares less than half its word 5-grams with the row kept
-   instead). ``--only-renames`` runs this section alone (its code:
+   instead). Then signatures alone, the whole stage on a ``datasets.Dataset``,
+   and the recall under other disguises (every name renamed, a find-and-replace
+   of one word, ``ast.unparse``, comments everywhere) on the tests' corpus.
+   ``--only-renames`` runs this section alone (its code:
    ``bench/minhash_renames.py``).
 
 Sections 2 and 3 run with ``normalize: text`` as well as the default

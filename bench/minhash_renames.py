@@ -62,6 +62,7 @@ def renames_section(n_funcs: int, n_copies: int, workdir: Path) -> None:
               f"{q['false_removals_any']:.2%}); candidate pairs {st['candidate_pairs']}, "
               f"rejected by verification {st['rejected_pairs']}")
     _stage_rates(rows, ds_rate, workdir)
+    disguises_section(600, workdir)
 
 
 def _stage_rates(rows: list[str], ds_rate: float, workdir: Path) -> None:
@@ -88,3 +89,52 @@ def _stage_rates(rows: list[str], ds_rate: float, workdir: Path) -> None:
         r = rate(len(rows), lambda: stage.process_all(ds), repeats=2)
         print(f"   stage dedup_minhash (process_all on a Dataset), normalize={normalize}: {r:7.0f} rows/s "
               f"({r / ds_rate:.1f}x datasketch)")
+
+
+def disguises_section(n_copies: int, workdir: Path) -> None:
+    """Recall under other ways of renaming (``normalize: auto``), on the tests' stdlib corpus."""
+    import random
+    import re
+
+    import renames
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/helpers/corpus.py
+    from helpers.corpus import add_comments, reformat, rename_identifiers, stdlib_functions
+
+    from synthkit.dedup.minhash import ShingleSpec
+    from synthkit.dedup.near_dedup import DedupSettings, find_duplicates
+
+    funcs = [f for f in stdlib_functions() if renames.realistic_rename(f, 0) is not None]
+
+    def find_replace(code: str, seed: int) -> str | None:
+        """One word of the names (``path`` in ``path``, ``self.path``, ``path_len``) replaced
+        everywhere it stands alone, strings included: a find-and-replace rename."""
+        rng = random.Random(seed)
+        words = sorted({w for n, _ in renames.candidates(code) for w in n.split("_") if len(w) > 2})
+        if not words:
+            return None
+        return re.sub(rf"(?<![A-Za-z0-9]){rng.choice(words)}(?![a-z0-9])", rng.choice(["elem", "val", "obj2"]), code)
+
+    def then(first, second):
+        return lambda f, s: (lambda c: second(c, s) if c else None)(first(f, s))
+
+    kinds = {"every bound name renamed (tests/helpers/corpus.rename_identifiers)": rename_identifiers,
+             "find-and-replace of one word of the names": find_replace,
+             "bench/renames copy, then ast.unparse": then(renames.realistic_rename, lambda c, s: reformat(c)),
+             "bench/renames copy, then a comment on every line": then(renames.realistic_rename, add_comments)}
+    print(f"\n   other disguises, {n_copies} copies each among {len(funcs)} functions (tests' corpus), normalize=auto:")
+    rng = random.Random(0)
+    for name, make in kinds.items():
+        rows, pairs = list(funcs), []
+        for k in rng.sample(range(len(funcs)), n_copies):
+            try:
+                copy = make(funcs[k], k)
+            except (SyntaxError, ValueError):
+                copy = None
+            if copy and copy != funcs[k]:
+                pairs.append((k, len(rows)))
+                rows.append(copy)
+        res = find_duplicates([{"code": c} for c in rows], DedupSettings(spec=ShingleSpec(normalize="auto"), workers=1),
+                              workdir / f"disguise-{len(pairs)}-{rng.random()}")
+        q = renames.quality(rows, pairs, len(funcs), res.cluster, res.rep)
+        print(f"     {name}: recall {q['recall']:.3f}; false removals {q['false_removals']:.2%}")
