@@ -1,38 +1,16 @@
 """Publish a folder that ``save`` wrote: one commit to a Hub dataset repo.
 
-``push(folder, repo_id)`` uploads ``layout.upload_files(folder)`` (the card and
-its images, the data files, the run files; never ``save_to_disk/``) through
-``huggingface_hub``: ``create_repo(exist_ok=True)``, then a single
-``create_commit`` holding every file. The card is uploaded as written, except
-that its load line names ``repo_id``. ``upload_folder`` is not used: with
-``hf_xet`` installed it may split a large folder into several commits.
-
-What it guarantees:
-- One commit or none. Files whose content the repo already has at that
-  revision are left out, so pushing the same folder twice adds nothing (the
-  second push makes no commit). A failure before the commit leaves the repo as
-  it was (at most an empty repo from ``create_repo``, which a retry reuses);
-  large files already sent to the Hub's storage are content-addressed, so a
-  retry does not duplicate them.
-- The token comes from ``--token-env NAME`` when given, else from
-  ``huggingface_hub.get_token()`` (``HF_TOKEN``, then what ``hf auth login``
-  stored). Without one, it fails before any request.
-- Errors are one line (``PushError``): HTTP 401/403 as a permission error, a
-  refused or dropped connection as a connection error, anything else the Hub
-  answers with its status and message.
-- A push replaces, as ``datasets``' ``push_to_hub`` does: the same commit
-  deletes the files of an earlier push under ``data/`` and ``images/`` that
-  this dataset no longer has, so the card's ``data/train-*`` glob loads the
-  new rows only. ``config_name`` puts the dataset beside others in one repo:
-  its data goes to ``<config>/<split>-*.parquet`` and its card, images and run
-  files under ``<config>/``; the repo's README keeps its body (or gets this
-  card's, for a new repo or the default config) and lists every config in its
-  ``configs`` and ``dataset_info``. Stale files are deleted under ``<config>/`` only.
-- ``dry_run`` checks the repo id and the folder, lists the repo's files when it
-  can (read access, no write), and returns what would be sent; nothing is written.
-What it does not do: check that the repo's existing card or files belong to
-this dataset (a push replaces same-named files), or delete other files the
-repo has (its ``.gitattributes``, files outside the folders above).
+``push(folder, repo_id)`` sends ``layout.upload_files(folder)`` (never
+``save_to_disk/``) in one ``create_commit`` after ``create_repo(exist_ok=True)``;
+the card's load line names ``repo_id``. Guarantees: one commit or none (files the
+repo already has are left out, so a second push of the same folder commits
+nothing); the token from ``--token-env`` or ``huggingface_hub.get_token()``, else a
+failure before any request; one-line ``PushError`` messages (permission,
+connection, the Hub's status); a push replaces: stale files under ``data/`` and
+``images/`` (or ``<config>/`` with ``config_name``) are deleted in the same commit.
+``dry_run`` only checks and lists. It does not check that the repo's existing files
+belong to this dataset, nor delete files outside those folders.
+Details: docs/publishing.md.
 """
 
 from __future__ import annotations

@@ -1,38 +1,16 @@
 """Gradient influence (LESS, Xia et al. 2024): which training rows help a validation set most.
 
-The recipe, as this package computes it:
-
-1. Warm-up: a short LoRA training on a random fraction of the pool, a checkpoint
-   per epoch (``warmup.py`` calls the bundled trainer; or bring checkpoints).
-2. For each checkpoint c, each training row's gradient g of its loss (the mean
-   cross-entropy over its assistant tokens, the trainer's own mask) with respect
-   to the LoRA parameters, computed batched with ``torch.func`` (``grads.py``),
-   then Adam-preconditioned with that checkpoint's optimizer state
-   (``exp_avg`` m, ``exp_avg_sq`` v, ``betas``, ``eps`` from ``optimizer.pt``),
-   with no bias correction::
-
-       m' = b1*m + (1-b1)*g      v' = b2*v + (1-b2)*g**2      G = m' / sqrt(v' + eps)
-
-   Validation rows get plain gradients.
-3. A random projection to ``dim`` dimensions with traker's projectors
-   (``project.py``: ``BasicProjector`` in float32, or ``CudaProjector`` when
-   ``fast_jl`` and a GPU are there), then L2 normalisation.
-4. ``score(train_features, val_features, weights, subtasks)`` (``score.py``):
-   ``sum_c w_c * cos(G_c[row], grad_c[val])`` with ``w`` the checkpoints'
-   learning rates renormalised to sum to 1, averaged over each validation
-   subtask's examples, then the max over subtasks.
-
-Features are cached under the work dir, memory-mapped, keyed by (checkpoint,
-feature kind, projector, seed, dim, hash of the row's tokens) (``store.py``):
-scoring the same pool against a new validation set computes no new training
-gradients, and a killed featurisation resumes at the last saved batch.
-
-Everything heavy (torch, peft, traker) is imported where it is used; importing
-this package imports none of them. A missing ``traker`` fails with the pip
-command: ``pip install 'traker>=0.3'`` (the ``trak`` name on PyPI is an
-unrelated package).
-
-    from synthkit.influence import featurize_checkpoints, score
+1. Warm-up: a short LoRA training on a random fraction of the pool (``warmup.py``).
+2. Per checkpoint, each training row's LoRA gradient of its assistant-token loss
+   (``grads.py``), Adam-preconditioned with the checkpoint's optimizer state (no
+   bias correction); validation rows get plain gradients.
+3. A random projection to ``dim`` with traker's projectors (``project.py``), then
+   L2 normalisation.
+4. ``score`` (``score.py``): ``sum_c w_c * cos`` with ``w`` the checkpoints' learning
+   rates summing to 1, averaged per validation subtask, max over subtasks.
+Features are cached, memory-mapped, by (checkpoint, kind, projector, seed, dim, row
+tokens) (``store.py``). Importing this package imports no torch, peft or traker; a
+missing ``traker`` fails with ``pip install 'traker>=0.3'``. Details: docs/methods/less.md.
 """
 
 from __future__ import annotations
