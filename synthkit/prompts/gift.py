@@ -1,32 +1,16 @@
 """Prompts of GiFT's chain (arXiv 2502.11466) and of RFT+RD, beside their parsers.
 
-Two prompts, each in two styles (``style: chat|completion``, as in every stage):
-
-- **code**: a description -> one solution. As in the reference code, the
-  default prompt ends with the seed's *function header* (``render_header``):
-  the seed solution's imports and the entry function's signature, with a
-  docstring holding the current description (for MBPP tasks also the first
-  test as a doctest); the model writes the body. Placeholders ``{header}``,
-  ``{description}`` (the chain's current description), ``{entry_point}`` (the
-  function the tests call) and ``{instruction}`` (the task's *seed*
-  description; a template that uses it instead of ``{description}`` and
-  ``{header}`` makes a chain that ignores its resampled descriptions, i.e.
-  plain RFT). ``code_body`` cuts a code's header off: perplexity is the
-  body's, given the header.
-- **summary**: a solution -> a new description. Placeholders ``{code}`` (the
-  solution with its docstrings stripped, see ``strip_docstrings``) and
-  ``{entry_point}``.
-
-Placeholders are substituted with ``str.replace``, so other braces are
-literal (code has plenty). The completion prompts are one-shot documents
-that end inside an opened section (a ```` ```python ```` fence, a
-``### Description`` header), which small models (the embedded 135M one)
-continue far more reliably than they follow chat instructions; ``CODE_STOP``
-and ``SUMMARY_STOP`` end the continuation there.
-
-Parsers never raise: ``parse_code`` and ``parse_summary`` return the text or a
-``ParseError`` (reasons ``no_code``; ``empty_summary``), which a stage turns
-into a rejection or a fallback.
+- **code**: a description -> one solution; the default prompt ends with the seed's
+  function header (``render_header``: imports, signature, a docstring holding the
+  current description), as the reference code does. Placeholders ``{header}``,
+  ``{description}``, ``{entry_point}``, ``{instruction}`` (the seed description).
+  ``code_body`` cuts a code's header off (perplexity is the body's, given it).
+- **summary**: a solution (docstrings stripped, ``strip_docstrings``) -> a new
+  description; placeholders ``{code}`` and ``{entry_point}``.
+Each in two styles (chat, completion: a one-shot document ending inside an opened
+section, cut by ``CODE_STOP`` / ``SUMMARY_STOP``). Placeholders use ``str.replace``.
+``parse_code`` / ``parse_summary`` never raise: they return the text or a
+``ParseError`` (``no_code``, ``empty_summary``). Details: docs/methods/gift.md.
 """
 
 from __future__ import annotations

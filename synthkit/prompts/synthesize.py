@@ -1,38 +1,17 @@
 """Prompt for `synthesize`: seed snippet -> problem, reference solution, tests.
 
-OSS-Instruct style (Magicoder): the seed is inspiration, not the answer. The
-answer format is the one ``parse_synthesis`` below reads; change both
-together. A one-shot example is included because small synthesizers
-(135M-1.5B) follow a shown format far more often than a described one.
-``{seed}`` is the only placeholder (substituted with str.replace, so other
-braces are literal).
-
-``parse_synthesis`` reads an answer into fields; every failure is a reason
-(``ParseError``), never an exception. The answer format::
-
-    [Problem]      prose
-    [Entry Point]  a function name
-    [Solution]     prose + one ```python block
-    [Tests]        a ```python block of assert statements
-
-Headers are recognised only on their own line and only *outside* fenced code
-blocks, so a fake ``[Tests]`` written inside the solution's code is just code
-(which then fails to parse as Python). Text before the first header is ignored;
-a header that repeats ends the answer (small models often start a second
-example). Answers longer than ``max_chars`` are rejected unread.
-
-An answer cut by ``max_tokens`` (``finish_reason="length"``) loses its last,
-partial line; it is usable when the cut fell inside the tests (the complete
-assert lines are kept: small models often write asserts until the limit).
-
-Test blocks keep their statements except any that bind the entry point name
-(a ``def``/``class``/assignment/import that would replace the solution under
-test); they must contain an ``assert`` that calls the entry point.
-
-Failure reasons (snake_case, counted in stats): empty, too_long, no_problem,
-no_solution, no_tests, unterminated_fence, truncated, solution_syntax_error,
-no_entry_point, entry_point_not_defined, tests_syntax_error,
-tests_do_not_call_entry_point.
+OSS-Instruct style (the seed is inspiration), with a one-shot example (small
+synthesizers follow a shown format); ``{seed}`` is the only placeholder
+(``str.replace``). ``parse_synthesis`` reads the answer's ``[Problem]``,
+``[Entry Point]``, ``[Solution]`` (prose and one python block) and ``[Tests]``
+(asserts) sections, headers only on their own line and outside code fences; a
+repeated header ends the answer. It never raises: a failure is a ``ParseError``
+whose reason (empty, too_long, no_problem, no_solution, no_tests,
+unterminated_fence, truncated, solution_syntax_error, no_entry_point,
+entry_point_not_defined, tests_syntax_error, tests_do_not_call_entry_point) the
+stage counts. An answer cut by ``max_tokens`` keeps its complete assert lines; test
+statements that rebind the entry point are dropped. Change prompt and parser
+together. Details: docs/methods/scoder.md.
 """
 
 from __future__ import annotations

@@ -1,30 +1,15 @@
 """Checkpoints the trainer writes, and how other parts of synthkit use them.
 
 Each checkpoint is ``<output_dir>/checkpoint-<step>/`` as transformers writes it
-(the model or LoRA adapter, the tokenizer, ``optimizer.pt``, ``scheduler.pt``,
-``rng_state.pth``, ``trainer_state.json``), with an IB-FT run's bottleneck in
-``ib_bottleneck.safetensors``, plus ``synthkit_checkpoint.json``::
-
-    {"step": 40, "epoch": 1.0,
-     "lr": 1.9e-4,        # mean learning rate of the optimizer steps since the previous checkpoint
-     "last_lr": 1.5e-4,   # learning rate of the last step before this checkpoint
-     "n_steps": 20,       # optimizer steps since the previous checkpoint
-     "eval_loss": 1.23,   # with eval_fraction > 0: the held-out loss at this step (else absent)
-     "fingerprint": "…",  # the run's config and data (synthkit/train/resume.py: run_fingerprint)
-     "trainable": ["base_model.model....lora_A.default.weight", ...]}  # optimizer order
-
-``synthkit_checkpoint.json`` is written last, atomically: a checkpoint folder
-without it is one a kill interrupted, and resume never starts from it.
-
-``lr`` is the weight LESS gives each checkpoint (the average learning rate of
-the interval that produced it), so a linear schedule that ends at 0 does not
-zero out the last checkpoint. ``trainable`` lists the model's trainable
-parameters in the order the optimizer's state indexes them (``optimizer.pt``'s
-``state[i]`` is ``trainable[i]``; an IB-FT bottleneck's parameters come after
-and are not listed), which is what Adam-preconditioned influence needs.
-
-``merge_or_load(path)`` (in ``synthkit.llm.lora``, re-exported here) turns a
-checkpoint into a folder ``LLMConfig(model=...)`` loads.
+(model or LoRA adapter, tokenizer, ``optimizer.pt``, ``scheduler.pt``,
+``trainer_state.json``; an IB-FT bottleneck in ``ib_bottleneck.safetensors``) plus
+``synthkit_checkpoint.json``, written last and atomically (a folder without it is
+never resumed from): ``step``, ``epoch``, ``lr`` (the mean learning rate since the
+previous checkpoint: the weight LESS gives it), ``last_lr``, ``n_steps``,
+``eval_loss`` (with ``eval_fraction``), ``fingerprint`` (the run's config and data)
+and ``trainable`` (trainable parameters in the optimizer state's order, which
+Adam-preconditioned influence needs). ``merge_or_load(path)`` (``llm.lora``) turns a
+checkpoint into a folder ``LLMConfig(model=...)`` loads. Details: docs/trainer.md.
 """
 
 from __future__ import annotations
