@@ -1,41 +1,18 @@
 """Per-example LoRA gradients, batched, and Adam preconditioning.
 
-Contract:
-
-- A row's loss is the mean cross-entropy over its assistant tokens: the
-  trainer's mask (``synthkit.train.data.tokenize_chat``), the sequence cut to
-  ``max_length`` tokens as the trainer cuts it. A row with no assistant token
-  left has no gradient (``tokenize`` returns None).
-- ``per_example_grads(lm, collate(rows, pad_id))`` returns one flat float32
-  gradient per row, ``[B, P]`` with ``P = lm.grad_dim``, parameters in
-  ``lm.names`` order, from one batched forward and backward, never a Python
-  loop of backwards. Two methods give the same numbers:
-
-  * ``hooks`` (used when every trainable parameter is a LoRA ``lora_A`` /
-    ``lora_B`` weight, the default adapter): one ordinary batched backward of
-    the sum of the rows' losses; hooks keep each LoRA factor's input ``x`` and
-    the gradient ``d`` at its output, and a row's weight gradient is
-    ``sum_t d[t]^T x[t]`` over its own tokens (an einsum), since a row's loss
-    depends on no other row. The cost is one training step's backward, and
-    the memory that step's.
-  * ``vmap``: ``torch.func.vmap(torch.func.grad(loss))`` over the rows, for
-    any trainable parameters; about twice the activation memory, and no faster
-    on a CPU.
-
-  Rows are right-padded and no attention mask is passed: under
-  causal attention no real token attends to a later pad, positions are 0..L-1
-  as without padding, and pads carry no label, so a padded row's gradient
-  equals its unpadded one (tested against ``loop_grads``, the
-  one-backward-per-example reference on transformers' own loss). Only the
-  positions whose next token is labelled go through the LM head
-  (transformers' ``logits_to_keep``, where the model has it): on the 135M
-  model that makes a row's gradient about twice as fast.
-- ``adam_precondition(g, state)`` is exactly ``m'/sqrt(v' + eps)`` with
-  ``m' = b1*m + (1-b1)*g`` and ``v' = b2*v + (1-b2)*g**2``, no bias correction.
-
-Memory: a batch holds its activations once per row in the batch, and
-``[B, K, vocab]`` float32 logits for its K labelled positions, plus ``B x P``
-gradients; ``plan_batches`` caps rows and padded tokens per batch.
+- A row's loss is the mean cross-entropy over its assistant tokens (the trainer's
+  mask and ``max_length`` cut); a row with no assistant token left has no gradient.
+- ``per_example_grads(lm, collate(rows, pad_id))`` returns ``[B, P]`` float32
+  gradients (parameters in ``lm.names`` order) from one batched forward and
+  backward: ``hooks`` (LoRA factors only: one ordinary backward, each row's weight
+  gradient summed from the kept inputs and output gradients) or ``vmap``
+  (``torch.func``, any trainable parameters, about twice the memory). Both equal
+  ``loop_grads``, one backward per row (tested). Rows are right-padded without an
+  attention mask (causal: no real token sees a pad); only labelled positions go
+  through the LM head.
+- ``adam_precondition(g, state)`` is ``m'/sqrt(v' + eps)``, no bias correction.
+Memory: activations per row, ``[B, K, vocab]`` logits for K labelled positions and
+``B x P`` gradients; ``plan_batches`` caps a batch. Details: docs/methods/less.md.
 """
 
 from __future__ import annotations

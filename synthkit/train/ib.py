@@ -1,53 +1,17 @@
 """IB-FT: a variational information bottleneck on one decoder block's output.
 
-What the loss is, with the reference implementation's settings as the defaults
-("Breaking Memorization Barriers ... via Information Bottleneck",
-arXiv 2510.16022, and its authors' training code)::
-
-    h         = output of decoder block k      (hidden_states[k]; index 0 is the embeddings)
-    mu        = W_mu h,   log s2 = clamp(W_sigma h, -4, 4)
-    z         = mu + exp(log s2 / 2) * eps,  eps ~ N(0, I)          (z = mu in eval mode)
-    h_bar     = W_up z
-    logits_IB = lm_head(h_bar)                 head: direct      (reference)
-              = lm_head(final_norm(h_bar))     head: final_norm
-    KL        = -0.5 * mean(1 + log s2 - mu^2 - exp(log s2))         kl_reduction: mean (reference)
-    CE_IB     = cross-entropy of logits_IB on the response tokens (the labels and normaliser of CE)
-    loss      = CE + beta * (KL + gamma * CE_IB)
-
-``beta`` and ``gamma`` are the paper's alpha (0.2) and beta (0.01): the config
-kept the names it had before the paper's notation was adopted. The KL mean runs
-over every non-padding token of the micro-batch (prompt tokens included: the
-bottleneck sits on the whole sequence) and every latent dimension. The
-reference's ``.mean()`` runs over its whole padded tensor instead: each row is
-padded to ``max_length`` 2,048, so its mean includes the KL at every padding
-position; on rows of n real tokens it is n/2048 of synthkit's real-token mean
-plus (2048 - n)/2048 of the mean KL at the pad positions. With
-``kl_reduction: sum`` it is summed over the latent dimensions and averaged over
-the labelled positions instead (about ``dim`` times stronger at the same beta). With gradient accumulation over ``num_items``
-tokens, the trainer rescales these micro-batch means as TRL rescales its CE.
-
-Block k, from ``ib.layer``: an int is k itself (1..L; negative counts from the
-end, -1 = L = the last block); a float f in (0, 1] is a fraction of the depth,
-k = max(1, floor(f * L + 0.5)): 0.625 on a 32-block model is 20, the
-reference's; on SmolLM2-135M (30 blocks) it is 19. A forward hook on the block
-captures h, so k = L is the last block *before* the final norm (transformers'
-``hidden_states[L]`` is after it). With ``input_norm`` the encoder reads
-RMS-normalised h (raw residual values reach the hundreds in some models). Init (``init``): ``linear_default`` (the reference's)
-leaves all three projections at ``nn.Linear``'s default (uniform, bound
-1/sqrt(fan_in), weight and bias); ``small`` starts W_mu and W_sigma at std
-0.1/sqrt(hidden) with zero bias, so the latent starts near N(0, I) and the KL
-near 0 (W_up keeps the default).
-
-Gradient clipping (``max_grad_norm``) covers the bottleneck's parameters
-together with the model's (one norm over both), as the reference clips its
-whole module; the trainer adds them to the clipping call.
-
-The bottleneck's weights live outside the model (their own optimizer group):
-a checkpoint's adapter or model loads and generates like any other, and the
-bottleneck is saved beside it (``ib_bottleneck.safetensors``) so a resumed run
-continues it. Cost: one more LM-head pass over the labelled tokens (in
-checkpointed chunks of ``_CE_CHUNK`` tokens, so those logits never exist for all
-tokens at once) and the bottleneck's three projections over every token.
+Loss = CE + beta * (KL + gamma * CE_IB), the reference implementation's
+(arXiv 2510.16022) defaults: ``beta`` 0.2 and ``gamma`` 0.01 are the paper's alpha and
+beta. h = output of block k; mu = W_mu h, log s2 = clamp(W_sigma h, -4, 4);
+z = mu + exp(log s2 / 2) * eps (z = mu in eval); CE_IB = cross-entropy of
+lm_head(W_up z) (``head: direct``, or through the final norm) on the response
+tokens; KL to N(0, I), averaged over real tokens and latent dimensions
+(``kl_reduction: mean``; ``sum``: summed over dimensions). Block k (``ib.layer``):
+an int, or a float fraction of the depth (0.625 -> block 20 of 32); a forward hook
+captures h before the final norm. Gradient clipping covers the bottleneck too. Its
+weights live outside the model, saved as ``ib_bottleneck.safetensors`` beside each
+checkpoint (a checkpoint loads and generates like any other). Cost: one more
+LM-head pass over the labelled tokens, in chunks. Details: docs/methods/ibft.md.
 """
 
 from __future__ import annotations
