@@ -1,30 +1,15 @@
-"""The diversity report of GiFT, RFT and RFT+RD data: how many different passing
-codes and descriptions a method found per task, and for how many tasks.
+"""The diversity report of GiFT, RFT and RFT+RD data: how many different passing codes and descriptions per task.
 
-``diversity_report(rows, task_ids)`` reads rows of a sampling stage's output
-(``gibbs_resample``, ``rft_sample``, ``perplexity_select``) and returns::
-
-    {"tasks": 12, "solved_tasks": 5, "coverage": 0.4167,
-     "passing_codes": 31, "distinct_codes": 17,
-     "distinct_codes_per_task": 1.4167, "distinct_descriptions_per_task": 2.0833,
-     "per_task": {"<task id>": {"passing_codes": 6, "distinct_codes": 3, "distinct_descriptions": 4}, ...}}
-
-- A row belongs to ``meta.task_id`` (else its id). ``task_ids`` lists every task
-  the stage was given, so a task without a single row still counts as unsolved.
-- **Passing codes** are rows whose ``verify.passed`` is true; seed rows
-  (``meta.origin == "seed"``, the task's own reference) never count.
-- **Distinct codes** compare ``code`` after ``synthkit.dedup.codenorm.code_tokens``
-  (identifiers, comments, docstrings and layout normalised away), the same
-  normaliser as dedup: a renamed or reformatted copy counts once.
-- **Distinct descriptions**: the texts a task's rows carry as ``instruction`` or
-  ``meta.description`` (the description a code was sampled from), compared after
-  collapsing whitespace and case. Seed rows count here (the seed description).
-- ``coverage`` = solved tasks / tasks, where solved = at least one passing code.
-- ``sampled_descriptions_per_task``: with ``sampled_from`` (pairs of task id and
-  the description a code was sampled from, passing or not: the chain trace, or
-  every sample of RFT), the distinct descriptions the method sampled from, so
-  a chain that explored but found nothing still shows its exploration.
-Per-task means are over all tasks, solved or not.
+``diversity_report(rows, task_ids)`` reads a sampling stage's rows
+(``gibbs_resample``, ``rft_sample``, ``perplexity_select``) and returns ``tasks``,
+``solved_tasks``, ``coverage`` (solved / tasks), ``passing_codes``,
+``distinct_codes``, the per-task means and ``per_task``. A row belongs to
+``meta.task_id``; ``task_ids`` counts tasks without rows as unsolved. Passing codes
+have ``verify.passed`` (seed rows never count); distinct codes compare
+``dedup.codenorm.code_tokens`` (a renamed or reformatted copy counts once);
+distinct descriptions compare ``instruction`` / ``meta.description`` after folding
+whitespace and case. ``sampled_from`` adds the descriptions a method sampled from,
+passing or not. Per-task means are over all tasks. Details: docs/evaluation.md.
 """
 
 from __future__ import annotations

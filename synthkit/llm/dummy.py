@@ -1,29 +1,15 @@
 """Deterministic fake LLM for fast unit tests (``backend: dummy``).
 
-Every output is a pure function of its inputs, never of call order, batch
-composition or instance state, so tests are stable under resume and re-batching.
-
-Generate
-    With ``config.dummy_responses = [r0, r1, ...]``, completion ``k`` of prompt
-    ``p`` under seed ``s`` is ``responses[(offset(p, s) + k) % len(responses)]``
-    where ``offset`` is a sha256 of the prompt text and seed. Consequences a test
-    may rely on: one response -> every prompt gets it; ``n == len(responses)`` ->
-    each response appears exactly once per prompt; ``response_index(...)`` (below)
-    tells which one a given prompt gets. Without canned responses the text is
-    ``"dummy <8 hex> #k"`` derived from (prompt, seed, k).
-
-    Tokens are whitespace-separated words. ``max_tokens`` truncates to that many
-    words (finish_reason ``"length"``); a stop string truncates the text before it
-    (finish_reason ``"stop"``); otherwise finish_reason is ``"stop"``.
-    ``top_logprobs=m`` gives per word ``{word: lp0, "<alt1>": lp1, ...}`` with the
-    fixed distribution ``p_j ∝ 2^-j`` over m entries.
-
-Logprobs
-    Each whitespace word of the continuation scores ``token_logprob(word)``, a
-    hash-derived value in [-3.0, -0.1], so perplexities differ between texts
-    (enough to exercise perplexity weighting) yet never change between runs.
-
-``model_id`` is ``"dummy:<config.model>"``.
+Every output is a pure function of its inputs (never of call order, batching or
+state). With ``dummy_responses = [r0, r1, ...]``, completion ``k`` of prompt ``p``
+under seed ``s`` is ``responses[(offset(p, s) + k) % len(responses)]``
+(``response_index`` tells which): one response -> every prompt gets it;
+``n == len(responses)`` -> each once per prompt. Without responses the text is
+``"dummy <8 hex> #k"``. Tokens are whitespace words: ``max_tokens`` cuts (``length``),
+a stop string cuts before it (``stop``); ``top_logprobs=m`` gives the fixed
+distribution ``p_j ∝ 2^-j``. ``logprobs`` scores each continuation word with a
+hash-derived value in [-3.0, -0.1]. ``model_id`` is ``"dummy:<config.model>"``.
+Details: docs/backends.md.
 """
 
 from __future__ import annotations
