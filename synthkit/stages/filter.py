@@ -1,32 +1,14 @@
 """filter: keep or drop each row by a Python function of yours.
 
-Contract::
-
-    - stage: filter
-      function: my_pkg.checks:short_enough   # `module:function`, importable (installed or on PYTHONPATH)
-      kwargs: {max_chars: 4000}              # optional, passed as fn(row, **kwargs)
-
-``fn(row, **kwargs)`` answers for one row:
-
-=====================  ===========================================================
-returns                the row is
-=====================  ===========================================================
-``True`` or ``None``   kept, unchanged
-``False``              dropped with reason ``filtered``
-a string               dropped with that string as the reason, in snake_case
-                       (``"Too long!"`` -> ``too_long``; the original is the detail;
-                       an empty string counts as ``filtered``)
-raises                 dropped with reason ``filter_error``, ``"<Type>: <message>"``
-                       as detail; the stage goes on with the next row
-anything else          a ``DataError`` naming the function and the row id (a 0/1
-                       int is ambiguous, so it is refused rather than guessed)
-=====================  ===========================================================
-
-``fn`` gets a deep copy of the row: a filter cannot change the rows it keeps.
-Dropped rows land in ``rejected/`` and their reasons in the stats. The function
-is imported when the config is validated, so a bad reference fails at load
-time (``stages.N.function: ...``). Limits: as for ``map``, the fingerprint
-covers the function's own source, not the code it calls.
+``function: my_pkg.checks:short_enough`` (``module:function``, importable) is called
+as ``fn(row, **kwargs)`` on a deep copy of each row (it cannot change kept rows):
+``True`` or ``None`` keeps the row; ``False`` drops it as ``filtered``; a string drops
+it with that string as the reason, in snake_case (``"Too long!"`` -> ``too_long``,
+the original as detail); an exception drops it as ``filter_error`` and the stage
+goes on; anything else (a 0/1 int included) is a ``DataError`` naming the function
+and the row id. The function is imported at validation, so a bad reference fails
+at load time. Limit: the fingerprint covers the function's own source, not the
+code it calls. Details: docs/pipelines.md.
 """
 
 from __future__ import annotations
