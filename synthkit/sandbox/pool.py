@@ -16,13 +16,13 @@ import logging
 import math
 import os
 import queue
-from collections import deque
 import signal
 import subprocess
 import sys
 import threading
 import time
 import weakref
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -20,6 +20,8 @@ second thread. That thread may not install Python signal handlers, whose
 
 from __future__ import annotations
 
+import _blake2
+import _thread
 import builtins
 import fcntl
 import gc
@@ -28,9 +30,6 @@ import sys
 import time
 import traceback
 import types
-
-import _blake2
-import _thread
 
 from synthkit.sandbox.inside import confine
 from synthkit.sandbox.units import PASS_EVENT, PASS_NAME, compile_sources, pass_offset

@@ -58,9 +58,19 @@ import sys
 
 from synthkit.sandbox import wire
 from synthkit.sandbox.isolation import cgroup, seccomp
-from synthkit.sandbox.isolation.view import (HIDDEN, _closed_ancestors, _exec_only_loader, _minimal, _read,  # noqa: F401
-                                    _under, interpreter_paths, masked_files, view_plan, worker_paths,
-                                    worker_sources)
+from synthkit.sandbox.isolation.view import (  # noqa: F401
+    HIDDEN,
+    _closed_ancestors,
+    _exec_only_loader,
+    _minimal,
+    _read,
+    _under,
+    interpreter_paths,
+    masked_files,
+    view_plan,
+    worker_paths,
+    worker_sources,
+)
 
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER = 0x00020000, 0x08000000, 0x10000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000

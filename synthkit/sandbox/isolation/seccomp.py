@@ -42,7 +42,7 @@ def build(machine: str | None = None) -> bytes | None:
     if arch is None:
         return None
     audit_arch, nr = arch
-    deny, nosys, check, allow = "deny", "nosys", "check", "allow"
+    deny, nosys, check = "deny", "nosys", "check"
     prog: list[tuple] = [(LD_ABS, 0, 0, 4), (JEQ, 0, deny, audit_arch), (LD_ABS, 0, 0, 0)]
     if audit_arch == ARCHES["x86_64"][0]:
         prog.append((JGE, deny, 0, X32_BIT))
