@@ -192,13 +192,15 @@ class _NoLogprobsServer:
 def test_expected_scoring_fails_at_validate_when_the_server_returns_no_logprobs(tmp_path):
     from synthkit.core.pipeline import check
 
+    seeds = tmp_path / "x.jsonl"
+    seeds.write_text('{"id": "a", "instruction": "Add.", "response": "def add(a, b):\\n    return a + b"}\n')
     with _NoLogprobsServer() as url:
-        pipe = Pipeline([{"stage": "load_seeds", "path": "x.jsonl"},
+        pipe = Pipeline([{"stage": "load_seeds", "path": str(seeds)},
                          {"stage": "judge", "scoring": "expected", "style": "completion"}], name="j",
                         llm={"backend": "openai", "base_url": url, "cache": False, "max_retries": 0},
                         workdir=tmp_path)
         with pytest.raises(ConfigError, match=r"stages.1.scoring: 'expected' needs token logprobs"):
             check(pipe.build())
-        sample = Pipeline([{"stage": "load_seeds", "path": "x.jsonl"}, {"stage": "judge", "style": "completion"}],
+        sample = Pipeline([{"stage": "load_seeds", "path": str(seeds)}, {"stage": "judge", "style": "completion"}],
                           name="j", llm={"backend": "openai", "base_url": url, "cache": False}, workdir=tmp_path)
         check(sample.build())  # scoring: sample needs no logprobs: nothing is asked
