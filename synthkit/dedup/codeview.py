@@ -1,37 +1,19 @@
-"""The code view of a batch, for dedup: one token stream, two sets of token hashes.
+r"""The code view of a batch, for dedup: one token stream, two sets of token hashes.
 
-``code_batch(rows)`` turns Python rows into the ``SEP``-joined token string
-that :func:`shingles.shingle_batch` cuts (one regular-expression pass over the
-whole batch, no per-row parse): comments, backslash continuations and
-parentheses dropped; a string literal (docstrings included, f-strings too)
-becomes a start marker ``\\x02`` (``\\x04`` for bytes), its source between the
-quotes cut like code (``\\w+`` runs and operators: its "words"; backslash
-escapes read as spaces; adjacent literals joined), and an end marker ``\\x05``; identifiers, keywords, numbers and operators stay as written.
+``code_batch(rows)`` turns Python rows into the ``SEP``-joined token string that
+:func:`shingles.shingle_batch` cuts (one regex pass over the batch): comments,
+continuations and parentheses dropped; a string literal becomes a start marker
+(``\x02``, ``\x04`` for bytes), its words, and an end marker ``\x05``.
 
-``ViewHasher.views(sh, tok)`` reads that stream, vectorised:
+``ViewHasher.views(sh, tok)`` reads that stream, vectorised, into:
 
-- **concrete**: every token by value, with a 2-bit kind: ``NAME`` for an
-  identifier other than a keyword, ``self``, ``cls`` or a capitalised builtin
-  (``ValueError``, ``True``); ``ATTR`` for one after a dot; ``WORD`` for a
-  piece of a string; ``OTHER`` for the rest. A word and a name with the same
-  text share the upper bits, so a renaming can be applied to both. This is
-  what a candidate pair is verified on (:mod:`synthkit.dedup.renames`) and
-  what the exact-duplicate key hashes.
-- **abstract** (what LSH shingles): every identifier that is not a keyword,
-  ``self``/``cls``, an exception class, a called builtin (``len``,
-  ``isinstance``...), a dunder or (after a dot, not on ``self``/``cls``) a
-  method of a builtin type becomes one placeholder, attribute names included.
-  It comes in two flavours, each signed and banded on its own (candidates are
-  the union): in the first a word inside a string that is also an identifier
-  of the same row becomes the placeholder too (a rename that reaches the
-  messages and f-strings leaves it unchanged); in the second string words stay
-  as written (a rename that leaves the messages alone leaves it unchanged).
+- **concrete**: every token by value with a 2-bit kind (``NAME``, ``ATTR``, ``WORD``,
+  ``OTHER``); what a candidate pair is verified on (:mod:`synthkit.dedup.renames`).
+- **abstract** (what LSH shingles): renameable identifiers become one placeholder, in
+  two flavours (string words that spell a name abstracted too, or kept as written).
 
-Limits: a rename that reaches some strings that mention a name and not
-others changes both flavours; renaming to or from a kept name (a local called
-``len``) changes them too. The abstract view is loose on purpose: two
-unrelated functions of the same shape share it, and verification tells them
-apart.
+Limits: a rename reaching some strings but not others, or to/from a kept name,
+changes both flavours. The design: docs/dedup.md, "Code rows and renamed names".
 """
 
 from __future__ import annotations

@@ -1,34 +1,19 @@
-"""Benchmark contamination detectors: substring, n-gram overlap, MinHash similarity.
+r"""Benchmark contamination detectors: substring, n-gram overlap, MinHash similarity.
 
-``Decontaminator(items, settings).check({column: texts})`` returns, for each
-row, the list of ``Match``es (empty = clean). Every column is looked at in two
-views: **text** (lowercase ``\\w+`` tokens) and **code** (``codenorm.code_tokens``:
-identifiers -> ``ID``, comments, docstrings and layout dropped), so copies with
-renamed variables, new formatting or added comments still match.
+``Decontaminator(items, settings).check({column: texts})`` returns, for each row,
+the list of ``Match``es (empty = clean). Every column is looked at in a **text**
+view (lowercase ``\w+`` tokens) and a **code** view (``codenorm.code_tokens``).
 
-Detectors (``settings.detectors`` lists those that run; all three by default):
+Detectors (``settings.detectors``; all three by default):
 
-``substring``  The benchmark's prompt or a solution, lowercased with runs of
-               whitespace collapsed, occurs inside the row text (same
-               normalisation). Strings shorter than ``min_substring_chars`` (50)
-               are ignored: "return a + b" is in every codebase. The StarCoder /
-               OSS-Instruct method. Found with a rolling hash of every
-               50-character window against the strings' first 50 characters,
-               then confirmed with ``str.__contains__``.
-``ngram``      The row shares an n-gram with the benchmark: ``ngram_text`` (10)
-               words in the text view, ``ngram_code`` (24) tokens in the code
-               view (a normalised code token is much less specific than a word:
-               10 of them are about one line, ``for ID in range ( len ( ID ) )``).
-               N-grams found in ``max_item_share`` (3) or more different items
-               of the benchmarks are boilerplate and never count.
-``minhash``    Estimated Jaccard (``num_perm`` permutations, 5-token
-               shingles) of the row's view and an item's view is at least
-               ``threshold``; views shorter than ``min_tokens`` tokens
-               are skipped. Candidates come from LSH banding tuned to the
-               threshold; the similarity is then read off the full signatures.
+- ``substring``: a prompt or solution (>= ``min_substring_chars``, whitespace
+  collapsed, lowercased) occurs inside the row text.
+- ``ngram``: a shared ``ngram_text``-word or ``ngram_code``-token n-gram; n-grams in
+  ``max_item_share`` or more benchmark items are boilerplate and never count.
+- ``minhash``: estimated Jaccard >= ``threshold`` (views under ``min_tokens`` skipped).
 
-A ``Match`` names the benchmark item, the detector, the view, the column and
-the matched span (substring / n-gram text) or the similarity.
+A ``Match`` names the item, detector, view, column and the matched span or similarity.
+Settings and their measured defaults: docs/dedup.md, "Decontamination".
 """
 
 from __future__ import annotations

@@ -1,22 +1,14 @@
 """LSH banding: choosing (bands, rows), band keys, and candidate pairs.
 
-``optimal_bands(threshold, num_perm)`` picks the ``(b, r)`` with ``b * r <=
-num_perm`` that minimises ``fp_weight * FP + fn_weight * FN``, where, for a
-pair of Jaccard similarity ``s``, the chance of sharing a band bucket is
-``P(s) = 1 - (1 - s**r)**b``, ``FP = integral of P over [0, t]`` and
-``FN = integral of 1 - P over [t, 1]`` (the criterion datasketch's MinHashLSH
-uses). The integrals are composite Simpson's rule on a fixed grid, evaluated
-for every ``(b, r)`` at once with numpy.
+``optimal_bands(threshold, num_perm)`` picks ``(b, r)`` with ``b * r <= num_perm``
+minimising ``fp_weight * FP + fn_weight * FN`` for ``P(s) = 1 - (1 - s**r)**b``
+(datasketch's MinHashLSH criterion; Simpson's rule over every ``(b, r)`` at once).
 
-``band_keys`` folds the ``r`` uint32 values of a band into one uint64 key per
-row (MurmurHash3 mixing); rows sharing a key in any band are candidates.
+``band_keys`` folds a band's ``r`` uint32 values into one uint64 key per row.
 
-``equal_key_runs`` groups rows by key with bounded memory: keys are split into
-``parts`` partitions by their top bits, and each partition is sorted on its
-own, so peak memory is about ``16 bytes * rows / parts`` per band.
-``run_edges`` turns each group into edges: a star from the group's first
-(lowest) row, plus, optionally, a chain through consecutive members (so a
-member that fails verification against the first one can still join).
+``equal_key_runs`` groups rows by key in ``parts`` partitions (peak memory about
+``16 bytes * rows / parts`` a band). ``run_edges`` turns each group into a star from
+its lowest row, plus optionally a chain through consecutive members.
 """
 
 from __future__ import annotations

@@ -1,36 +1,18 @@
 """MinHash signatures for a whole batch at once: numpy over every shingle.
 
-``MinHasher(num_perm, seed, mode).signatures(texts)`` returns a
-``uint32 [rows, num_perm]`` array. Empty rows (no shingle) get all
-``0xFFFFFFFF`` (datasketch's empty value); callers skip them.
+``MinHasher(num_perm, seed, mode).signatures(texts)`` returns a ``uint32 [rows,
+num_perm]`` array; empty rows get all ``0xFFFFFFFF`` (callers skip them).
 
-Modes (hash family = shingle hash + permutations):
+Modes:
 
-=====================  ==================================================================
-``fast`` (default)     polynomial span hash + fmix64 (no per-shingle Python), then
-                       ``a*h + b mod 2**32`` with odd ``a`` (a bijection), ``a, b`` drawn
-                       like datasketch's affine32 scheme. Not comparable with datasketch.
-``compat``             datasketch's ``scheme="legacy"`` (every datasketch before 2.0):
-                       ``sha1_hash32`` of the shingle bytes, ``(a*h + b) mod (2**61 - 1)``
-                       masked to 32 bits, ``a, b`` from ``RandomState(seed)``. Bit-identical
-                       to ``MinHash(num_perm, seed, scheme="legacy")``.
-``compat_affine32``    datasketch >= 2.0's default scheme: ``sha1_hash32``, fmix32, then
-                       ``a*h + b mod 2**32``. Bit-identical to ``MinHash(num_perm, seed)``.
-=====================  ==================================================================
+- ``fast`` (default): polynomial span hash + fmix64, then ``a*h + b mod 2**32``;
+  not comparable with datasketch.
+- ``compat``: bit-identical to ``datasketch.MinHash(num_perm, seed, scheme="legacy")``.
+- ``compat_affine32``: bit-identical to datasketch >= 2.0's ``MinHash(num_perm, seed)``.
 
-The compat modes pay one ``hashlib.sha1`` call per shingle (that is the hash
-they must match); the permutations are still vectorised. ``to_datasketch``
-wraps a compat signature as a ``datasketch.MinHash`` so it can go into a
-``MinHashLSH`` index built elsewhere.
-
-Code rows (``ShingleSpec.normalize`` code, or auto for rows that look like
-Python) are shingled on ``codeview``'s abstract views, always with the
-polynomial hash (a compat mode cannot match datasketch on them anyway).
-
-How the work is laid out: the shingle hashes of the batch are one flat array
-grouped by row; for each permutation one pass computes ``a*h + b`` over the
-flat array and ``np.minimum.reduceat`` takes each row's minimum. The flat
-array stays in cache, and the Python loop runs over permutations, not shingles.
+Compat modes pay one ``hashlib.sha1`` per shingle; ``to_datasketch`` wraps their
+signatures. Code rows are shingled on ``codeview``'s abstract views with the
+polynomial hash in every mode.
 """
 
 from __future__ import annotations

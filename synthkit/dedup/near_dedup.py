@@ -2,30 +2,16 @@
 
 ``find_duplicates(data, settings, workdir)`` runs four passes:
 
-1. **Sign** (:mod:`signing`): read only ``settings.columns``, in record batches,
-   and write per-row hashes and per-band signatures to ``workdir``.
-2. **Exact**: rows with the same normalised token sequence (a 64-bit hash) are
-   merged; only the first of each such group takes part in LSH.
-3. **LSH**: for each band, rows with equal band keys are candidates; their
-   edges (a star from the lowest row, plus a chain with ``verify``) go to a
-   union-find. With ``verify``, an edge is merged only if the real Jaccard of
-   the two rows' shingle sets is ``>= threshold``; a pair of code rows is
-   always verified, by ``renames.pair_verdict``. Edges already inside one
-   cluster, and pairs turned down in an earlier band, are not verified again.
-4. **Representatives**: one row per cluster is kept: the lowest index
-   (``keep="first"``) or the most tokens, ties to the lowest index
-   (``keep="longest"``). Both are deterministic for a given input order.
+1. **Sign** (:mod:`signing`): hashes and band signatures of ``settings.columns`` to ``workdir``.
+2. **Exact**: rows with the same normalised token hash merge; the first joins LSH.
+3. **LSH**: rows sharing a band key are candidates, merged in a union-find; with
+   ``verify`` only if their real Jaccard is ``>= threshold``; code pairs always by
+   ``renames.pair_verdict``.
+4. **Representatives**: one row per cluster: the lowest index (``keep="first"``)
+   or the most tokens, ties to the lowest (``keep="longest"``).
 
-Rows whose compared text has no token are never merged (nothing to compare).
-
-Memory: the signatures, hashes and shingle sets are files in ``workdir``
-(``4 * bands * rows + 16`` bytes a row; the signature part twice over with
-``normalize`` code or auto, whose code rows are banded on two views; plus 8
-per distinct shingle of a text row with ``verify`` and 8 per token of a code
-row). Grouping one band holds ``16 bytes * rows / parts`` in RAM, with
-``parts`` chosen from ``memory_mb``. The per-row arrays (union-find parents,
-representatives, flags: 17 bytes a row) are memory-mapped files too, so RAM
-is what the page cache keeps; the result arrays are the caller's to index.
+Rows with no token are never merged. Memory is bounded by disk, not rows:
+docs/dedup.md, "Memory".
 """
 
 from __future__ import annotations

@@ -1,34 +1,17 @@
-"""Text normalisation for near-duplicate detection, done a whole batch at a time.
+r"""Text normalisation for near-duplicate detection, done a whole batch at a time.
 
-Contract: ``normalize_batch(texts)`` returns ONE string, the normalised rows
-joined by ``SEP`` (NUL). Inside a row, tokens are separated by exactly one
-space, with no leading or trailing space (``collapse=False`` skips that step:
-then tokens are separated by one or more spaces); NULs in the input become
-spaces, so ``SEP`` never occurs inside a row. Working on the joined string lets
-``str.lower``/``str.translate`` run once per batch in C instead of once per row
-in Python (``re`` only touches rows with non-ASCII characters), and the result
-is what :mod:`synthkit.dedup.shingles` hashes without splitting it again.
+``normalize_batch(texts)`` returns ONE string, the normalised rows joined by ``SEP``
+(NUL; NULs in the input become spaces). Tokens inside a row are separated by one
+space (``collapse=False``: one or more). Options: ``lowercase`` (default True);
+``punctuation``: ``"drop"`` (default: only ``\w`` runs), ``"split"`` (each
+punctuation character a token) or ``"keep"`` (whitespace collapsed only).
 
-Options:
+``code_rows(texts, normalize=...)`` decides per row between that text view and the
+code view of :mod:`synthkit.dedup.codeview`: ``"text"``, ``"code"``, or ``"auto"``
+(a row that is one definition, or else parses as Python, is code).
 
-- ``lowercase`` (default True): case-fold with ``str.lower``.
-- ``punctuation``: ``"drop"`` (default) keeps only runs of word characters
-  (``\\w``: letters, digits, ``_``, Unicode-aware), as BigCode's near-dedup does,
-  so formatting and operator spacing do not matter; ``"split"`` makes every
-  punctuation character its own token; ``"keep"`` only collapses whitespace.
-
-``code_rows(texts, normalize=...)`` decides per row between that text view
-and the code view of :mod:`synthkit.dedup.codeview` (names, attributes and
-the names inside strings abstracted for candidates; every token by value for
-verification): ``"text"`` for every row, ``"code"`` for every row, ``"auto"``
-the code view for the rows that are one definition (decorators, a ``def`` or
-``class`` line at column 0, then only indented or blank lines: no parse
-needed, and a copy with a typo keeps the code view) or else parse as Python.
-Code rows keep their case and punctuation; text rows get the options above.
-
-``row_text`` turns the configured columns of a row into one string (columns
-joined by a newline; ``None`` is empty; lists and dicts are JSON-encoded so a
-``messages`` column can be compared too).
+``row_text`` joins a row's configured columns with a newline (``None`` is empty,
+lists and dicts JSON-encoded).
 """
 
 from __future__ import annotations

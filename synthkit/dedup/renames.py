@@ -1,42 +1,19 @@
 """Is one code row the other with names renamed? The check behind a code pair's merge.
 
 ``renamed_similarity(a, b)`` takes two rows' concrete token arrays (from
-:mod:`synthkit.dedup.codeview`: every token by value, names and words inside
-strings marked by kind) and returns a similarity in [0, 1]:
+:mod:`synthkit.dedup.codeview`) and returns a similarity in [0, 1]:
 
-1. Align the two streams with every name abstracted, so renamed names line
-   up: position by position when that matches most tokens (a pure renaming
-   keeps the token count), else by the ``NGRAM``-token windows that occur
-   once in each row, else (few such anchors) by ``difflib``.
-2. Infer ONE renaming: each aligned pair of names votes ``old -> new``; the
-   most voted pairs are taken greedily, one-to-one (a name maps to one name
-   and no two names map to the same one; identity pairs claim their names too).
-3. Apply it to the first row everywhere: to its names, and to the words of its
-   strings that spell a renamed name (a message or f-string renamed with the
-   code); and to the words of the second row's strings that still spell an old
-   name (a message the rename left alone).
-4. Score: Jaccard of the two rows' ``NGRAM``-token shingle sets after the
-   renaming, every token by value (strings and docstrings included), scaled
-   down when the renaming explains more than the rows share: the distinct
-   names and string words both rows hold verbatim, renamed ones left out,
-   over ``max(MIN_SHARED, renamed names - 1)``, capped at 1. Names and
-   attributes are renamed apart (a parameter ``f`` and ``self.f``). Two getters of different
-   fields (``return self._days`` / ``return self._seconds``) are one renaming
-   apart but share nothing else, so they score 0.
+1. Align the streams with every name abstracted (position by position, else by
+   unique ``NGRAM`` anchors, else ``difflib``).
+2. Infer ONE one-to-one renaming from the aligned name pairs (most votes first).
+3. Apply it to the first row's names and string words (and to old names left in
+   the second row's strings).
+4. Score: Jaccard of the ``NGRAM``-token shingle sets, scaled down when the renaming
+   explains more than the rows share verbatim (floor ``MIN_SHARED``).
 
-When the rows are token for token the same but for a one-to-one renaming
-(the common case of a true copy), steps 1-4 reduce to one pass and Jaccard 1.
-Pairs whose shingles with every name abstracted have Jaccard below
-``PREFILTER`` score 0 without the alignment.
-
-So a copy with a few names renamed (locals, parameters, the function's name,
-attributes, in code and in messages) scores about 1, while two functions that
-share a shape but differ in a string, a docstring, a constant or most of their
-names score low, whatever way the names were chosen. What it cannot do: tell a
-renamed copy from a real twin one renaming apart (``read``/``write``). Cost: a few passes of plain
-Python over the two token lists (sets and dicts; about 0.1 ms for two
-100-token functions; ``difflib``, about 1 ms for 300 tokens, only for pairs
-that differ in length and have few anchors); candidate pairs only.
+Pairs below ``PREFILTER`` on the abstract shingles score 0 without alignment.
+Limit: a renamed copy cannot be told from a real twin one renaming apart.
+Cost: ~0.1 ms for two 100-token functions (candidate pairs only).
 """
 
 from __future__ import annotations

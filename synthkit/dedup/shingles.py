@@ -1,29 +1,18 @@
 """Shingles (word or character n-grams) of a normalised batch, hashed with numpy.
 
-Input is the ``SEP``-joined string from :func:`normalize.normalize_batch`.
-Tokens are maximal runs of characters other than space and ``SEP``.
+Input is the ``SEP``-joined string from :func:`normalize.normalize_batch`; tokens
+are maximal runs of characters other than space and ``SEP``.
 
-- ``kind="word"``: a shingle is ``n`` consecutive tokens of a row; as text it is
-  ``" ".join(tokens[i:i + n])`` whatever the spacing was.
-- ``kind="char"``: ``n`` consecutive characters of the row (needs a batch
-  normalised with ``collapse=True``, since spacing is then part of the text).
+- ``kind="word"``: ``n`` consecutive tokens; ``kind="char"``: ``n`` consecutive
+  characters (needs ``collapse=True``).
+- A non-empty row shorter than ``n`` gives one shingle (the row); an empty row none.
+  Shingles never cross a row boundary.
 
-A row shorter than ``n`` (tokens or characters) but not empty gives one shingle,
-the whole row, so short rows still get a signature; an empty row gives none.
-Shingles never cross a row boundary.
+``hash_shingles``: a polynomial span hash over code points read off prefix sums
+(mod 2**64), mixed with MurmurHash3's finaliser. ``row_hashes`` is the exact-duplicate
+key; ``sha1_hash32`` matches datasketch's (compat modes only).
 
-Hashing without a Python loop per shingle (``hash_shingles``): the string is
-decoded to a ``uint32`` code-point array once; the hash of a span of any
-integer array is the polynomial ``sum(v[s + k] * B**k) mod 2**64`` read off
-prefix sums (``uint64`` arithmetic wraps, which *is* the modulus), then mixed
-with MurmurHash3's 64-bit finaliser. Word shingles are that polynomial over the
-token hashes, so they do not depend on spacing. ``row_hashes`` is the same over
-all tokens of a row: the exact-duplicate key. ``sha1_hash32`` hashes each
-shingle's UTF-8 bytes like ``datasketch.hashfunc.sha1_hash32`` (one ``hashlib``
-call per shingle; compat modes only).
-
-Memory: about 40 bytes per character of the batch (code points, powers, prefix
-sums) plus ~40 bytes per token and per shingle; callers bound it by batch size.
+Memory: about 40 bytes a character of the batch plus ~40 a token and a shingle.
 """
 
 from __future__ import annotations

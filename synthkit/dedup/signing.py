@@ -1,26 +1,16 @@
 """The signature pass: batches of row texts -> hashes and band signatures on disk.
 
-``sign_all(batches, job, store, num_workers)`` hashes every batch (in worker
-processes when ``num_workers > 1``, keeping at most ``2 * num_workers``
-batches in flight, so memory does not grow with the dataset) and appends the
-results, in order, to a :class:`SignatureStore`:
+``sign_all(batches, job, store, num_workers)`` hashes every batch (in ``forkserver``
+worker processes when ``num_workers > 1``, at most ``2 * num_workers`` batches in
+flight) and appends the results, in order, to a :class:`SignatureStore`:
 
-===================  =========================  ======================================
-file                 shape / dtype              what
-===================  =========================  ======================================
-``rowhash.u64``      ``[n] uint64``             hash of the normalised token sequence
-                                                (the exact-duplicate key; 0 = empty)
-``ntok.i64``         ``[n] int64``              tokens per row (0 = empty row)
-``band_<j>.u32``     ``[n, rows] uint32``       the signature slice of band ``j``
-``sets.u64``         ``[total] uint64``         with ``keep_sets``, what verification
-``sets_count.i64``   ``[n] int64``              reads: a code row's concrete tokens after
-                                                ``renames.CODE_MARK``; with ``verify_text``
-                                                a text row's sorted distinct shingle hashes
-===================  =========================  ======================================
+- ``rowhash.u64`` ``[n] uint64``: the exact-duplicate key (0 = empty row);
+- ``ntok.i64`` ``[n] int64``: tokens per row;
+- ``band_<j>.u32`` ``[n, rows] uint32``: the signature slice of band ``j``;
+- ``sets.u64`` / ``sets_count.i64`` (with ``keep_sets``): what verification reads
+  (a code row's concrete tokens, a verified text row's distinct shingle hashes).
 
-Disk per row: ``8 + 8 + 4 * bands * rows`` bytes (+ 8 per code token, or per
-distinct shingle of a verified text row, with ``keep_sets``). Workers are started with ``forkserver`` (never ``fork``
-from a process that may hold Arrow threads).
+Disk per row: ``8 + 8 + 4 * bands * rows`` bytes, + 8 per kept set element.
 """
 
 from __future__ import annotations
