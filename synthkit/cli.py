@@ -1,21 +1,11 @@
 """`synthkit` command line: a thin parser over the Python API.
 
-    synthkit run PIPELINE.yaml [-o key.path=value ...] [--workdir DIR] [--executor local|ray]
-    synthkit validate PIPELINE.yaml [-o ...]
-    synthkit stages [NAME]                        every stage; NAME: that stage's options
-    synthkit schema                               the JSON Schema of a pipeline file
-    synthkit eval --model PATH|embedded --tasks NAME|PATH --n 10 --k 1,5,10 --m 2
-    synthkit train CONFIG.yaml [-o key=value ...]
-    synthkit influence score --train DATA --val DATA --checkpoints CKPT [CKPT ...]
-    synthkit judge fit RUN_DIR --label pass_rate|FILE   fit the judge's aspect weights (prints `weights:`)
-    synthkit card DATASET_DIR | --gallery [PIPELINE.yaml ...]   (re)write a card / data_cards/
-    synthkit push DATASET_DIR REPO_ID [--private] [--revision R] [--create-pr] [--message M]
-                  [--token-env NAME] [--config-name NAME] [--dry-run]   one commit: new files in, stale ones out
-    synthkit view RUN_DIR [--port 8765] [--host 127.0.0.1]   a read-only page over a run (the viewer extra)
-    synthkit show RUN_DIR [--stage S] [--rejected [REASON]] [-n N]   rows as text in the terminal
-    synthkit export RUN_DIR --stage S [--rejected [REASON]] --format jsonl|parquet [-o FILE]
+Commands: ``run``, ``validate``, ``stages``, ``schema``, ``eval``, ``train``,
+``influence score``, ``judge fit``, ``card``, ``push``, ``view``, ``show``,
+``export``; ``synthkit COMMAND --help`` lists each one's options, and the docs
+pages describe them.
 
-Heavy imports live inside the command functions, so `--help` is instant.
+Heavy imports live inside the command functions, so ``--help`` is instant.
 User errors (bad config, missing file) print one clean message and exit 2.
 """
 

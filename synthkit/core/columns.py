@@ -1,26 +1,17 @@
 """Load-time column checks: every column a stage reads must come from an earlier stage.
 
-A stage declares what it reads and writes (``Stage.reads`` / ``Stage.writes``,
-or the methods ``columns_read()`` / ``columns_written()`` when the config
-decides). ``check_columns(stages, given)`` walks the pipeline in order, before
-any stage runs, and raises ``ConfigError`` at the first read that nothing
-before it provides, naming the column and the stages that write it::
+``check_columns(stages, given)`` walks the pipeline before any stage runs, using
+``Stage.reads`` / ``Stage.writes`` (or ``columns_read()`` / ``columns_written()``),
+and raises ``ConfigError`` at the first read nothing before it provides, naming the
+column, the columns available there and the stages that write it.
 
-    stages.1 (generate): template placeholder {no_such_column}: no earlier stage provides column
-    'no_such_column' (available here: id, seed, meta); stages that write it: none
+- A read is a name or a tuple of alternatives (one is enough).
+- A stage's output is its input plus its writes; a source stage (``reads_input =
+  False``) starts over from its writes.
+- ``columns_written()`` returning ``None`` is "unknown": every later read passes.
+- ``given``: the columns of rows given in memory, or empty.
 
-Rules:
-- A read is a column name, or a tuple of alternatives (``("tests", "io_tests")``:
-  one of them is enough).
-- A stage's output is its input plus what it writes; a source stage
-  (``reads_input = False``, ``load_seeds``) starts over from what it writes.
-- ``columns_written()`` returning ``None`` means "unknown" (a user function, a
-  seed file not there yet): from there on every read passes. The check never
-  refuses a pipeline it cannot judge.
-- ``given`` is the first stage's input: the columns of rows given in memory
-  (``Pipeline.run(dataset=...)``), or empty (no input).
-Limit: a read is checked by column name only, not by type or content; a column
-present but empty still fails at run time with a per-row rejection.
+Limit: names only, not types or content; an empty column still fails at run time.
 """
 
 from __future__ import annotations

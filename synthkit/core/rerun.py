@@ -1,24 +1,16 @@
 """What a saved dataset needs to rerun itself: its ``pipeline.yaml`` record and its checks.
 
-``record(pipe, stages)`` is the config ``save`` writes as ``pipeline.yaml``:
+``record(pipe, stages)`` is the config ``save`` writes as ``pipeline.yaml``: what the
+user set (with ``name`` and ``seed``), every key of the chosen ``llm`` backend with
+its default pinned, every path absolute (a packaged file as ``synthkit:<path>``), and
+``inputs``: each seed input by ``sha256`` (local), name (bundled) or id and revision (Hub).
 
-- what the user set (``exclude_unset``), with ``name`` and ``seed`` always;
-- ``llm``: every key the chosen backend reads, defaults included (pinned, so a
-  later default change cannot alter a rerun), and no key of another backend;
-- every path made absolute (``workdir``, and in the stages ``path``,
-  ``template_file``, ``summary_template_file``, ``cache_dir``, ``file``, a ``tasks``
-  or ``path_or_id`` that names a local file; the same keys under ``iterations``); a file shipped inside synthkit
-  becomes ``synthkit:<path in the package>``, valid on any install;
-- ``inputs``: one entry per seed input (``Stage.inputs()``): a local file or
-  folder by ``sha256`` of its content, a bundled source by name, a Hub dataset
-  by id and revision.
+``verify_inputs(inputs)`` runs first when such a file is run: a moved or changed
+file fails with one line naming it and its recorded hash. ``rerun_overrides(dataset_dir,
+out)`` sends a rerun's run folders and ``save`` paths under ``out``.
 
-``verify_inputs(inputs)`` runs before anything else when such a file is run: a
-moved or changed file fails with one line naming it and its recorded hash.
-``rerun_overrides(dataset_dir, out)`` sends a rerun's outputs (run folders and
-every ``save`` path) under ``out``, so a rerun never overwrites the dataset it
-came from nor reuses its run folders. Limit: the model is named as configured
-(``embedded``, a path, a Hub id); its weights are not hashed here.
+Limit: the model is recorded as configured; its weights are not hashed.
+Details: docs/runs.md, "Rerunning a saved dataset".
 """
 
 from __future__ import annotations

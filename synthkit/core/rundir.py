@@ -1,22 +1,16 @@
 """Run-directory I/O: one folder per stage, written so a kill loses nothing.
 
-Layout of ``runs/<name>/<NN>_<stage>/``::
+Layout of ``runs/<name>/<NN>_<stage>/``: ``_FINGERPRINT``, ``shards/<key>.parquet``
+(kept rows of job ``<key>`` = ``p<pass>-s<shard>``), ``rejected/<key>.parquet``,
+``stats/<key>.json`` (the job's Funnel), ``stats.json`` (the stage's) and ``_SUCCESS``.
 
-    _FINGERPRINT          json: the config fingerprint the folder was made under
-    shards/<key>.parquet  kept rows of one shard job (``<key>`` = p<pass>-s<shard>)
-    rejected/<key>.parquet dropped rows: one schema for all stages (``core.rejected``)
-    stats/<key>.json      the job's Funnel (rows in, kept, dropped per reason, ...)
-    stats.json            the stage's summed Funnel, written when it finishes
-    _SUCCESS              the stage finished; a rerun with the same fingerprint skips it
+Every file is written to a temporary name and renamed into place, a job's data shard
+last: its presence proves the job finished, so a kill leaves a whole job or none,
+plus ``*.tmp`` files the next run removes.
 
-Every file is written to a temporary name and renamed into place, and a job's
-data shard is renamed last: its presence is the proof that the job finished.
-A kill at any moment therefore leaves either a whole job or none of it, plus
-stray ``*.tmp`` files that the next run removes.
-
-Shards are parquet, typed by ``core.arrow`` (a value that does not fit is
-stored as JSON text and noted in the job's stats); ``load_table`` unifies shards
-of different schemas. JSON-lines shards (``<key>.jsonl``) are read too.
+Shards are parquet typed by ``core.arrow`` (a value that does not fit is stored as
+JSON text and noted in the stats); ``load_table`` unifies shard schemas and reads
+``<key>.jsonl`` shards too. The folder: docs/runs.md.
 """
 
 from __future__ import annotations

@@ -1,23 +1,17 @@
 """The bootstrap: train the synthesizer on a teacher's synthesis samples before round 1.
 
-SCoder first fine-tunes the small synthesizer on a few superior synthesis
-samples from a stronger model, then self-distills. ``iterations.bootstrap``:
+``iterations.bootstrap``:
 
-- ``llm:`` a live teacher (any backend; usually ``backend: openai`` at an
-  OpenAI-compatible server). The pipeline's own stages run once in
-  ``runs/<name>/bootstrap/`` with three changes: ``load_seeds`` draws a
-  shuffled sample of ``seeds`` snippets from the pool, every ``synthesize``
-  stage samples from the teacher (its ``llm:`` laid over the stage's, no
-  checkpoints), and ``filter_influence`` and ``save`` are left out. So the
-  teacher's answers pass the same filters as the rounds' (parse, pool
-  decontamination, verify_tests, judge, dedup, decontaminate), and the
-  synthesizer is trained on the kept rows' synthesis samples.
-- ``file:`` teacher synthesis samples made elsewhere (see
-  ``synthkit.rounds.samples.load_sample_file``), trained on as given.
+- ``llm:`` a live teacher (any backend). The pipeline's stages run once in
+  ``runs/<name>/bootstrap/``: ``load_seeds`` draws ``seeds`` shuffled snippets, every
+  ``synthesize`` stage samples from the teacher, ``filter_influence`` and ``save``
+  are left out; the kept rows' synthesis samples are trained on.
+- ``file:`` teacher synthesis samples made elsewhere
+  (``synthkit.rounds.samples.load_sample_file``), trained on as given.
 
 The training (``bootstrap.train``, else ``iterations.train``) starts from
-``llm.model``; its checkpoints are registered before round 1's, so round 1
-samples from them (``use_last_checkpoints``) and trains from the last one.
+``llm.model``; its checkpoints are registered before round 1's.
+See docs/methods/scoder.md for the method.
 """
 
 from __future__ import annotations

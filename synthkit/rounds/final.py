@@ -1,21 +1,15 @@
 """The final step: the dataset from the last synthesizer, a code model trained on it, base vs trained.
 
-``iterations.final`` (see ``FinalConfig``) runs after the last round, in
-``runs/<name>/final/``:
+``iterations.final`` (``FinalConfig``) runs after the last round, in ``runs/<name>/final/``:
 
-1. the stages once more, sampling from the checkpoints the rounds registered
-   (a stage with ``use_last_checkpoints: M`` takes the last M): the dataset
-   (its ``save`` stage writes it; ``messages`` is instruction -> solution);
-2. ``code_data/`` (that dataset's ``messages``) and ``code_model/``: the code
-   model (``final.model``, default ``llm.model``) trained on it with the
-   bundled trainer (``final.train``);
-3. ``eval_base/`` and ``eval_trained/``: pass@k and Pass@k^(m) of the base
-   and the trained code model on the held-out tasks (``final.eval``), the
-   same samples count, seed and sandbox for both.
+1. the stages once more, sampling from the registered checkpoints: the dataset;
+2. ``code_data/`` and ``code_model/``: ``final.model`` (default ``llm.model``)
+   trained on its ``messages`` with ``final.train``;
+3. ``eval_base/`` and ``eval_trained/``: pass@k and Pass@k^(m) of both on the
+   held-out tasks (``final.eval``), same samples, seed and sandbox.
 
-It writes ``runs/<name>/method_report.json`` and ``method_report.md``: both
-tables side by side, the dataset's size, the checkpoints of every step and the
-delta per k. Each step is skipped on a rerun when its inputs are unchanged.
+Writes ``runs/<name>/method_report.json`` and ``method_report.md`` (both tables, the
+dataset's size, the checkpoints, the delta per k). Unchanged steps are skipped on a rerun.
 """
 
 from __future__ import annotations

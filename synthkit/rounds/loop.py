@@ -1,25 +1,14 @@
 """The loop: an optional bootstrap, the rounds, an optional final step.
 
-Each round lives in ``runs/<name>/round_NN/`` with the usual stage folders, then
-``train_data/`` (the dataset trained on: ``id`` and ``messages``, built by
-``synthkit.rounds.samples.training_rows`` from the synthesis samples or the
-instruction rows, per ``train_on``) and ``train/`` (checkpoints). A round's
-``train/_SUCCESS`` lists the loadable (merged) checkpoint folders it produced;
-they are appended to the registered checkpoints, which reach every stage of the
-next round as ``ctx.checkpoints`` (stages with ``use_last_checkpoints: M``
-sample from the last M). Round r trains from the last checkpoint before it
-(round 1 from the bootstrap's, else from ``llm.model``).
+Each round lives in ``runs/<name>/round_NN/``: the stage folders, ``train_data/``
+(``id`` and ``messages``, from ``synthkit.rounds.samples.training_rows`` per
+``train_on``) and ``train/`` (checkpoints). The merged checkpoints a round's
+``train/_SUCCESS`` lists are registered and reach the next round's stages as
+``ctx.checkpoints``; round r trains from the last checkpoint before it.
 
-Fingerprints, as for stages: a round's ``train_data`` is fingerprinted by the
-fingerprint of the round's last stage, ``data``, ``train_on`` and (with
-``accumulate``) the earlier rounds' data; its training by the ``train`` block,
-the base model and that data. A step is skipped only when its ``_SUCCESS``
-holds the same fingerprint, and the next round's stages take the training's
-fingerprint as their upstream. An unchanged rerun skips everything.
-
-Resume: a killed round continues at the stage or shard where it stopped, and a
-training killed midway resumes from its last complete checkpoint (see
-``synthkit.train.resume``) as long as the round's fingerprint is unchanged.
+A step is skipped only when its ``_SUCCESS`` holds the same fingerprint; a killed
+round resumes at its stage or shard, and its training from the last complete
+checkpoint. Fingerprints: docs/methods/scoder.md, "Fingerprints of a round".
 """
 
 from __future__ import annotations

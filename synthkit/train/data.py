@@ -1,31 +1,17 @@
-"""Trainer input: a synthkit dataset's ``messages`` column, tokenised with an
-assistant-only loss mask, and an optional held-out split by task.
+"""Trainer input: a dataset's ``messages`` column, tokenised with an assistant-only loss mask.
 
-Contract:
-- ``load_source(source, split)`` reads a ``datasets.save_to_disk`` folder, any
-  other local folder ``load_dataset`` reads (the Hub layout the ``save`` stage
-  writes: ``data/*.parquet``), else the Hub (``load_dataset(source, split)``),
-  and checks it has a non-empty ``messages`` column; ``load_messages`` keeps
-  that column only.
-- ``split_by_task(ds, fraction, seed)`` holds out ``fraction`` of the *tasks*,
-  not of the rows, so a task's rows (several answers to one instruction, say)
-  never land on both sides. A row's task is ``meta.task_id`` when it has one,
-  else its ``instruction``, else its first user turn. The held-out tasks are the
-  ones with the smallest sha256(seed, task): the split does not depend on row
-  order, and with a grown dataset the old tasks mostly stay on their side.
-- Each row's ``messages`` must be a list of ``{"role", "content"}`` mappings,
-  roles in system/user/assistant, content a string, with at least one
-  assistant turn. Anything else raises ``DataError`` naming the dataset, the
-  row and what was expected.
-- ``tokenize_chat`` renders the conversation with the tokenizer's chat template
-  and labels only the tokens of the assistant turns (their content and the
-  template's end-of-turn marker, so the model learns to stop); every other
-  token's label is -100. The mask is found by character offsets: the text the
-  template renders up to each assistant turn's generation prompt, and up to the
-  end of that turn, bound the turn. That works for any template that renders a
-  prefix of the conversation as a prefix of the text (ChatML, Llama 3, ...),
-  with or without ``{% generation %}`` markers; a template that does not is
-  refused with a DataError rather than trained on a wrong mask.
+- ``load_source(source, split)`` reads a ``save_to_disk`` folder, a local folder
+  ``load_dataset`` reads, else the Hub, and checks for a non-empty ``messages``
+  column; ``load_messages`` keeps that column only.
+- ``split_by_task(ds, fraction, seed)`` holds out ``fraction`` of the *tasks*
+  (``meta.task_id``, else ``instruction``, else the first user turn), those with the
+  smallest sha256(seed, task), so no task lands on both sides.
+- ``messages`` must be a list of ``{"role", "content"}`` (system/user/assistant,
+  string content, at least one assistant turn); else ``DataError`` naming the row.
+- ``tokenize_chat`` labels only the assistant turns' tokens (and their end-of-turn
+  marker); every other label is -100. Turns are bounded by character offsets of the
+  rendered prefixes; a chat template that does not render a prefix of the
+  conversation as a prefix of the text is refused with a ``DataError``.
 """
 
 from __future__ import annotations

@@ -1,27 +1,17 @@
 """TRL's flat recipe keys, translated into synthkit's trainer config.
 
-``trl sft --config recipe.yaml`` reads one flat mapping of ``ScriptArguments``,
-``SFTConfig`` and ``ModelConfig`` fields. ``from_trl(raw)`` turns such a
-mapping into a ``TrainConfig`` mapping, so the same file trains here:
+``from_trl(raw)`` turns a ``trl sft --config`` mapping (``ScriptArguments``,
+``SFTConfig``, ``ModelConfig`` fields) into a ``TrainConfig`` mapping:
 
-- ``ModelConfig``: ``model_name_or_path`` -> ``model``; ``model_revision``,
-  ``attn_implementation``, ``dtype`` (``torch_dtype``, its older name) keep
-  their names; ``use_peft: false`` -> ``full: true``; ``lora_r``,
-  ``lora_alpha``, ``lora_dropout``, ``lora_target_modules``,
-  ``lora_modules_to_save``, ``use_rslora``, ``use_dora`` -> ``lora.*``.
-- ``ScriptArguments``: ``dataset_name`` -> ``dataset``, ``dataset_train_split``
-  -> ``dataset_split``.
-- ``SFTConfig``: a field that is not a synthkit key goes to ``sft:``, where
-  ``check_sft`` checks it against the installed TRL.
-- ``env:`` is left to ``load_train_config``, which sets the variables.
+- ``model_name_or_path`` -> ``model``; ``model_revision``, ``attn_implementation``,
+  ``dtype`` (or ``torch_dtype``) keep their names; ``use_peft: false`` -> ``full:
+  true``; ``lora_*``, ``use_rslora``, ``use_dora`` -> ``lora.*``;
+- ``dataset_name`` -> ``dataset``, ``dataset_train_split`` -> ``dataset_split``;
+- any other ``SFTConfig`` field -> ``sft:`` (checked by ``check_sft``).
 
-Differences, each an error naming the key rather than a silent change:
-quantised loading (``load_in_4bit``...), ``dataset_config``, streaming, a test
-split other than TRL's default (synthkit holds out ``eval_fraction`` of the
-tasks instead) and a LoRA task type other than ``CAUSAL_LM``. Unlike TRL,
-LoRA is the default here: a recipe for full fine-tuning says ``use_peft:
-false``. A key of a section (``r``, ``beta``) at the top level is an error
-naming its section.
+Errors naming the key, never a silent change: quantised loading, ``dataset_config``,
+streaming, a test split, a task type other than ``CAUSAL_LM``, a section's key at
+the top level. LoRA is the default here. Details: docs/trainer.md, "TRL recipes".
 """
 
 from __future__ import annotations

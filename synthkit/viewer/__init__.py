@@ -1,20 +1,15 @@
 """``synthkit view``: a local, read-only web page over a run folder or a saved dataset.
 
-``serve(run_dir, host, port)`` runs the Starlette app of ``synthkit.viewer.app``
-on uvicorn (the ``viewer`` extra: ``pip install 'synthkit[viewer]'``; without
-it ``require`` raises ``MissingDependency`` with that command). It reads the
-folder only: no route writes, and only GET is answered.
+``serve(run_dir, host, port)`` runs the Starlette app of ``synthkit.viewer.app`` on
+uvicorn (the ``viewer`` extra; without it ``require`` raises ``MissingDependency``
+naming the install command). It reads the folder only: no route writes; only GET.
 
-What it protects against: row text is model output and is treated as data.
-Every value is HTML-escaped, links are built by the viewer (never taken from a
-row), and each response carries a Content-Security-Policy allowing scripts,
-styles and images from this server only (no inline script or style, no
-``javascript:`` URLs). It listens on 127.0.0.1 by default.
-What it does not protect against: anyone who can reach the port reads the data
-(there is no login); ``--host 0.0.0.0`` exposes it to the network.
+Protects against: row text is model output, treated as data. Every value is
+HTML-escaped, links are built by the viewer, and a Content-Security-Policy allows
+scripts, styles and images from this server only. Listens on 127.0.0.1 by default.
+Does not protect against: anyone who can reach the port reads the data (no login).
 
-Memory and time: see ``synthkit.viewer.query`` (pages are read from parquet row
-groups; scans stream record batches) and ``bench/viewer.py``.
+Memory and time: docs/viewer.md, "Scale".
 """
 
 from __future__ import annotations

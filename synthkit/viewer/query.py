@@ -1,20 +1,14 @@
 """The row browser's query: parse the URL's filters, scan the shards, return one page.
 
-``Query.parse(params)`` checks every parameter and names the bad one. ``run``
-answers it:
+``Query.parse(params)`` checks every parameter and names the bad one. ``run`` answers:
 
-- no filter and no sort: the page's rows are found from the footers' row counts
-  and read from their row groups only, so page 1 and page 20,000 cost the same;
-- filters, unsorted: the filter columns are scanned in record batches of
-  ``BATCH`` rows, stopping once the page and one more row are found (the total
-  is then shown as "more");
-- sorted by a score: every matching row's score is read once, keeping the best
-  ``offset + size`` in a numpy top-k (nulls last), so memory grows with the
-  page's depth, never with the run. Filtered and sorted pages stop at
-  ``MAX_OFFSET`` rows deep (narrow the filter instead).
+- no filter, no sort: rows located from the footers' counts, read from their row groups;
+- filters, unsorted: filter columns scanned in record batches of ``BATCH`` rows, stopping
+  once the page and one more row are found (the total then shows as "more");
+- sorted by a score: a numpy top-k of ``offset + size`` (nulls last); filtered and
+  sorted pages stop at ``MAX_OFFSET`` rows deep.
 
-Only the columns a filter needs are read while scanning; the page's rows are
-then read with the list's columns (``LIST_COLUMNS``), not the long texts.
+Scans read only the filter's columns; a page's rows are read with ``LIST_COLUMNS``.
 """
 
 from __future__ import annotations

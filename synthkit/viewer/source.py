@@ -1,21 +1,16 @@
 """What the viewer reads: a run folder or a saved dataset folder, file by file.
 
-A **run folder** (``runs/<name>/``) holds ``NN_<stage>/`` folders (kept rows in
-``shards/``, dropped rows in ``rejected/``, ``stats.json`` or the per-unit
-``stats/*.json`` of a stage still running) and ``report.json``. A **saved
-dataset folder** (what ``save`` writes) holds ``data/*.parquet`` and the copied
-``report.json``, card and ``images/``; it has final rows only.
+A **run folder** (``runs/<name>/``) holds ``NN_<stage>/`` folders (``shards/``,
+``rejected/``, ``stats.json`` or a running stage's per-job ``stats/*.json``) and
+``report.json``. A **saved dataset folder** holds ``data/*.parquet``, ``report.json``,
+the card and ``images/``.
 
-Nothing is loaded whole. A ``Folder`` knows its parquet files and their row
-counts from the footers (read on first use, once); rows are read one row group
-at a time. Footer indexes live in an LRU of ``MAX_FOLDERS`` folders, so the
-memory held is bounded by the number of files of the folders in use, never by
-their rows. A folder of more than ``FOOTERS_UP_TO`` files (a 1M-row stage in
-64-row shards has 15,625) is counted from its units' stats when they allow it
-(``unit_counts``). ``warm`` indexes the folders in a background thread once the
-first page is served. Rejected rows packed as JSON (``synthkit.core.rejected``) are
-unpacked to flat rows when read. Legacy ``.jsonl`` shards are not shown (the
-page says so).
+Nothing is loaded whole. A ``Folder`` reads its files' row counts from the footers
+once and rows one row group at a time; footer indexes live in an LRU of
+``MAX_FOLDERS`` folders. A folder of more than ``FOOTERS_UP_TO`` files is counted
+from its jobs' stats when they allow it (``unit_counts``). ``warm`` indexes folders
+in a background thread. Rejected rows packed as JSON are unpacked when read;
+``.jsonl`` shards are not shown (the page says so).
 """
 
 from __future__ import annotations
