@@ -1,25 +1,18 @@
 """The bundled Python task set: small function-completion tasks written for synthkit.
 
 ``load_bundled(split=None, tier=None) -> list[dict]`` returns the tasks stored as JSONL
-package data in ``synthkit/data/tasks/<tier>.jsonl`` (read through importlib.resources,
-so it works from an installed wheel). Each task is a dict with the string fields
+package data in ``synthkit/data/tasks/<tier>.jsonl`` (importlib.resources, so it works
+from a wheel), ordered easy, medium, hard, each by task_id. String fields:
+``task_id`` ("synthkit/<tier>/<NNN>", stable), ``tier``, ``split`` ("train" | "test"),
+``entry_point``, ``description``, ``prompt`` (HumanEval style), ``canonical_solution``
+(prompt plus body) and ``tests`` (4-8 top-level ``assert`` lines).
 
-    task_id             "synthkit/<tier>/<NNN>", unique and stable
-    tier, split         "easy" | "medium" | "hard";  "train" | "test"
-    entry_point         the function under test
-    description         plain-text problem statement (names the signature)
-    prompt              imports + signature + docstring with examples (HumanEval style)
-    canonical_solution  the complete reference: prompt plus body (a full definition)
-    tests               4-8 top-level ``assert`` lines calling ``entry_point`` by name
+``split`` and ``tier`` filter (None = all); a bad value raises ConfigError naming the
+choices. Every call returns fresh dicts. The split is fixed in the data (about 30% test
+per tier; see tasks/build.py).
 
-Order: easy, medium, hard, each by task_id. ``split`` and ``tier`` filter; None means all.
-A bad value raises ConfigError naming the choices. Every call returns fresh dicts, so
-callers may mutate them. The split is fixed in the data (about 30% test per tier,
-stratified; see tasks/build.py), never re-drawn at load time.
-
-Limits: standard library only; every reference passes its own tests in the sandbox well
-under a second (tests/eval/test_bundled_tasks.py). The data is code to be *run only in
-the sandbox*: nothing here executes it.
+Limits: standard library only. The data is code to be run *only in the sandbox*:
+nothing here executes it.
 """
 from __future__ import annotations
 

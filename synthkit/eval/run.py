@@ -2,22 +2,15 @@
 
 ``evaluate(llm, tasks, n, ks, m, params, sandbox_kwargs) -> EvalReport``
 
-- ``llm``: anything implementing ``synthkit.llm.base.LLM``.
-- ``n``: samples per task; ``ks``: the k values of the table (k > n is left out
-  with a note); ``m``: passes needed for Pass@k^(m) (m=1 gives pass@k again).
-- ``params``: ``SamplingParams``; its ``n`` is replaced by ``n``. Default:
-  temperature 0.8, 512 new tokens.
-- ``sandbox_kwargs``: passed to ``synthkit.sandbox.Sandbox`` (default 2
-  workers, 5 s wall clock and 512 MB per program).
-- ``style``: ``"chat"`` (instruct models, the default) or ``"completion"``
-  (base models; the prompt is continued as text). See
-  ``synthkit.eval.programs`` for both, and for how a body-only answer gets its
-  signature and imports back from the prompt.
-- ``chunk_tasks``: tasks per ``generate`` call; bigger batches keep a GPU busy,
-  smaller ones move the progress bar (one tick per task) more often.
+- ``llm``: any ``synthkit.llm.base.LLM``; ``n``: samples per task; ``ks``: the table's
+  k values (k > n left out with a note); ``m``: passes for Pass@k^(m).
+- ``params``: ``SamplingParams`` (its ``n`` replaced; default temperature 0.8, 512 tokens).
+- ``sandbox_kwargs``: for ``synthkit.sandbox.Sandbox`` (default 2 workers, 5 s, 512 MB).
+- ``style``: ``"chat"`` (default) or ``"completion"`` (see ``synthkit.eval.programs``).
+- ``chunk_tasks``: tasks per ``generate`` call.
 
-Every completion is a sample: one with no code in it fails with status
-``no_code`` without running. Generated code only ever runs in the sandbox.
+A completion with no code fails with status ``no_code`` without running. Generated
+code only ever runs in the sandbox.
 """
 
 from __future__ import annotations

@@ -1,20 +1,14 @@
 """The data card: ``README.md`` of a saved dataset, rendered with huggingface_hub.
 
-``render(folder)`` reads only what the folder holds (see ``hub.layout``): the
-data files, ``report.json`` (the per-stage funnel and the provenance recorded
-when the data was made), ``pipeline.yaml`` and ``contamination.json``. So a card
-re-rendered later (``synthkit card DIR``) states the same facts.
+``render(folder)`` reads only what the folder holds (``hub.layout``): the data files,
+``report.json``, ``pipeline.yaml`` and ``contamination.json``, so a card re-rendered
+later (``synthkit card DIR``) states the same facts.
 
-Metadata (``DatasetCardData``): license, language, task_categories,
-size_categories, tags, pretty_name, ``configs`` (the data files of each split)
-and ``dataset_info`` (features, rows and bytes per split), written with the
-same ``datasets`` helpers ``push_to_hub`` uses, so ``load_dataset`` and the Hub
-read them as their own. Body: how to load it, splits and columns, the funnel
-(chart and table; its numbers are the stages' ``stats.json``), length
-histograms of instruction and response, every score in ``scores``,
-decontamination (or a plain statement that none ran), diversity where a stage
-reports one, the models and checkpoints, the seed sources and licences, an
-example row, limitations, and the provenance.
+Metadata (``DatasetCardData``) is written with the ``datasets`` helpers
+``push_to_hub`` uses, so ``load_dataset`` and the Hub read it as their own. Body:
+loading, splits and columns, the funnel, length histograms, scores, decontamination,
+diversity, models, seed sources and licences, an example row, limitations and the
+provenance. See docs/publishing.md.
 """
 
 from __future__ import annotations

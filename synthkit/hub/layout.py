@@ -1,25 +1,17 @@
 """The Hub layout of a saved dataset: what ``save`` writes and ``push`` uploads.
 
-    <folder>/
-      README.md                             the data card (YAML metadata + body)
-      images/*.png                          the card's plots (with matplotlib installed)
-      data/train-00000-of-00002.parquet     the rows, sharded by size
-      data/validation-00000-of-00001.parquet  only with a validation split
-      pipeline.yaml                         the pipeline config as it ran
-      report.json                           per-stage funnel, seconds, and the provenance
-      contamination.json                    only when a decontaminate stage ran
-      save_to_disk/                         only with ``save_to_disk: true``; never pushed
+``<folder>/``: ``README.md`` (the card), ``images/*.png``, ``data/<split>-NNNNN-of-NNNNN.parquet``
+(rows sharded by size; ``validation`` only with that split), ``pipeline.yaml``,
+``report.json``, ``contamination.json`` (when a decontaminate stage ran) and
+``save_to_disk/`` (with ``save_to_disk: true``; never pushed).
 
-``datasets.load_dataset(folder, split="train")`` reads it as the Hub would: the
-card's ``configs`` name the data files and its ``dataset_info`` the features.
-Each parquet file also carries the features in its ``huggingface`` schema
-metadata, as ``datasets`` writes them. Limit: ``datasets`` cannot load a split
-with no rows ("corresponds to no data"); an empty result is still written, with
-its columns, and reads with ``pyarrow.parquet.read_table``.
+``datasets.load_dataset(folder, split="train")`` reads it as the Hub would; each
+parquet file carries the features in its ``huggingface`` schema metadata.
+Limit: ``datasets`` cannot load a split with no rows; an empty result is still
+written with its columns (read it with ``pyarrow.parquet.read_table``).
 
-Splits are made by task: every row whose ``split_by`` key (default: the root of
-its ``id``, the part before the first ``/``, which every row derived from one
-seed shares) is the same lands in the same split.
+Splits are made by task: rows with the same ``split_by`` key (default: the root of
+their ``id``, before the first ``/``) land in the same split.
 """
 
 from __future__ import annotations

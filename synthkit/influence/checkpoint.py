@@ -1,25 +1,15 @@
 """A LoRA checkpoint as influence needs it.
 
-- ``resolve_checkpoints(paths)``: each path is a checkpoint folder
-  (``adapter_config.json``) or a training output folder, which stands for all
-  its ``checkpoint-<step>`` folders, oldest first.
-- ``load_lora(path)``: the base model with the adapter loaded **unmerged**
-  (merging folds the LoRA weights into the base ones, so the parameters the
-  gradients are taken over would be gone), in eval mode (no dropout: features
-  are deterministic), SDPA attention (no ``[T, T]`` attention matrix kept per
-  head and layer for the backward; ``grads.per_example_grads`` switches the
-  model to eager attention if it ever takes the ``vmap`` path, which has no
-  batching rule for the CPU SDPA kernels), and the trainable
-  parameters in the optimizer's order: ``synthkit_checkpoint.json``'s
-  ``trainable`` list, else the model's own order.
-- ``load_adam(path, lm)``: ``optimizer.pt``'s ``exp_avg`` / ``exp_avg_sq``
-  flattened in that order, and its ``betas`` and ``eps``. A state whose shapes
-  do not match the parameters is a DataError, never a silent misalignment.
-- ``checkpoint_key(path)``: a content hash of the adapter and the optimizer
-  state: the feature cache's name for this checkpoint, so a retrained or
-  replaced checkpoint never reuses stale features, and a copied one does.
-- ``checkpoint_weight(path)``: the mean learning rate since the previous
-  checkpoint (``synthkit_checkpoint.json``'s ``lr``), LESS's weight.
+- ``resolve_checkpoints(paths)``: a checkpoint folder, or a training output folder
+  standing for its ``checkpoint-<step>`` folders, oldest first.
+- ``load_lora(path)``: the base model with the adapter **unmerged** (the gradients are
+  taken over the adapter's parameters), eval mode, SDPA attention, trainable
+  parameters in the optimizer's order (``synthkit_checkpoint.json``'s ``trainable``).
+- ``load_adam(path, lm)``: ``exp_avg`` / ``exp_avg_sq`` flattened in that order, with
+  ``betas`` and ``eps``; mismatched shapes are a DataError.
+- ``checkpoint_key(path)``: a content hash of adapter and optimizer state (the
+  feature cache's name for it).
+- ``checkpoint_weight(path)``: the mean learning rate since the previous checkpoint.
 """
 
 from __future__ import annotations

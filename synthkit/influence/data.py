@@ -1,25 +1,15 @@
 """What influence compares: conversations of the pool and of the validation set.
 
-- ``row_messages(row)``: a row's conversation, its ``messages`` (the SFT view
-  the trainer reads), else ``instruction`` + ``response`` as one user and one
-  assistant turn; None when it has neither (no loss, so no gradient).
-- ``ValidationSpec`` / ``load_validation(spec)``: the validation examples, from
-  ``tasks:`` (any task set ``synthkit eval --tasks`` takes: ``bundled:train``,
-  ``humaneval``, ``mbpp``, ``hub:<id>``, a HumanEval/MBPP/APPS/synthkit task
-  file) or ``path:`` (rows with ``messages`` or ``instruction`` + ``response``,
-  or task rows, in a .jsonl/.parquet file or a ``save_to_disk`` folder). A
-  task becomes a conversation: its description (or prompt) from the user, its
-  reference solution, as one fenced Python block, from the assistant. A task
-  without a reference solution cannot give a gradient and is skipped, counted
-  in a warning.
-- Subtasks: ``subtask_field`` (a dotted path into the raw row) when set; else
-  the example's task family, its ``task_id`` (or ``meta.task_id``) without the
-  last ``/part`` (``HumanEval/12`` -> ``HumanEval``, ``synthkit/easy/003`` ->
-  ``synthkit/easy``, ``MBPP/11`` -> ``MBPP``); an id without a ``/`` is its own
-  subtask; no id at all puts the example in subtask ``all``.
-- ``Duplicates``: a pool row whose user turn or assistant turn equals one of a
-  validation example's (after dropping code-fence lines and collapsing
-  whitespace; texts under ``MIN_CHARS`` never match) duplicates it.
+- ``row_messages(row)``: ``messages``, else ``instruction`` + ``response`` as two turns;
+  None when neither (no loss, no gradient).
+- ``ValidationSpec`` / ``load_validation(spec)``: from ``tasks:`` (any set ``synthkit eval
+  --tasks`` takes) or ``path:`` (conversation or task rows). A task becomes its
+  description from the user and its reference solution, fenced, from the assistant;
+  tasks without a reference are skipped, counted in a warning.
+- Subtasks: ``subtask_field`` when set, else the ``task_id`` without its last ``/part``
+  (``HumanEval/12`` -> ``HumanEval``); no id: subtask ``all``.
+- ``Duplicates``: a pool row whose user or assistant turn equals a validation
+  example's (fence lines dropped, whitespace collapsed; under ``MIN_CHARS`` never).
 """
 
 from __future__ import annotations

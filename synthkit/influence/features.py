@@ -1,23 +1,16 @@
 """Featurisation (gradients -> preconditioning -> projection -> cache) and ``score_rows``.
 
-``featurize(checkpoint, conversations, kind, spec, cache_root)`` returns the
-features of every conversation that has an assistant token within
-``spec.max_length``: ``kind="train"`` Adam-preconditions the gradients with the
-checkpoint's optimizer state, ``kind="val"`` keeps them plain. Rows already in
-the cache (same checkpoint content, kind, projection and tokens) are read, not
-recomputed; the model is loaded only when some row is missing. New features are
-appended to the cache every ``spec.project_rows`` rows, so a killed run loses at
-most that many rows of work.
+``featurize(checkpoint, conversations, kind, spec, cache_root)`` returns the features of
+every conversation with an assistant token within ``spec.max_length``: ``kind="train"``
+Adam-preconditions the gradients, ``kind="val"`` keeps them plain. Cached rows are read,
+not recomputed; new features are appended every ``spec.project_rows`` rows, so a kill
+loses at most that many.
 
-``score_rows(pool, validation, checkpoints, spec, cache_root)`` is the whole of
-LESS after the warm-up: features of the pool and of the validation examples at
-every checkpoint, then ``score`` with the checkpoints' learning rates as
-weights. The ``filter_influence`` stage and ``synthkit influence score`` both
-call it.
+``score_rows(pool, validation, checkpoints, spec, cache_root)`` is LESS after the
+warm-up (the ``filter_influence`` stage and ``synthkit influence score`` call it).
 
-Cache layout: ``<cache_root>/<checkpoint content hash>/<adam|sgd>-<projection>/``
-(see ``store.py``); ``cache_root`` belongs under the work dir, never inside a
-stage folder (a changed stage config deletes that).
+Cache: ``<cache_root>/<checkpoint content hash>/<adam|sgd>-<projection>/`` (``store.py``);
+keep ``cache_root`` under the work dir, never inside a stage folder.
 """
 
 from __future__ import annotations

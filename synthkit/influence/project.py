@@ -1,24 +1,14 @@
 """Random projection of gradients with traker's projectors (``pip install 'traker>=0.3'``).
 
 ``make_projector(grad_dim, dim, seed, device)`` returns a ``Projector`` whose
-``project(g)`` maps ``[B, grad_dim]`` gradients to ``[B, dim]`` float32:
+``project(g)`` maps ``[B, grad_dim]`` to ``[B, dim]`` float32: ``CudaProjector``
+(``fast_jl``) on a GPU when it imports, else ``BasicProjector`` (Rademacher, blocks of
+``BLOCK`` columns), whose blocks are generated once and kept when the matrix fits in
+``memory_mb`` (same product, tested against ``BasicProjector.project``).
 
-- ``CudaProjector`` (Rademacher, traker's ``fast_jl`` CUDA kernel) when the
-  device is a GPU and ``fast_jl`` imports;
-- otherwise ``BasicProjector`` (Rademacher, float32, blocks of ``BLOCK``
-  columns, each generated from its own seed). traker regenerates every block
-  on every call when there is more than one; generating ``grad_dim x dim``
-  random signs costs far more than the product on a CPU (about 37 M/s on one
-  2-vCPU machine), so when the whole matrix fits in ``memory_mb`` the blocks
-  are generated once, by traker's own generator, and kept: the product is the
-  same (tested against ``BasicProjector.project``).
-
-The projection is defined by (projector kind, device type, seed, dim, BLOCK):
-the same values give the same matrix, which is why all of them name the
-feature cache folder, and why ``BLOCK`` is a constant, not a memory knob.
-Training and validation features of a checkpoint go through the same
-projection (``model_id`` 0). Entries are +-1 without the 1/sqrt(dim) scale;
-the features are L2-normalised after projection, so the scale cancels.
+The matrix is defined by (projector kind, device type, seed, dim, BLOCK), which name
+the feature cache folder; ``BLOCK`` is a constant, not a memory knob. Entries are +-1
+unscaled; features are L2-normalised after projection.
 """
 
 from __future__ import annotations

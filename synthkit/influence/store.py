@@ -1,18 +1,12 @@
 """The feature cache: append-only, memory-mapped, one folder per (checkpoint, kind, projection).
 
-A ``FeatureStore(folder, dim)`` holds ``features.f32`` (``n x dim`` float32,
-row-major, read through ``numpy.memmap``) and ``keys.txt`` (one row key a line,
-the hash of the row's tokens). ``append`` writes the features first, flushed
-and fsynced, then their keys: a key is only ever listed once its features are
-on disk, so a kill at any point leaves a valid store whose complete lines are
-exactly its rows (a torn last line, or features past the last key, are
-ignored and overwritten by the next append). That is what makes an
-interrupted featurisation resume where it stopped.
+``FeatureStore(folder, dim)`` holds ``features.f32`` (``n x dim`` float32, memmapped)
+and ``keys.txt`` (one row key a line). ``append`` writes and fsyncs the features, then
+their keys, so a kill leaves a valid store whose complete key lines are its rows (a
+torn tail is ignored and overwritten): an interrupted featurisation resumes.
 
-One writer at a time: ``append`` holds an exclusive ``flock`` on
-``<folder>/.lock`` while it writes, and re-reads the keys first, so two
-processes featurising the same checkpoint never interleave rows (one may
-compute a row the other already stored; the duplicate key is skipped).
+One writer at a time: ``append`` holds an exclusive ``flock`` on ``<folder>/.lock``
+and re-reads the keys first; a duplicate key is skipped.
 
 Size: 4 * dim bytes a row (32 KiB at dim 8192), per checkpoint and kind.
 """

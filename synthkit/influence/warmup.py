@@ -1,25 +1,17 @@
 """The warm-up: a short LoRA training on a random fraction of the pool (LESS: 5%, 4 epochs).
 
-``warmup(conversations, ids, spec, model, seed, root)`` draws ``ceil(fraction *
-n)`` rows (at least ``min_rows``, at most all) with a seeded RNG, saves them as
-a dataset and trains them with the bundled trainer
-(``synthkit.train.trainer.train``), one checkpoint per epoch; it returns the
-checkpoint folders, oldest first. Each checkpoint keeps its optimizer state and
-``synthkit_checkpoint.json`` (mean learning rate = LESS's weight).
+``warmup(conversations, ids, spec, model, seed, root)`` draws ``ceil(fraction * n)``
+rows (``min_rows`` to all) with a seeded RNG and trains them with the bundled trainer,
+one checkpoint per epoch (optimizer state and mean learning rate kept); it returns
+the checkpoint folders, oldest first.
 
-Defaults by device (``device_defaults``; a field set in the spec wins). On a
-GPU they are LESS's (``base_training_args.sh``): LoRA r 128, alpha 512,
-dropout 0.1 on q/k/v/o, 1 row per device with 32 accumulation steps (an
-effective batch of 32: accumulation is 32 // the per-device batch when only
-that is set), 2,048 tokens a row, bf16. On a CPU, where a 7B-sized adapter and a
-2,048-token row cost minutes a step: r 8, alpha 32 (dropout and modules as
-LESS), 8 rows a step without accumulation, 1,024 tokens.
+``device_defaults`` (a field set in the spec wins): on a GPU LESS's (LoRA r 128, alpha
+512, effective batch 32, 2,048 tokens, bf16); on a CPU r 8, alpha 32, 8 rows a step,
+1,024 tokens.
 
-Everything lives in ``<root>/<key>/`` where the key hashes the drawn rows, the
-spec and the model, so a rerun with the same pool reuses the finished
-checkpoints, a killed training resumes through the trainer's own resume, and a
-changed pool or spec trains anew beside the old one. ``checkpoints:`` in the
-spec skips training: the given folders (or training output folders) are used.
+Everything lives in ``<root>/<key>/`` (key: the drawn rows, spec and model), so a rerun
+reuses finished checkpoints and a killed training resumes. ``checkpoints:`` in the spec
+skips training.
 """
 
 from __future__ import annotations

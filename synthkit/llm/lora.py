@@ -1,22 +1,15 @@
 """Model resolution for LoRA checkpoints: an adapter folder becomes a loadable model.
 
-``merge_or_load(path)`` turns a checkpoint folder into one that
-``AutoModelForCausalLM.from_pretrained`` (and so every backend) loads: a full
-fine-tuning checkpoint as is, a LoRA adapter (``adapter_config.json``) merged
-into its base model once, into ``<checkpoint>/merged/`` and reused afterwards.
-The merged folder is written beside and renamed into place, so a reader never
-sees a half-written model; a lock file (``<checkpoint>/.merge.lock``, flock)
-lets one process merge while the others wait and then load its result.
+``merge_or_load(path)`` returns a folder ``AutoModelForCausalLM.from_pretrained``
+loads: a full fine-tuning checkpoint as is, a LoRA adapter merged into its base model
+once, into ``<checkpoint>/merged/`` (written beside and renamed into place; a flock on
+``<checkpoint>/.merge.lock`` lets one process merge while others wait).
 
-The merged folder carries a stamp (``synthkit_adapter.json``): a hash of the
-adapter's own files (the bytes of its config and weights) and of its base
-model's top-level files (names, sizes, last MiB) when the base is a local
-folder. A checkpoint retrained in place, or a base model rewritten,
-no longer matches its stamp and is merged again instead of serving the old
-weights. A Hub base model is known by its id only.
+The merged folder's stamp (``synthkit_adapter.json``) hashes the adapter's files and a
+local base model's top-level files (names, sizes, last MiB); a mismatch merges again.
+A Hub base model is known by its id only.
 
-It lives in ``llm/`` because every backend resolves ``model:`` through it
-(``synthkit.llm.embedded.resolve_model``); the trainer re-exports it.
+Every backend resolves ``model:`` through it (``synthkit.llm.embedded.resolve_model``).
 """
 
 from __future__ import annotations

@@ -2,24 +2,16 @@
 
 Contract (see ``synthkit.llm.base``):
 
-- The engine is ``vllm.LLM(model=<resolved model>, **config.engine_kwargs)``
-  (``dtype`` from ``config.dtype`` unless engine_kwargs sets it; ``embedded``
-  resolves to the converted HF directory). vLLM does its own batching, so one
-  call submits every prompt at once; ``config.batch_size`` is not used.
-- Prompts are tokenised here, with the same rule as the transformers backend
-  (``synthkit.llm._common.prompt_ids``: chats through the tokenizer's chat
-  template, no special tokens added twice), and submitted as token ids, so both
-  backends see identical inputs.
-- Sampling parameters map one to one (``to_vllm_kwargs``); ``temperature 0``
-  is greedy in vLLM too. With a seed, vLLM seeds each request, so results do
-  not depend on batch composition.
-- ``tokens`` = number of generated token ids; finish_reason ``"length"``
-  stays, anything else (EOS, stop string, abort) becomes ``"stop"``.
-- ``logprobs`` submits prompt + continuation ids with ``prompt_logprobs=1``
-  and ``max_tokens=1`` and sums the continuation positions (``sum_prompt_logprobs``).
-  vLLM reports raw (unprocessed) model log-probs by default.
+- The engine is ``vllm.LLM(model=<resolved model>, **config.engine_kwargs)``; one call
+  submits every prompt (``config.batch_size`` unused).
+- Prompts are tokenised here with the transformers backend's rule
+  (``synthkit.llm._common.prompt_ids``) and submitted as token ids.
+- Sampling parameters map one to one (``to_vllm_kwargs``); with a seed each request is
+  seeded, so results do not depend on batch composition.
+- finish_reason ``"length"`` stays, anything else becomes ``"stop"``.
+- ``logprobs`` sums ``prompt_logprobs`` over the continuation (``sum_prompt_logprobs``).
 
-The pure mapping functions are importable without vllm and unit-tested on CPU.
+The pure mapping functions import without vllm and are unit-tested on CPU.
 """
 
 from __future__ import annotations

@@ -1,34 +1,16 @@
-"""What every parser of model answers shares: ``ParseError``, the one code-fence
-pattern, and ``extract_code``. The parsers themselves live beside their prompts
-(``prompts/synthesize.py``, ``prompts/judge.py``), so a prompt and the reader of
-its answers change together.
+"""What every parser of model answers shares: ``ParseError``, the code-fence pattern, ``extract_code``.
 
-A parser never raises on a bad answer: it returns ``ParseError(reason, detail)``,
-which a stage turns into a rejection with that reason.
+A parser never raises on a bad answer: it returns ``ParseError(reason, detail)``, which
+a stage turns into a rejection with that reason.
 
-Pull the Python code out of a model's answer.
+``extract_code(text, entry_point=None) -> str | None`` (pure text work, never runs code):
 
-``extract_code(text, entry_point=None) -> str | None``, pure text work (the
-code is parsed, never run). Rules, in order:
-
-1. **Fenced blocks** (```` ```python ````, ```` ```py ````, ```` ``` ```` with no
-   language, or ``~~~``; fences may be indented, and a last fence left open by
-   a truncated answer runs to the end). Blocks tagged with another language
-   (``bash``, ``text``, ``json``...) are ignored.
-
-   - With ``entry_point``: the last block that defines it (``def``/``class``
-     at top level) is chosen, preceded by every earlier block made only of
-     definitions and imports (helpers the model put in their own block).
-     Example-usage blocks (``print(f(3))``) are thereby dropped.
-   - Otherwise, or when no block defines it: a single block is the code.
-     Several blocks: when some are made only of definitions and imports, those
-     are joined in order; else the longest block that parses is chosen (a
-     stdin program next to sample input/output blocks).
-   - Blocks that do not parse are used only when no block parses (the
-     sandbox then reports the syntax error, rather than ``no_code``).
-2. **No fence**: the whole text, if it parses as Python and holds at least one
-   real statement (not just a bare name or constant, as prose like "Hello"
-   would). A leading ``>>>`` prompt style is not supported.
+1. **Fenced blocks** (python, py, untagged, ``~~~``; an unclosed last fence runs to the
+   end; other languages ignored). With ``entry_point``: the last block defining it, after
+   earlier definition-only blocks. Otherwise one block is the code; several: the
+   definition-only ones joined, else the longest that parses. Unparseable blocks only
+   when none parses.
+2. **No fence**: the whole text, if it parses and holds a real statement.
 
 Returns None when there is no code.
 """

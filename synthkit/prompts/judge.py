@@ -1,20 +1,14 @@
 """Prompts for `judge`: score a synthesized exercise on named aspects, 0-9.
 
-``RUBRICS`` holds the built-in aspects. The first five are SCoder's
-multi-aspect scoring (problem-solution consistency, relevance to the seed,
-difficulty, clarity, test quality); ``correctness`` is an alias-like extra for
-configs that prefer that word. A single digit scale (0-9) is used because each
-score is then exactly one token for common tokenizers, which the G-Eval
-``expected`` mode needs.
+``RUBRICS`` holds the built-in aspects: SCoder's five (consistency, relevance,
+difficulty, clarity, test quality) and ``correctness``. One digit (0-9) is one token
+for common tokenizers, which the G-Eval ``expected`` mode needs. Placeholders are
+substituted with str.replace (model text may hold braces).
 
-Placeholders are substituted with str.replace (model text may hold braces).
-
-Reading the answers. ``parse_score`` reads ``Score: N`` (or a bare number);
-``parse_joint_scores`` reads a JSON object ``{aspect: number}`` and checks types
-and range; ``expected_score`` computes the G-Eval expectation over the digit
-tokens 0-9 at a score position from per-token ``top_logprobs``.
-Failure reasons: no_score, out_of_range, no_json, missing_aspect, bad_type,
-no_logprobs, no_score_token.
+``parse_score`` reads ``Score: N`` (or a bare number); ``parse_joint_scores`` a JSON
+``{aspect: number}``; ``expected_score`` the G-Eval expectation over the digit tokens'
+``top_logprobs``. Failure reasons: no_score, out_of_range, no_json, missing_aspect,
+bad_type, no_logprobs, no_score_token.
 """
 
 from __future__ import annotations

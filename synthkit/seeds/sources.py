@@ -1,23 +1,16 @@
 """Where seed code comes from: the ``source:`` block of ``load_seeds``.
 
-``source`` is a discriminated union on ``kind``; a wrong kind is answered by
-pydantic with the list of valid kinds. Each source yields ``Document``s (a
-text plus provenance) in a deterministic order: packages in the order given,
-files sorted by relative path, table rows in file order.
+``source`` is a discriminated union on ``kind`` (a wrong kind lists the valid ones).
+Each source yields ``Document``s (text plus provenance) in a deterministic order.
 
-- ``python_package``: installed packages or stdlib modules by import name.
-  The module is located with ``importlib.util.find_spec`` and never imported
-  (a top-level name is found without running its code). License: ``PSF-2.0``
-  for the standard library, else the distribution's ``License-Expression``,
-  a short ``License`` field, or the ``License ::`` classifier; ``None`` if
-  unknown.
-- ``directory``: ``*.py`` files under a local directory.
+- ``python_package``: packages or stdlib modules by import name, located with
+  ``importlib.util.find_spec``, never imported; license from the distribution's
+  metadata (``PSF-2.0`` for the stdlib, ``None`` if unknown).
+- ``directory``: ``*.py`` files under a folder, sorted by relative path.
 - ``jsonl`` / ``parquet``: one document per row, text from ``field``.
-- ``hf``: a dataset saved with ``save_to_disk`` (local directory) or a Hub id
-  (streamed, so ``max_docs`` bounds what is downloaded), text from ``field``.
+- ``hf``: a ``save_to_disk`` folder or a Hub id (streamed; ``max_docs`` bounds it).
 
-For tables and ``hf``, ``meta_fields`` maps meta keys to columns copied into
-each row's meta (``{license: lic, path: max_stars_repo_path}``).
+``meta_fields`` maps meta keys to columns copied into each row's meta (tables, ``hf``).
 """
 
 from __future__ import annotations

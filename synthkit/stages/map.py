@@ -1,24 +1,18 @@
 """map: replace each row by what a Python function of yours returns.
 
-Contract::
-
     - stage: map
-      function: my_pkg.cleaning:normalize   # `module:function`, importable (installed or on PYTHONPATH)
-      kwargs: {lowercase: true}             # optional, passed as fn(row, **kwargs)
+      function: my_pkg.cleaning:normalize   # `module:function`, importable
+      kwargs: {lowercase: true}             # optional: fn(row, **kwargs)
 
-- ``fn(row, **kwargs) -> dict`` returns the new row, whole (not a patch): return
-  ``{**row, "x": ...}`` to add a column. It must keep the row's ``id``.
-- ``fn`` gets a deep copy of the row, so mutating it cannot change what is
-  written to ``rejected/`` when it raises.
-- An exception raised by ``fn`` drops that row as ``Rejected(reason="map_error")``
-  with ``"<Type>: <message>"`` as detail; the stage goes on with the next row.
-- Returning anything but a dict, or a dict whose ``id`` differs, is a bug in
-  ``fn``, not in the data: a ``DataError`` naming the function and the row id.
-- The function is imported when the config is validated, so a bad reference
-  fails at load time (``stages.N.function: cannot import module ...``).
+- ``fn(row, **kwargs) -> dict`` returns the whole new row, keeping its ``id``; it gets
+  a deep copy of the row.
+- An exception drops the row as ``Rejected(reason="map_error")`` with
+  ``"<Type>: <message>"``; the stage goes on.
+- A non-dict, or a changed ``id``, is a ``DataError`` naming the function and row id.
+- The function is imported at validation (``stages.N.function: cannot import ...``).
 
-Limits: the fingerprint covers the config and the function's own source; a
-change in code the function calls does not rerun the stage (delete its folder).
+Limit: the fingerprint covers the config and the function's own source, not code it
+calls (delete the stage folder to rerun).
 """
 
 from __future__ import annotations

@@ -1,24 +1,15 @@
 """The trainer's configuration: one YAML file, every default on one screen.
 
-``synthkit train CONFIG.yaml [-o key=value ...]`` reads a mapping whose keys are
-the fields below (unknown keys fail with the allowed ones listed). The names are
-TRL's (``SFTConfig``) and peft's (``LoraConfig``), so a TRL recipe carries over
-key for key (see below). Relative paths (``dataset``, ``output_dir``, ``model``) resolve
-against the current directory, like any command-line path. ``-o lora.r=32 -o
-ib.enabled=true`` overrides any key; values are parsed as YAML.
+``synthkit train CONFIG.yaml [-o key=value ...]`` reads a mapping of the fields below
+(unknown keys fail, listing the allowed ones). Names are TRL's (``SFTConfig``) and
+peft's (``LoraConfig``); relative paths resolve against the current directory; ``-o``
+values are parsed as YAML. TRL's flat recipe format is read too (``trl_keys.py``).
 
-A recipe in TRL's own flat format (``trl sft --config``: ``ScriptArguments``,
-``SFTConfig`` and ``ModelConfig`` names such as ``model_name_or_path``,
-``dataset_name``, ``use_peft``, ``lora_r``) is read too: see
-synthkit/train/trl_keys.py. ``sft:`` passes any other ``trl.SFTConfig`` field
-through (``sft: {max_grad_norm: 0.3, optim: adamw_torch}``); such a field also
-works at the top level. Its keys are checked against TRL's
-own dataclass when the config is parsed: an unknown key, or one that is a
-first-class key here (``sft.learning_rate``) or that synthkit derives from one
-(``sft.save_strategy`` from ``save_steps``), fails with its path.
+``sft:`` passes any other ``trl.SFTConfig`` field through (also at the top level),
+checked against TRL's dataclass at parse time: unknown, first-class (``sft.learning_rate``)
+or derived (``sft.save_strategy``) keys fail with their path.
 
-Exactly one of LoRA (the default) or full fine-tuning: set ``full: true`` and
-leave ``lora`` out (or ``lora: null``) for full fine-tuning.
+Exactly one of LoRA (the default) or full fine-tuning (``full: true``, no ``lora``).
 """
 
 from __future__ import annotations

@@ -1,19 +1,14 @@
 """What an ``output_dir`` that already holds checkpoints means for ``train``.
 
-A run is named by its fingerprint: a hash of the config (all but
-``output_dir``, ``resume``, ``report_to`` and ``logging_steps``: where and how
-it is watched, not what it trains) and of the data (datasets' own fingerprint
-of the loaded dataset, or the caller's ``data_fingerprint``). Every complete
-checkpoint records it in ``synthkit_checkpoint.json``; the config as trained is
-``<output_dir>/synthkit_train.yaml``.
+A run is named by its fingerprint: the config (all but ``output_dir``, ``resume``,
+``report_to``, ``logging_steps``) and the data (datasets' fingerprint, or the caller's
+``data_fingerprint``), recorded in each complete checkpoint's ``synthkit_checkpoint.json``.
 
 - ``overwrite``: every ``checkpoint-*`` folder is deleted; the run starts over.
-- ``resume: auto`` and the checkpoints are this run's: training continues from
-  the last complete one; incomplete folders (a kill interrupted their save, so
-  they have no ``synthkit_checkpoint.json``) are deleted first. Only incomplete
-  folders, under this run's recorded config: they are deleted, the run starts.
-- anything else (another config or data, another writer, ``resume: never``):
-  ConfigError, naming the keys that differ, so runs never mix.
+- ``resume: auto`` and this run's checkpoints: training continues from the last complete
+  one; incomplete folders (no ``synthkit_checkpoint.json``) are deleted first.
+- anything else (another config or data, ``resume: never``): ConfigError naming the
+  keys that differ.
 
 Light: no torch, no trl.
 """

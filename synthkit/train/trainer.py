@@ -1,23 +1,14 @@
 """The bundled SFT trainer: TRL's SFTTrainer + peft, on a synthkit dataset.
 
-``train(config) -> TrainResult`` loads the model (``embedded`` resolves to the
-packaged SmolLM2), tokenises the dataset's ``messages`` column with an
-assistant-only loss mask (synthkit/train/data.py), and runs TRL's
-``SFTTrainer`` with LoRA or full fine-tuning, optional packing, bf16 and
-gradient checkpointing. With ``ib.enabled`` the loss gains the IB-FT terms
-(synthkit/train/ib.py) through a small ``compute_loss`` override; without it
-the trainer is TRL's, unchanged. With ``eval_fraction`` a share of the tasks
-is held out (synthkit/train/data.py: split_by_task) and its loss is computed
-at each checkpoint.
+``train(config) -> TrainResult`` loads the model (``embedded``: the packaged SmolLM2),
+tokenises ``messages`` with an assistant-only loss mask (``data.py``) and runs TRL's
+``SFTTrainer`` with LoRA or full fine-tuning, optional packing, bf16 and gradient
+checkpointing. ``ib.enabled`` adds the IB-FT loss terms (``ib.py``) through a
+``compute_loss`` override. ``eval_fraction`` holds out tasks (``split_by_task``).
 
-Checkpoints are written every ``save_steps`` optimizer steps (and at the end),
-or at each epoch's end, with the optimizer, scheduler and RNG state and a
-``synthkit_checkpoint.json`` (synthkit/train/checkpoints.py) holding the run's
-fingerprint. When ``output_dir`` already holds checkpoints, synthkit/train/resume.py
-decides: the same run continues from its last complete one (transformers'
-``resume_from_checkpoint``: weights, optimizer, scheduler, step, RNG state and
-the position in the data, plus the IB-FT bottleneck, reloaded here), another
-run's are an error unless ``overwrite`` deletes them.
+Checkpoints every ``save_steps`` (and at the end) or per epoch, with optimizer,
+scheduler and RNG state and ``synthkit_checkpoint.json`` (``checkpoints.py``). An
+``output_dir`` holding checkpoints is decided by ``resume.py``. Details: docs/trainer.md.
 """
 
 from __future__ import annotations

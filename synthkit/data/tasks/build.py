@@ -1,23 +1,16 @@
-"""Build the bundled task JSONL files from their human-readable markdown sources.
+"""Build the bundled task JSONL files from their markdown sources.
 
 Run from the repository root after editing ``source/<tier>.md``::
 
     python synthkit/data/tasks/build.py          # rewrite easy/medium/hard.jsonl
     python synthkit/data/tasks/build.py --check  # exit 1 if the JSONL is stale
 
-Source format: each ``## <entry_point>`` section holds a fenced ``python`` block (the
-reference solution: optional imports, then the entry-point function with a docstring that
-ends in doctest-style examples; helpers must be nested) and a fenced ``python tests`` block
-(4-8 top-level ``assert`` statements that call the entry point by name).
-
-Derived fields: ``task_id`` is ``synthkit/<tier>/<NNN>`` in file order (so never reorder,
-only append); ``prompt`` is the code up to the end of the entry point's docstring;
-``description`` is the signature plus the docstring prose without the examples;
-``split`` puts round(30%) of each tier in ``test``, choosing the tasks whose sha256(task_id)
-sorts lowest, which is deterministic and stratified by tier.
-
-Only static checks happen here (parse, structure, counts). Nothing is executed: reference
-solutions are checked in the sandbox by tests/eval/test_bundled_tasks.py.
+Source: each ``## <entry_point>`` section holds a ``python`` block (the reference, its
+docstring ending in doctest examples; helpers nested) and a ``python tests`` block.
+Derived: ``task_id`` in file order (only append), ``prompt`` (code up to the docstring's
+end), ``description``, and ``split`` (round(30%) of each tier in ``test``: lowest
+sha256(task_id)). Static checks only; references run in the sandbox in
+tests/eval/test_bundled_tasks.py.
 """
 from __future__ import annotations
 

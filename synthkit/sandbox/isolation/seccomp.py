@@ -7,8 +7,11 @@ remove a seccomp filter.
 Denied with EPERM: ``memfd_create`` and ``memfd_secret`` (memory no rlimit
 counts, and native code run from a memfd), SysV ``shmget`` and POSIX
 ``mq_open``, ``unshare``/``clone`` asking for a new user namespace (full
-capabilities inside it), and on x86_64 every x32 and i386 system call (a
-filter keyed on one ABI's numbers must not be bypassed through another).
+capabilities inside it), ``setsockopt`` of ``SO_SNDBUF``/``SO_RCVBUF`` and their
+``FORCE`` forms (socket buffers are kernel memory no rlimit counts: at the default
+size, ``max_open_files`` sockets hold a few MiB, at the largest hundreds), and on
+x86_64 every x32 and i386 system call (a filter keyed on one ABI's numbers must
+not be bypassed through another).
 ``clone3`` gets ENOSYS, so the C library falls back to ``clone``, whose flags
 the filter can read. POSIX shared memory (``shm_open``) is a file in
 ``/dev/shm``, a size-capped tmpfs counted in the run's memory (``confine``).
@@ -29,11 +32,13 @@ X32_BIT = 0x40000000
 # arch -> (AUDIT_ARCH value, {name: number})
 ARCHES = {
     "x86_64": (0xC000003E, {"memfd_create": 319, "memfd_secret": 447, "shmget": 29, "mq_open": 240,
-                            "unshare": 272, "clone": 56, "clone3": 435}),
+                            "unshare": 272, "clone": 56, "clone3": 435, "setsockopt": 54}),
     "aarch64": (0xC00000B7, {"memfd_create": 279, "memfd_secret": 447, "shmget": 194, "mq_open": 180,
-                             "unshare": 97, "clone": 220, "clone3": 435}),
+                             "unshare": 97, "clone": 220, "clone3": 435, "setsockopt": 208}),
 }
 DENIED = ("memfd_create", "memfd_secret", "shmget", "mq_open")
+SOL_SOCKET = 1
+SOCKET_BUFFERS = (7, 8, 32, 33)  # SO_SNDBUF, SO_RCVBUF, SO_SNDBUFFORCE, SO_RCVBUFFORCE
 
 
 def build(machine: str | None = None) -> bytes | None:
@@ -48,7 +53,10 @@ def build(machine: str | None = None) -> bytes | None:
         prog.append((JGE, deny, 0, X32_BIT))
     prog += [(JEQ, deny, 0, nr[name]) for name in DENIED]
     prog += [(JEQ, nosys, 0, nr["clone3"]), (JEQ, check, 0, nr["unshare"]), (JEQ, check, 0, nr["clone"]),
-             (RET, 0, 0, ALLOW),
+             (JEQ, "sockopt", 0, nr["setsockopt"]), (RET, 0, 0, ALLOW),
+             ("sockopt",), (LD_ABS, 0, 0, 24), (JEQ, 0, "allow", SOL_SOCKET), (LD_ABS, 0, 0, 32),
+             *[(JEQ, deny, 0, opt) for opt in SOCKET_BUFFERS],
+             ("allow",), (RET, 0, 0, ALLOW),
              ("check",), (LD_ABS, 0, 0, 16), (JSET, deny, 0, CLONE_NEWUSER), (RET, 0, 0, ALLOW),
              ("deny",), (RET, 0, 0, ERRNO | errno.EPERM),
              ("nosys",), (RET, 0, 0, ERRNO | errno.ENOSYS)]
