@@ -64,6 +64,15 @@ def test_tmpfs_files_and_pipes_stay_inside_the_limit(sb):
         probe = "import resource\nprint(resource.getrlimit(resource.RLIMIT_AS)[0])\n"
         assert _held(sb, probe) == (MEMORY_MB - 2 * FILE_MB) << 20
 
+    # socket buffers are kernel memory outside the address space: enlarging them (SO_SNDBUF) is refused
+    sockets = ("import socket\nheld, keep = 0, []\ntry:\n    while True:\n        a, b = socket.socketpair()\n"
+               "        keep += [a, b]\n        for s in (a, b):\n            try:\n"
+               "                s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 30)\n"
+               "            except OSError:\n                pass\n            s.setblocking(False)\n            try:\n"
+               "                while True:\n                    held += s.send(b'x' * 65536)\n"
+               "            except BlockingIOError:\n                pass\nexcept OSError:\n    pass\nprint(held)\n")
+    assert _held(sb, sockets) < MEMORY_MB << 20
+
 
 def test_many_processes_together_stay_inside_the_limit(sb):
     # each process is far under its own address-space limit; together they are not
