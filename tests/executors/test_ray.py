@@ -29,16 +29,16 @@ from synthkit.core.pipeline import Pipeline  # noqa: E402
 from synthkit.errors import SynthkitError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
+TESTS = ROOT / "tests"  # on the workers' PYTHONPATH, for helpers.ray_tasks
 
 
 @pytest.fixture(scope="module")
 def cluster() -> str:
-    """A local Ray instance; its workers can import ray_helpers. Yields its address."""
+    """A local Ray instance; its workers can import ``helpers.ray_tasks``. Yields its address."""
     if ray.is_initialized():
         ray.shutdown()
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING",
-             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT)])}})
+             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([str(TESTS), str(ROOT)])}})
     ray.data.DataContext.get_current().enable_progress_bars = False
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
@@ -156,7 +156,7 @@ def test_a_dead_workers_unit_is_retried_and_over_the_limit_the_run_stops(cluster
     seeds.write_text("".join(json.dumps({"id": f"r{i:02d}", "x": i}) + "\n" for i in range(12)))
     kwargs = {"markers": str(tmp_path / "deaths"), "victim": "r05", "times": 2}
     stages = [{"stage": "load_seeds", "path": str(seeds)},
-              {"stage": "map", "function": "ray_helpers:die", "kwargs": kwargs, "shard_size": 2}]
+              {"stage": "map", "function": "helpers.ray_tasks:die", "kwargs": kwargs, "shard_size": 2}]
 
     def run(workdir: Path, **ray_cfg):
         return Pipeline(stages, name="d", workdir=workdir, executor="ray" if ray_cfg else "local",

@@ -1,4 +1,4 @@
-"""`synthkit push` against a stand-in Hub on 127.0.0.1 (``hub_server.py``).
+"""`synthkit push` against a stand-in Hub on 127.0.0.1 (``tests/helpers/hub_server.py``).
 
 Each push runs in a subprocess, so ``HF_ENDPOINT`` is set before
 ``huggingface_hub`` is imported (it reads the endpoint at import time)."""
@@ -15,7 +15,7 @@ from pathlib import Path
 import datasets
 import pytest
 
-from hub_server import READ, WRITE, Hub
+from helpers.hub_server import READ, WRITE, Hub
 from synthkit.cli import main
 from synthkit.core.pipeline import Pipeline
 from synthkit.hub.layout import upload_files

@@ -1,6 +1,6 @@
 """`synthkit push` replaces: stale shards of an earlier push are deleted in the same commit,
 `--config-name` keeps several datasets in one repo, `--dry-run` says what would change.
-Against the stand-in Hub (``hub_server.py``), each push in a subprocess (see test_push.py)."""
+Against the stand-in Hub (``tests/helpers/hub_server.py``), each push in a subprocess (see test_push.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import datasets
 import pytest
 import yaml
 
-from hub_server import WRITE, Hub
+from helpers.hub_server import WRITE, Hub
 from synthkit.cli import main
 from synthkit.core.pipeline import Pipeline
 from synthkit.hub.layout import upload_files

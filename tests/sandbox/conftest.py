@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sandbox_helpers import make_sandbox
+from helpers.sandbox import make_sandbox
 
 
 @pytest.fixture(scope="session")

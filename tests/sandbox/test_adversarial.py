@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import (
+from helpers.sandbox import (
     make_sandbox,
     pid_namespace,
     require_full,
@@ -151,6 +151,21 @@ def test_the_hook_and_key_are_out_of_reach(sandbox):
               "try:\n    os.read(4, 64)\n    seen.append('key fd')\nexcept OSError:\n    pass\nprint(seen)\n")
     r = assert_not_passed(sandbox, WRONG + memory)[0]
     assert r.stdout == "[]\n"
+
+
+def test_running_the_test_code_again_is_not_a_pass(sandbox):
+    # the test's own code object on the harness's own test globals, run again by the program with a
+    # right `add` (from a call the test makes, or from its top level through the harness's frame)
+    again = ("import sys, types\n_inner = []\ndef add(a, b):\n    if _inner:\n        return a + b\n"
+             "    frame = sys._getframe(1)\n    _inner.append(1)\n    %s\n    print('ran')\n    _inner.clear()\n"
+             "    return a - b\n")
+    early = ("import sys\nf = sys._getframe(1).f_locals\ntg = f['tg']\ntg['__synthkit_pass__'] = sys.audit\n"
+             "tg['add'] = lambda a, b: a + b\nfor code, is_test, _ in f['compiled']:\n    exec(code, tg)\n"
+             "print('ran')\n" + WRONG)
+    codes = [again % "exec(frame.f_code, frame.f_globals)",
+             again % "types.FunctionType(frame.f_code, frame.f_globals)()", early]
+    for r in assert_not_passed(sandbox, *codes):
+        assert "ran" in r.stdout, r  # the test code did run to its end, outside the harness's own frame
 
 
 # A process placed where the program's own processes are: root, the run uid; userns

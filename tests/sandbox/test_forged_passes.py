@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from sandbox_helpers import require_full
+from helpers.sandbox import require_full
 
 from synthkit.sandbox import Program
 from synthkit.sandbox.units import PASS_EVENT, PASS_NAME

@@ -9,7 +9,7 @@ with the tmpfs caps counted in, and seccomp).
 from __future__ import annotations
 
 import pytest
-from sandbox_helpers import make_sandbox, require_full, run1
+from helpers.sandbox import make_sandbox, require_full, run1
 
 MEMORY_MB, FILE_MB = 256, 16
 

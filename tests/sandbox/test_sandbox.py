@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import TEST_BACKENDS, make_sandbox, require_full, run1, worker_pid
+from helpers.sandbox import TEST_BACKENDS, make_sandbox, require_full, run1, worker_pid
 
 from synthkit.errors import ConfigError
 from synthkit.sandbox import STATUSES, Program, Sandbox

@@ -11,7 +11,7 @@ on this machine, the test says so and skips.
 
 The interpreter may live where the user cannot go (root's home): the child
 starts in a private mount namespace where only what it needs is made
-reachable (``sandbox_helpers.as_user``); nothing on the machine is chmod-ed.
+reachable (``helpers.sandbox.as_user``); nothing on the machine is chmod-ed.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import as_user
+from helpers.sandbox import as_user
 
 USER = "synthkit-sbx"
 HERE = Path(__file__).resolve().parent

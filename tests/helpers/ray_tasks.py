@@ -1,5 +1,5 @@
-"""Functions Ray workers import in tests/executors/test_ray.py (its Ray instance puts this
-folder on the workers' PYTHONPATH)."""
+"""Functions Ray workers import in tests/executors/test_ray.py (its Ray instance puts
+``tests/`` on the workers' PYTHONPATH)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Helpers for the sandbox tests (imported by name: tests/ has no packages).
+"""Helpers for the sandbox tests (``from helpers.sandbox import ...``).
 
 The suite runs under whichever mechanism gives full isolation here (``root``
 as root). ``test_unprivileged.py`` runs it again as an ordinary user (the
