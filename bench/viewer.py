@@ -3,8 +3,8 @@
     python bench/viewer.py [--rows 10000 100000 1000000] [--workdir /tmp/synthkit-bench-viewer] [--keep]
 
 For each size it writes a run folder the way the runner lays one out:
-``00_synthesize`` (a row-local stage: 64-row units, as ``shard_size`` makes
-them, each with its ``stats/<key>.json``; every 10th unit also dropped 32 rows
+``00_synthesize`` (a row-local stage: 64-row jobs, as ``shard_size`` makes
+them, each with its ``stats/<key>.json``; every 10th job also dropped 32 rows
 with one of two reasons, packed as ``core.rejected`` writes them) and ``01_save`` (the final rows in
 10,000-row chunks, as a whole-dataset stage writes them). Rows hold ~1.2 KB of
 text (instruction, response, code, tests, seed), scores, verify and meta.
@@ -88,27 +88,27 @@ def make_run(root: Path, rows: int) -> Path:
     synth, save = run / "00_synthesize", run / "01_save"
     for d in (synth / "shards", synth / "rejected", save / "shards"):
         d.mkdir(parents=True)
-    chunk, kept_total, dropped, unit = 10_000, 0, {"no_tests": 0, "too_long": 0}, 0
+    chunk, kept_total, dropped, job = 10_000, 0, {"no_tests": 0, "too_long": 0}, 0
     for c, start in enumerate(range(0, rows, chunk)):
         t = table(start, min(chunk, rows - start), rng)
         pq.write_table(t, save / "shards" / f"p000-s{c:06d}.parquet")
         kept_total += t.num_rows
-        for lo in range(0, t.num_rows, 64):         # the row-local stage: one unit of 64 kept rows
-            key, part = f"p000-s{unit:06d}", t.slice(lo, 64)
-            unit_dropped = {}
-            if unit % 10 == 0:                       # every 10th unit also dropped 32 rows (5% in all)
-                why = "no_tests" if unit % 20 else "too_long"
+        for lo in range(0, t.num_rows, 64):         # the row-local stage: one job of 64 kept rows
+            key, part = f"p000-s{job:06d}", t.slice(lo, 64)
+            job_dropped = {}
+            if job % 10 == 0:                       # every 10th job also dropped 32 rows (5% in all)
+                why = "no_tests" if job % 20 else "too_long"
                 bad = table(rows + start + lo, 32, rng).to_pylist()
                 packed = pack([Rejected(r, why, "no [Tests] section") for r in bad], "synthesize")
                 pq.write_table(packed, synth / "rejected" / f"{key}.parquet")     # as the runner writes them
-                unit_dropped = {why: 32}
+                job_dropped = {why: 32}
                 dropped[why] += 32
             (synth / "stats").mkdir(exist_ok=True)
             (synth / "stats" / f"{key}.json").write_text(json.dumps(
-                {"rows_in": part.num_rows + sum(unit_dropped.values()), "kept": part.num_rows,
-                 "dropped": unit_dropped, "tokens_generated": 0, "seconds": 0.0}))
+                {"rows_in": part.num_rows + sum(job_dropped.values()), "kept": part.num_rows,
+                 "dropped": job_dropped, "tokens_generated": 0, "seconds": 0.0}))
             pq.write_table(part, synth / "shards" / f"{key}.parquet")
-            unit += 1
+            job += 1
     total_in = kept_total + sum(dropped.values())
     (synth / "stats.json").write_text(json.dumps({"rows_in": total_in, "kept": kept_total, "dropped": dropped,
                                                   "tokens_generated": 0, "seconds": 0.0}))

@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pipeline_args(p)
     p.add_argument("--workdir", default=None, help="where run folders go (default: the YAML's workdir, 'runs')")
     p.add_argument("--executor", choices=["local", "ray"], default=None,
-                   help="where units run (default: the YAML's `executor:`, local); ray joins ray.address or "
+                   help="where jobs run (default: the YAML's `executor:`, local); ray joins ray.address or "
                         "$RAY_ADDRESS, else starts a local Ray instance (docs/scaling.md)")
     p.add_argument("--out", default=None, help="rerunning a saved dataset (PIPELINE = its folder or pipeline.yaml): "
                    "where the new run and dataset go (default: DATASET_DIR-rerun)")

@@ -62,7 +62,7 @@ class Rejected:
 
 @dataclass
 class Funnel:
-    """Counts for one unit of work: rows in, kept, dropped per reason, tokens.
+    """Counts for one job (a (pass, shard) of work): rows in, kept, dropped per reason, tokens.
 
     ``tokens_generated`` counts the completion tokens of the answers the stage
     used, cached ones included; ``requests``, ``cache_hits``, ``prompt_tokens``

@@ -180,7 +180,7 @@ def _batches(folder: Folder, columns: list[str]) -> Iterator[tuple[int, Any]]:
 
     for fi, path in enumerate(folder.files):
         pf = pq.ParquetFile(path)
-        if not pf.metadata.num_rows or not pf.schema_arrow.names:   # a unit that dropped nothing
+        if not pf.metadata.num_rows or not pf.schema_arrow.names:   # a job that dropped nothing
             continue
         folder.info(fi, pf.metadata)
         have = [c for c in columns if c in pf.schema_arrow.names]

@@ -8,7 +8,7 @@ the card and ``images/``.
 Nothing is loaded whole. A ``Folder`` reads its files' row counts from the footers
 once and rows one row group at a time; footer indexes live in an LRU of
 ``MAX_FOLDERS`` folders. A folder of more than ``FOOTERS_UP_TO`` files is counted
-from its jobs' stats when they allow it (``unit_counts``). ``warm`` indexes folders
+from its jobs' stats when they allow it (``job_counts``). ``warm`` indexes folders
 in a background thread. Rejected rows packed as JSON are unpacked when read;
 ``.jsonl`` shards are not shown (the page says so).
 """
@@ -31,7 +31,7 @@ from synthkit.errors import DataError
 log = logging.getLogger(__name__)
 
 MAX_FOLDERS = 32
-FOOTERS_UP_TO = 256       # a folder with more files is counted from its units' stats when it can
+FOOTERS_UP_TO = 256       # a folder with more files is counted from its jobs' stats when it can
 STAGE_DIR = re.compile(r"^(\d{2,})_([A-Za-z0-9_]+)$")
 PLOT_NAME = re.compile(r"^[A-Za-z0-9_.-]+\.png$")
 
@@ -52,7 +52,7 @@ class Folder:
     """The parquet files of one folder with cumulative row counts.
 
     Counts come from the files' footers, or, given ``counts`` (file stem -> rows,
-    from a row-local stage's per-unit stats, see ``unit_counts``), from those,
+    from a row-local stage's per-job stats, see ``job_counts``), from those,
     since parsing thousands of footers costs about 0.1 ms of CPU each. A file's
     row groups and packed flag are then read from its footer when it is first
     read; a footer that disagrees with its count raises ``DataError``."""
@@ -129,15 +129,15 @@ def _footer_info(meta: Any) -> tuple[list[int], bool]:
     return [meta.row_group(g).num_rows for g in range(meta.num_row_groups)], MARK in (meta.metadata or {})
 
 
-def unit_counts(stage_dir: Path, kind: str) -> dict[str, int] | None:
-    """Rows per unit file of a row-local stage (``kind``: shards or rejected), from
-    ``stats/<key>.json``: kept, or the sum of dropped. None when a unit did not see
-    its own rows (``rows_in`` 0: a whole-dataset stage, whose last unit holds every
-    count, or a source stage), when a file is unreadable, or when the units'
+def job_counts(stage_dir: Path, kind: str) -> dict[str, int] | None:
+    """Rows per job file of a row-local stage (``kind``: shards or rejected), from
+    ``stats/<key>.json``: kept, or the sum of dropped. None when a job did not see
+    its own rows (``rows_in`` 0: a whole-dataset stage, whose last job holds every
+    count, or a source stage), when a file is unreadable, or when the jobs'
     sum differs from the stage's ``stats.json``."""
-    units = sorted((stage_dir / "stats").glob("*.json")) if (stage_dir / "stats").is_dir() else []
+    jobs = sorted((stage_dir / "stats").glob("*.json")) if (stage_dir / "stats").is_dir() else []
     counts, total = {}, 0
-    for p in units:
+    for p in jobs:
         d = _read_json(p)
         if not isinstance(d, dict) or not d.get("rows_in"):
             return None
@@ -193,7 +193,7 @@ class RunSource:
                 if path in self._folders:
                     return self._folders[path]
             many = path.is_dir() and sum(1 for _ in zip(range(FOOTERS_UP_TO + 1), path.glob("*.parquet")))
-            counts = unit_counts(path.parent, path.name) if many > FOOTERS_UP_TO and path.name in (
+            counts = job_counts(path.parent, path.name) if many > FOOTERS_UP_TO and path.name in (
                 "shards", "rejected") else None
             made = Folder(path, counts)
             with self._lock:
@@ -260,7 +260,7 @@ class RunSource:
             stats = _read_json(s.path / "stats.json")
             running = stats is None
             if running:
-                stats = _sum_units(s.path / "stats")
+                stats = _sum_jobs(s.path / "stats")
             out.append({**stats, "stage": s.name, "index": s.index, "key": s.key, "running": running})
         return out
 
@@ -321,7 +321,7 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-def _sum_units(folder: Path) -> dict[str, Any]:
+def _sum_jobs(folder: Path) -> dict[str, Any]:
     total: dict[str, Any] = {"rows_in": 0, "kept": 0, "dropped": {}, "tokens_generated": 0, "seconds": 0.0}
     for p in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         d = _read_json(p) or {}

@@ -315,7 +315,7 @@ def test_unit_stats_of_a_real_run_agree_with_its_shards(viewer_run, monkeypatch)
     """What the stats-based count assumes of the runner holds on a real run: wherever the units'
     stats are used, they give each file its real row count."""
     from synthkit.viewer import source as source_mod
-    from synthkit.viewer.source import Folder, unit_counts
+    from synthkit.viewer.source import Folder, job_counts
 
     monkeypatch.setattr(source_mod, "FOOTERS_UP_TO", 0)
     source, used = RunSource(viewer_run), []
@@ -324,6 +324,6 @@ def test_unit_stats_of_a_real_run_agree_with_its_shards(viewer_run, monkeypatch)
             folder = source.folder(stage.path / kind)
             truth = Folder(stage.path / kind, None)
             assert folder.rows == truth.rows, (stage.key, kind)
-            if unit_counts(stage.path, kind) is not None:
+            if job_counts(stage.path, kind) is not None:
                 used.append(f"{stage.name}/{kind}")
     assert {"synthesize/shards", "verify_tests/rejected", "judge/shards"} <= set(used)
