@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 from fractions import Fraction
-from typing import Any, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 from pydantic import Field, field_validator, model_validator
 
@@ -25,6 +25,9 @@ from synthkit.core.record import Rejected, Row, get_path, rows_at
 from synthkit.core.registry import register_stage
 from synthkit.core.shards import Verdicts
 from synthkit.core.stage import StageConfig, WholeStage
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 

@@ -158,8 +158,10 @@ def test_edited_seed_file_changes_the_fingerprint(tmp_path):
     from synthkit.core.pipeline import Pipeline
 
     (tmp_path / "s.jsonl").write_text('{"seed": "a"}\n')
-    build = lambda: Pipeline([{"stage": "load_seeds", "path": "s.jsonl"}], name="f", base_dir=tmp_path,
-                             workdir=tmp_path).build()[0]
+    def build():
+        return Pipeline([{"stage": "load_seeds", "path": "s.jsonl"}], name="f", base_dir=tmp_path,
+                        workdir=tmp_path).build()[0]
+
     before = build().fingerprint_extra()
     (tmp_path / "s.jsonl").write_text('{"seed": "a"}\n{"seed": "b"}\n')
     assert build().fingerprint_extra() != before
