@@ -307,8 +307,9 @@ def _install_hook(test_codes: list, test_globals: dict, native_dirs: tuple) -> N
     (never in a frame the program can reach, a module, or the program thread).
     The hook writes ``P i <tag>`` only for the event ``synthkit.pass`` whose
     nearest Python frame runs test i's own compiled code object, on the
-    harness's test globals, with its instruction pointer on the appended pass
-    call (``units.pass_offset``). That call is the test's last statement, so
+    harness's test globals, called by the harness's own ``_runner`` frame (not
+    a re-run of the code by the program: ``exec(frame.f_code, frame.f_globals)``),
+    with its instruction pointer on the appended pass call (``units.pass_offset``). That call is the test's last statement, so
     the frame gets there only when every statement before it completed: an
     event raised from anywhere else in the test (a C callable such as
     ``functools.partial(sys.audit, ...)`` as a dunder, a callback) finds the
@@ -328,6 +329,7 @@ def _install_hook(test_codes: list, test_globals: dict, native_dirs: tuple) -> N
     write, exit_, report_fd, pass_event = _write, _exit, REPORT_FD, PASS_EVENT
     exit_forbidden, exit_hook = EXIT_FORBIDDEN, EXIT_HOOK
     forbidden = _forbidden(native_dirs)
+    runner = [None]  # the frame of the harness's _runner: the caller of the first exec, before any program code
 
     def hook(event, args):
         was_on = gc_enabled()
@@ -342,10 +344,12 @@ def _install_hook(test_codes: list, test_globals: dict, native_dirs: tuple) -> N
                     return
                 hit = codes.get(myid(frame.f_code))
                 if (hit is not None and hit[1] is frame.f_code and frame.f_lasti == hit[2]
-                        and frame.f_globals is test_globals and state[0]):
+                        and frame.f_globals is test_globals and frame.f_back is runner[0] is not None and state[0]):
                     tag = blake(b"P%d" % hit[0], key=state[0], digest_size=16).hexdigest()
                     write(report_fd, b"P %d %s\n" % (hit[0], tag.encode()))
             else:
+                if event == "exec" and runner[0] is None:
+                    runner[0] = getframe(1)
                 what = forbidden(event, args)
                 if what:
                     write(report_fd, b"X " + what.encode("utf-8", "replace") + b"\n")
