@@ -131,7 +131,7 @@ def test_sigkill_mid_stage_resumes_without_loss_or_duplicates(tmp_path):
     shards = tmp_path / "killed" / "k" / "01_slow_generate" / "shards"
     done = len(kill_mid_run([sys.executable, str(script), str(seeds), str(tmp_path / "killed")],
                             tmp_path / "killed.log", shards, "*.parquet", 18, env=env, poll_s=0.05))
-    assert 18 <= done < 30, f"kill landed at {done} of 30 units; the test needs a mid-stage kill"
+    assert 18 <= done < 30, f"kill landed at {done} of 30 jobs; the test needs a mid-stage kill"
     assert not (shards.parent / "_SUCCESS").exists()
     # resume, then compare with an uninterrupted run
     for workdir in ("killed", "clean"):

@@ -105,7 +105,7 @@ def test_scoder_pipeline_gives_the_same_rows_under_local_and_ray(cluster, tmp_pa
 
 # --- SIGKILL of the driver --------------------------------------------------------------
 
-ROWS, SHARD = 16, 2  # 8 verify_tests units; each program sleeps, so the kill lands mid-stage
+ROWS, SHARD = 16, 2  # 8 verify_tests jobs; each program sleeps, so the kill lands mid-stage
 
 DRIVER = """
 import json, logging, sys
@@ -135,14 +135,14 @@ def test_sigkill_of_the_driver_mid_stage_then_the_same_run_finishes_it(cluster, 
     before = kill_mid_run([sys.executable, str(tmp_path / "driver.py"), str(tmp_path / "spec.json"),
                            str(tmp_path / "killed")], tmp_path / "driver.log", shards, "*.parquet", 2,
                           env=env, cwd=tmp_path, timeout_s=240)
-    units = ROWS // SHARD
-    assert 2 <= len(before) < units, f"the kill landed at {len(before)} of {units} units"
+    jobs = ROWS // SHARD
+    assert 2 <= len(before) < jobs, f"the kill landed at {len(before)} of {jobs} jobs"
     assert not (shards.parent / "_SUCCESS").exists()
     assert "joining the cluster" in (tmp_path / "driver.log").read_text()  # RAY_ADDRESS was honoured
 
     resumed = Pipeline(spec["stages"], name="k", workdir=tmp_path / "killed", executor="ray").run()
     after = {p.name: p.stat().st_mtime_ns for p in shards.glob("*.parquet")}
-    assert len(after) == units and all(after[k] == v for k, v in before.items())  # finished units not redone
+    assert len(after) == jobs and all(after[k] == v for k, v in before.items())  # finished jobs not redone
     clean = Pipeline(spec["stages"], name="k", workdir=tmp_path / "clean").run()
     assert same(resumed.to_list()) == same(clean.to_list())
     assert outputs(tmp_path / "killed" / "k") == outputs(tmp_path / "clean" / "k")
@@ -151,7 +151,7 @@ def test_sigkill_of_the_driver_mid_stage_then_the_same_run_finishes_it(cluster, 
 
 # --- a worker that dies ---------------------------------------------------------------
 
-def test_a_dead_workers_unit_is_retried_and_over_the_limit_the_run_stops(cluster, tmp_path):
+def test_a_dead_workers_job_is_retried_and_over_the_limit_the_run_stops(cluster, tmp_path):
     seeds = tmp_path / "rows.jsonl"
     seeds.write_text("".join(json.dumps({"id": f"r{i:02d}", "x": i}) + "\n" for i in range(12)))
     kwargs = {"markers": str(tmp_path / "deaths"), "victim": "r05", "times": 2}
@@ -165,12 +165,12 @@ def test_a_dead_workers_unit_is_retried_and_over_the_limit_the_run_stops(cluster
     with pytest.raises(SynthkitError, match=r"job p000-s000002: its worker died 1 time\(s\), more than "
                                             r"ray.max_retries = 0"):
         run(tmp_path / "w", max_retries=0, workers=1)
-    units = tmp_path / "w" / "d" / "01_map" / "shards"
-    assert not (units / "p000-s000002.parquet").exists()
-    kept = {p.name: p.stat().st_mtime_ns for p in units.glob("*.parquet")}
+    shards = tmp_path / "w" / "d" / "01_map" / "shards"
+    assert not (shards / "p000-s000002.parquet").exists()
+    kept = {p.name: p.stat().st_mtime_ns for p in shards.glob("*.parquet")}
     rows = run(tmp_path / "w", max_retries=1, workers=1).to_list()  # dies once more, then the retry passes
     assert len(list((tmp_path / "deaths").iterdir())) == 2
-    assert all((units / k).stat().st_mtime_ns == v for k, v in kept.items())
+    assert all((shards / k).stat().st_mtime_ns == v for k, v in kept.items())
     assert rows == run(tmp_path / "local").to_list() and [r["id"] for r in rows] == [f"r{i:02d}" for i in range(12)]
 
 

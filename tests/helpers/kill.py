@@ -2,7 +2,7 @@
 
 ``kill_mid_run(args, log, progress, pattern, at_least)`` starts ``args`` (a
 script that drives a run) with its output in ``log``, waits until the folder
-``progress`` holds ``at_least`` files matching ``pattern`` (units written, chain
+``progress`` holds ``at_least`` files matching ``pattern`` (jobs written, chain
 steps saved), SIGKILLs it, and returns the name -> mtime_ns of those files, so
 the test can check that a resumed run leaves them untouched. The run exiting
 before that fails the test with the log's tail; each test asserts itself that

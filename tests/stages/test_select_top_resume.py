@@ -14,7 +14,7 @@ from synthkit.core.rundir import load_dataset
 from synthkit.llm.dummy import DummyLLM
 
 ROOT = Path(__file__).resolve().parents[2]
-ROWS, SHARD, ASPECTS = 40, 4, 5  # 10 judge units of 4 rows; the default judge asks 5 aspects a row
+ROWS, SHARD, ASPECTS = 40, 4, 5  # 10 judge jobs of 4 rows; the default judge asks 5 aspects a row
 
 # The same pipeline as the test's, with every LLM call slowed down so the kill lands between shards.
 SLOW_RUN = """
@@ -58,8 +58,8 @@ def test_sigkill_mid_judge_resumes_without_redoing_finished_shards(tmp_path, mon
     before = kill_mid_run([sys.executable, str(tmp_path / "slow.py"), str(tmp_path / "spec.json"),
                            str(tmp_path / "killed")], tmp_path / "killed.log", shards, "*.parquet", 3,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path)
-    units = ROWS // SHARD
-    assert 3 <= len(before) < units, f"kill landed at {len(before)} of {units} units; the test needs a mid-judge kill"
+    jobs = ROWS // SHARD
+    assert 3 <= len(before) < jobs, f"kill landed at {len(before)} of {jobs} jobs; the test needs a mid-judge kill"
     assert not (shards.parent / "_SUCCESS").exists()
 
     asked = []
@@ -67,9 +67,9 @@ def test_sigkill_mid_judge_resumes_without_redoing_finished_shards(tmp_path, mon
     monkeypatch.setattr(DummyLLM, "generate", lambda self, prompts, params: asked.append(len(prompts))
                         or fast(self, prompts, params))
     resumed = _run(spec, tmp_path / "killed")
-    assert sum(asked) == ASPECTS * SHARD * (units - len(before))  # only the unsaved shards were judged
+    assert sum(asked) == ASPECTS * SHARD * (jobs - len(before))  # only the unsaved shards were judged
     assert {p.name: p.stat().st_mtime_ns for p in shards.glob("*.parquet") if p.name in before} == before
-    assert len(list(shards.glob("*.parquet"))) == units
+    assert len(list(shards.glob("*.parquet"))) == jobs
 
     clean = _run(spec, tmp_path / "clean")
     judged = [load_dataset(d / "k" / "01_judge" / "shards") for d in (tmp_path / "killed", tmp_path / "clean")]

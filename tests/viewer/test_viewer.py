@@ -254,7 +254,7 @@ def test_folders_are_indexed_once_in_the_background(synthetic):
 
 
 def write_units(stage, rows, per_unit: int, whole: bool = False) -> None:
-    """A stage folder of units as the runner writes them: shards/<key>.parquet and stats/<key>.json."""
+    """A stage folder of jobs as the runner writes them: shards/<key>.parquet and stats/<key>.json."""
     import json
 
     (stage / "shards").mkdir(parents=True)
@@ -270,8 +270,8 @@ def write_units(stage, rows, per_unit: int, whole: bool = False) -> None:
 
 @pytest.mark.parametrize("whole", [False, True])
 def test_many_unit_files_are_counted_from_their_stats(tmp_path, monkeypatch, whole):
-    """A row-local stage's units are counted from stats/<key>.json (no footer read until a
-    file is read); a whole-dataset stage's units (only the last one counts) from footers."""
+    """A row-local stage's jobs are counted from stats/<key>.json (no footer read until a
+    file is read); a whole-dataset stage's jobs (only the last one counts) from footers."""
     from synthkit.viewer import source as source_mod
 
     monkeypatch.setattr(source_mod, "FOOTERS_UP_TO", 4)
@@ -312,7 +312,7 @@ def test_only_the_last_folders_used_keep_their_index(synthetic, monkeypatch):
 
 
 def test_unit_stats_of_a_real_run_agree_with_its_shards(viewer_run, monkeypatch):
-    """What the stats-based count assumes of the runner holds on a real run: wherever the units'
+    """What the stats-based count assumes of the runner holds on a real run: wherever the jobs'
     stats are used, they give each file its real row count."""
     from synthkit.viewer import source as source_mod
     from synthkit.viewer.source import Folder, job_counts
