@@ -11,4 +11,5 @@ via ``tests/conftest.py``); a bench script adds ``tests/`` to ``sys.path`` first
 - ``sandbox``: sandbox factories and the run-as-another-user helper of the sandbox tests.
 - ``hub_server``: a stand-in Hugging Face Hub on 127.0.0.1 (the push tests).
 - ``ray_tasks``: ``map`` functions Ray workers import (tests/executors/test_ray.py).
+- ``viewer``: ``synthkit view`` in a subprocess (the viewer tests).
 """

@@ -9,7 +9,7 @@ import sys
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import ROOT, start_viewer, stop
+from helpers.viewer import ROOT, start_viewer, stop
 
 from synthkit.core.record import Rejected
 from synthkit.core.rejected import pack
