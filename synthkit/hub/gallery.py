@@ -14,15 +14,15 @@ the embedded 135M model rarely writes a program that passes every test of its
 own. ``SHOWCASE[name]`` sets, by stage name, what the gallery run changes in
 that pipeline (as ``-o`` overrides, so the card's ``pipeline.yaml`` records
 them and reruns them). ``scoder`` keeps only exercises whose reference
-solution passes all its tests (``min_pass_rate: 1.0``, SCoder's own rule),
-which 3 of 256 answers of the embedded model did in bench/judge_auroc.py's
-fixture (bench/data/scoder_generations.jsonl: 128 stdlib snippets, 2 answers
-each). Its seeds are the 6 snippets whose answers there passed most of their
-own tests (the 3 with a full pass, then the best partial passes: delocalize,
-b64encode, hls_to_rgb, _isrecursive, unhex, dnpgettext), in
-synthkit/data/seeds/scoder_showcase.jsonl, with 4 answers each. ``quickstart`` needs none: its
-seeds carry tests and its ``verify_tests`` keeps passing answers (see
-pipelines/quickstart.yaml for how those seeds were chosen).
+solution passes all its tests (``min_pass_rate: 1.0``, SCoder's own rule). The
+embedded model almost never writes one from the stdlib snippets scoder.yaml
+draws: 3 of 256 answers in bench/judge_auroc.py's fixture, and 0 of 51 parsed
+answers on the 6 snippets that did best there (4 answers each at temperature
+0.8, then 8 each at 0.3). So the showcase seeds are 8 one-statement functions
+(synthkit/data/seeds/scoder_showcase.jsonl: square, add, is_even, ...), 4
+answers each at temperature 0.3, where its exercises do pass their tests.
+``quickstart`` needs none: its seeds carry tests and its ``verify_tests`` keeps
+passing answers (see pipelines/quickstart.yaml for how those seeds were chosen).
 
 Limit: a pipeline with ``iterations:`` (training between rounds: gift, rft,
 rft_rd, scoder_iterative) is refused here; the rounds runner sits above this
@@ -46,7 +46,7 @@ DEFAULT_PIPELINES = ("pipelines/quickstart.yaml", "pipelines/scoder.yaml")
 SHOWCASE: dict[str, dict[str, dict[str, Any]]] = {
     "scoder": {"load_seeds": {"source": None, "shuffle": False, "limit": None,
                               "path": "../synthkit/data/seeds/scoder_showcase.jsonl"},
-               "synthesize": {"n": 4}, "verify_tests": {"min_pass_rate": 1.0}},
+               "synthesize": {"n": 4, "temperature": 0.3}, "verify_tests": {"min_pass_rate": 1.0}},
 }
 
 
