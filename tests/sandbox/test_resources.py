@@ -102,6 +102,21 @@ def test_no_extended_attribute_survives_into_the_next_run(sb):
     assert second.passed and second.stdout == "", second
 
 
+def test_no_timestamp_survives_into_the_next_run(sb):
+    # a directory's times carry 128 bits a run sets (utime); the worker gives them back, with a new ctime
+    setter = ("import os\nfor p in ('.', '/dev/shm'):\n    try:\n        os.utime(p, ns=(123456789, 987654321))\n"
+              "        print('set', p)\n    except OSError as e:\n        print('refused', p, e.errno)\n")
+    getter = ("import os\nfor p in ('.', '/dev/shm'):\n    st = os.stat(p)\n"
+              "    print(p, st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns)\n")
+    before = run1(sb, getter, "assert True\n")
+    first = run1(sb, setter, "assert True\n")
+    assert first.passed and "set" in first.stdout, first  # the kernel lets a run set them: they must not stay
+    after = run1(sb, getter, "assert True\n")
+    assert after.passed and "123456789" not in after.stdout and "987654321" not in after.stdout, after
+    mtimes = [[line.split()[i] for i in (0, 2)] for line in (before.stdout + after.stdout).splitlines()]
+    assert mtimes[:2] == mtimes[2:], (before.stdout, after.stdout)
+
+
 def test_no_user_namespace_can_be_made_inside_a_run(sb):
     code = ("import subprocess\ndone = subprocess.run(['unshare', '--user', '--map-root-user', 'id', '-u'],"
             " capture_output=True, text=True)\nprint(done.returncode, done.stdout.strip())\n")

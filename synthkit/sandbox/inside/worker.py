@@ -308,7 +308,9 @@ def _kill_uid(uid: int) -> None:
 
 _DEVNULL: list[int] = []
 _XATTRS_OFF = False  # bench/sandbox.py only
-_CLEAN: dict[str, tuple] = {}  # path -> (size, mode, uid) of the directory when last found empty
+_CLEAN: dict[str, tuple] = {}  # path -> _looks() of the directory when last found empty
+# the times every emptied directory gets back: a run could leave bits in them (utime, or when it changed it)
+_TIMES_NS = (time.time_ns() // 10**9 * 10**9,) * 2
 
 
 def _stdin(data: bytes, workdir: str | None) -> int:
@@ -347,15 +349,15 @@ def _empty(path: str, mode: int | None, owner: int | None, tmpfs: bool = True) -
     """Remove what a run left in a directory of ours, symlinks not followed and
     directories the run locked (mode 000) unlocked first, without recursion (a
     run may nest thousands deep). Then give the directory back its ``owner``
-    and ``mode`` (when not None). True when it is empty again.
+    and ``mode`` (when not None) and fixed times. True when it is empty again.
 
     Most runs leave nothing: a directory whose size (tmpfs counts its entries
-    in it), mode and owner are what they were when last found empty is left
+    in it), mode, owner and times are what they were when last found empty is left
     alone, for the price of one ``lstat`` (``tmpfs`` False: no such shortcut)."""
     if not _XATTRS_OFF and not _clear_xattrs(path):
         return False
     st = os.lstat(path)
-    if tmpfs and _CLEAN.get(path) == (st.st_size, st.st_mode, st.st_uid):
+    if tmpfs and _CLEAN.get(path) == _looks(st):
         return True
     stack, dirs = [path], []
     while stack:
@@ -392,14 +394,20 @@ def _empty(path: str, mode: int | None, owner: int | None, tmpfs: bool = True) -
                 os.chown(path, owner, owner)
             if mode is not None:
                 os.chmod(path, mode)
+            os.utime(path, ns=_TIMES_NS, follow_symlinks=False)
         if os.listdir(path):
             return False
         if tmpfs:
             st = os.lstat(path)
-            _CLEAN[path] = (st.st_size, st.st_mode, st.st_uid)
+            _CLEAN[path] = _looks(st)
         return True
     except OSError:
         return False
+
+
+def _looks(st: os.stat_result) -> tuple:
+    """What a run could leave in a directory besides its entries and xattrs."""
+    return st.st_size, st.st_mode, st.st_uid, st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns
 
 
 def _clear_xattrs(path: str) -> bool:
