@@ -102,9 +102,13 @@ def test_sigkill_after_first_checkpoint_then_resume_ends_like_an_uninterrupted_r
 
 def test_a_rounds_training_resumes_under_its_fingerprint_and_restarts_under_another(tiny_model_dir, tmp_path,
                                                                                     make_chat, save_rows):
-    """synthkit/rounds.py's training step: after a kill (its _SUCCESS not written, the last checkpoint gone) the
+    """The rounds' training step (synthkit/rounds/steps.py): after a kill (its _SUCCESS not written, the last checkpoint gone) the
     same round resumes; a round whose inputs changed (another fingerprint) starts its training over."""
-    from synthkit.rounds import IterationsConfig, _train_round
+    from synthkit.rounds import IterationsConfig
+    from synthkit.rounds.steps import train_model
+
+    def _train_round(it, round_dir, data_dir, base, fp):
+        return train_model(dict(it.train), round_dir / "train", data_dir, base, fp, "iterations.train")
 
     save_rows(tmp_path / "train_data" / "data", [{"messages": make_chat(i)} for i in range(4)])
     it = IterationsConfig(train={"max_steps": 2, "save_steps": 1, "per_device_train_batch_size": 2,
