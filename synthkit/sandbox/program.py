@@ -138,6 +138,8 @@ def _case_status(raw: dict, want: str) -> tuple[str, str]:
         return "memory", "MemoryError"
     if raw.get("oom"):
         return "memory", "memory limit reached (killed by the memory cgroup)"
+    if raw.get("inodes"):
+        return "memory", "too many files and folders in its tmpfs folders"
     if raw["signal"]:
         return "killed", f"killed by signal {raw['signal']}"
     if raw["exit_code"] != 0:

@@ -122,3 +122,14 @@ def test_no_user_namespace_can_be_made_inside_a_run(sb):
             " capture_output=True, text=True)\nprint(done.returncode, done.stdout.strip())\n")
     r = run1(sb, code, "assert True\n")
     assert r.passed and not r.stdout.startswith("0 "), r
+
+
+def test_files_and_folders_in_the_tmpfs_folders_are_capped(sb):
+    # each inode is kernel memory: root/userns mount the tmpfs with nr_inodes, bwrap's worker counts them
+    code = ("import os\nn = 0\ntry:\n    while n < 200000:\n        os.mkdir(f'/dev/shm/d{n}')\n        n += 1\n"
+            "except OSError:\n    pass\nprint(n)\n")
+    r = run1(sb, code, "assert True\n")
+    made = int((r.stdout.split() or ["0"])[-1])
+    assert (r.passed and made <= 16384) or (r.status == "memory" and "files and folders" in r.detail), r
+    after = run1(sb, "import os\nprint(len(os.listdir('/dev/shm')))\n", "assert True\n")
+    assert after.passed and after.stdout == "0\n", after

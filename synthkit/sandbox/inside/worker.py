@@ -159,7 +159,8 @@ def run_process(kind: str, job: dict, cfg: dict, stdin_text: str, snapshot: tupl
     oom_fd = cfg.get("oom_fd")
     kills = _cgroup_kills(oom_fd) if oom_fd is not None else 0
     try:
-        out = _supervise(pid, [r for r, _ in pipes[:3]], start, limits, full, marks)
+        watch = (workdir, "/dev/shm") if cfg.get("inode_cap") else ()
+        out = _supervise(pid, [r for r, _ in pipes[:3]], start, limits, full, marks, watch, cfg.get("inode_cap", 0))
         if oom_fd is not None and _cgroup_kills(oom_fd) > kills:
             out["oom"] = True
     finally:
@@ -184,8 +185,11 @@ def run_process(kind: str, job: dict, cfg: dict, stdin_text: str, snapshot: tupl
     return out
 
 
-def _supervise(pid: int, fds: list[int], start: float, limits: dict, full: bool, marks: dict | None) -> dict:
-    """Read stdout, stderr and report until the child exits or the deadline passes."""
+def _supervise(pid: int, fds: list[int], start: float, limits: dict, full: bool, marks: dict | None,
+               watch: tuple = (), inode_cap: int = 0) -> dict:
+    """Read stdout, stderr and report until the child exits or the deadline passes. ``watch``:
+    tmpfs folders mounted without an inode limit (bwrap), whose files and folders are counted
+    at every wake-up; past ``inode_cap`` the run is killed (their inodes are kernel memory)."""
     cap = int(limits["max_output_bytes"])
     bufs = {fd: bytearray() for fd in fds}
     dropped = dict.fromkeys(fds, 0)
@@ -193,11 +197,15 @@ def _supervise(pid: int, fds: list[int], start: float, limits: dict, full: bool,
     deadline, timed_out = start + float(limits["timeout_s"]), False
     for fd in fds:
         os.set_blocking(fd, False)
-    flowing = False  # output came at the last drain: wake on output too until it stops
+    flowing, inodes_out = False, False  # flowing: output came at the last drain: wake on output too until it stops
     while True:  # wake at the exit, the deadline, or every POLL_S to drain (a full pipe blocks the run)
         left = deadline - time.monotonic()
         if left <= 0:
             timed_out = True
+            _kill(pid, full)
+            break
+        if watch and _inodes(watch) > inode_cap:
+            inodes_out = True
             _kill(pid, full)
             break
         if pidfd in select.select([pidfd] + (fds if flowing else []), [], [], min(left, POLL_S))[0]:
@@ -222,7 +230,19 @@ def _supervise(pid: int, fds: list[int], start: float, limits: dict, full: bool,
     return {"stdout": _text(bufs[out_fd]), "stderr": _text(bufs[err_fd]), "report": _text(bufs[rep_fd]),
             "stdout_dropped": dropped[out_fd], "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1,
             "signal": sig, "timed_out": timed_out or cpu_out, "cpu_limit": cpu_out and not timed_out,
-            "duration_s": round(duration, 6), "cpu_s": round(cpu, 6)}
+            "duration_s": round(duration, 6), "cpu_s": round(cpu, 6), **({"inodes": True} if inodes_out else {})}
+
+
+def _inodes(paths: tuple) -> int:
+    """Files and folders in use on the filesystems of ``paths``."""
+    total = 0
+    for path in paths:
+        try:
+            st = os.statvfs(path)
+            total += st.f_files - st.f_ffree
+        except OSError:
+            pass
+    return total
 
 
 def _cgroup_kills(fd: int) -> int:
@@ -469,6 +489,8 @@ def _status(k: int, n: int, notes: dict, proc: dict) -> tuple[str, str]:
         return "memory", f"{summary}; MemoryError"
     if proc.get("oom"):
         return "memory", f"{summary}; memory limit reached (killed by the memory cgroup)"
+    if proc.get("inodes"):
+        return "memory", f"{summary}; too many files and folders in its tmpfs folders"
     if proc["signal"]:
         return "killed", f"{summary}; killed by {signal.Signals(proc['signal']).name}"
     for tag, what in (("S", "sandbox failure"), ("X", "forbidden operation"), ("L", "")):

@@ -35,6 +35,7 @@ import sys
 from synthkit.sandbox.isolation.view import _exec_only_loader, _under, masked_files, view_plan
 
 PROBE_TIMEOUT_S = 20.0
+INODES = 16384  # files and folders a run may make in its two tmpfs folders (root/userns: nr_inodes)
 _NAMESPACES = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
 
 
@@ -74,7 +75,8 @@ def command(cfg: dict, argv: list[str]) -> tuple[list[str], list[int]]:
     args += ["--perms", "0111", "--ro-bind-data", str(loader[0]), dest]
     args += [a for top in tops for a in ("--remount-ro", top)] + ["--chdir", "/"]
     cfg.pop("uid", None)  # the run's uid is the worker's: no other exists in bwrap's namespace
-    cfg.update(workdir=workdir, nproc=not setuid)
+    # bwrap mounts tmpfs without an inode limit: the worker counts them instead (nr_inodes under root/userns)
+    cfg.update(workdir=workdir, nproc=not setuid, inode_cap=INODES)
     return base + args + ["--", dest, *argv], [loader[0], *keep]
 
 

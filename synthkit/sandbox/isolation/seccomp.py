@@ -9,7 +9,8 @@ counts, and native code run from a memfd), SysV ``shmget`` and POSIX
 ``mq_open``, ``unshare``/``clone`` asking for a new user namespace (full
 capabilities inside it), ``setsockopt`` of ``SO_SNDBUF``/``SO_RCVBUF`` and their
 ``FORCE`` forms (socket buffers are kernel memory no rlimit counts: at the default
-size, ``max_open_files`` sockets hold a few MiB, at the largest hundreds), and on
+size, ``max_open_files`` sockets hold a few MiB, at the largest hundreds), io_uring
+(whose requests seccomp never sees), and on
 x86_64 every x32 and i386 system call (a filter keyed on one ABI's numbers must
 not be bypassed through another).
 ``clone3`` gets ENOSYS, so the C library falls back to ``clone``, whose flags
@@ -32,11 +33,15 @@ X32_BIT = 0x40000000
 # arch -> (AUDIT_ARCH value, {name: number})
 ARCHES = {
     "x86_64": (0xC000003E, {"memfd_create": 319, "memfd_secret": 447, "shmget": 29, "mq_open": 240,
-                            "unshare": 272, "clone": 56, "clone3": 435, "setsockopt": 54}),
+                            "unshare": 272, "clone": 56, "clone3": 435, "setsockopt": 54,
+                            "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427}),
     "aarch64": (0xC00000B7, {"memfd_create": 279, "memfd_secret": 447, "shmget": 194, "mq_open": 180,
-                             "unshare": 97, "clone": 220, "clone3": 435, "setsockopt": 208}),
+                             "unshare": 97, "clone": 220, "clone3": 435, "setsockopt": 208,
+                             "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427}),
 }
-DENIED = ("memfd_create", "memfd_secret", "shmget", "mq_open")
+# io_uring: its requests never pass through seccomp (a socket option set through a ring would not be seen)
+DENIED = ("memfd_create", "memfd_secret", "shmget", "mq_open", "io_uring_setup", "io_uring_enter",
+          "io_uring_register")
 SOL_SOCKET = 1
 SOCKET_BUFFERS = (7, 8, 32, 33)  # SO_SNDBUF, SO_RCVBUF, SO_SNDBUFFORCE, SO_RCVBUFFORCE
 

@@ -29,6 +29,8 @@ PACKAGE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__fil
 # the worker's code, in import order; it gets these as source, never by path
 WORKER_MODULES = ("synthkit.sandbox.wire", "synthkit.sandbox.units", "synthkit.sandbox.inside.confine",
                   "synthkit.sandbox.inside.harness", "synthkit.sandbox.inside.worker")
+SYSTEM_PACKAGES = ("/usr/lib/python3*/*-packages", "/usr/lib64/python3*/*-packages", "/usr/local/lib/python3*/*-packages",
+                   "/usr/lib/python3/dist-packages", "/usr/share/python3*/*-packages")
 MASKED = ("_ctypes*", "_test*", "_xx*", "xx*")  # in lib-dynload: raw memory, or crash helpers
 
 
@@ -90,9 +92,13 @@ def _read(path: str) -> str:
 
 
 def masked_files() -> list[str]:
+    """Files covered with /dev/null: the lib-dynload modules in ``MASKED`` and every
+    regular file at the top level (``/`` holds folders; a file there is a container's or
+    an installer's, never the interpreter's)."""
     dynload = [p for p in sys.path if p.endswith("lib-dynload") and os.path.isdir(p)]
+    top = ["/" + e for e in os.listdir("/") if os.path.isfile("/" + e) and not os.path.islink("/" + e)]
     return sorted({f for d in dynload for pattern in MASKED for f in glob.glob(os.path.join(d, pattern))
-                   if os.path.isfile(f)})
+                   if os.path.isfile(f)} | set(top))
 
 
 def _under(path: str, top: str) -> bool:
@@ -177,6 +183,7 @@ def _package_dirs() -> list[str]:
     stdlib = os.path.dirname(os.__file__)
     dirs = [p for p in sys.path if os.path.basename(p.rstrip("/")) in ("site-packages", "dist-packages")]
     dirs += [os.path.join(stdlib, "site-packages"), os.path.join(stdlib, "dist-packages"), PACKAGE]
+    dirs += [d for pattern in SYSTEM_PACKAGES for d in glob.glob(pattern)]  # the system Python's, on no sys.path here
     return [os.path.realpath(d) for d in dict.fromkeys(dirs) if os.path.isdir(d)]
 
 
