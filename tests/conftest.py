@@ -14,6 +14,16 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_datasets_cache(tmp_path_factory, monkeypatch):
+    """Every test loads local datasets as a new user would. ``datasets`` caches a local folder
+    with a card's ``configs`` by the folder's name and its files' names and sizes, so a second
+    run's ``out/quickstart`` could load as the first one's rows (docs/getting-started.md)."""
+    import datasets.config
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", Path(tmp_path_factory.mktemp("hf-datasets")))
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
