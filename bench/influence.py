@@ -98,7 +98,14 @@ def side(args: argparse.Namespace) -> dict:
     import torch
 
     from synthkit.influence.checkpoint import load_adam, load_lora
-    from synthkit.influence.grads import adam_precondition, collate, loop_grads, per_example_grads, plan_batches, tokenize
+    from synthkit.influence.grads import (
+        adam_precondition,
+        collate,
+        loop_grads,
+        per_example_grads,
+        plan_batches,
+        tokenize,
+    )
     from synthkit.influence.project import make_projector, normalise
 
     torch.set_num_threads(args.threads)

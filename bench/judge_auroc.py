@@ -74,8 +74,7 @@ def load_fixture() -> list[dict]:
 
 def parsed_rows(records: list[dict]) -> tuple[list[dict], dict[str, int]]:
     from synthkit.prompts.answers import ParseError
-    from synthkit.prompts.synthesize import parse_synthesis
-    from synthkit.prompts.synthesize import PREFIX
+    from synthkit.prompts.synthesize import PREFIX, parse_synthesis
 
     rows, reasons = [], {}
     for rec in records:

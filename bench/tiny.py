@@ -16,10 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/
 
 
 def tiny_model(path: Path) -> str:
+    from helpers.tiny import tiny_llama  # tests/helpers/tiny.py: the one builder
     from transformers import AutoTokenizer
 
     from synthkit.llm.embedded import embedded_model_dir
-
-    from helpers.tiny import tiny_llama  # tests/helpers/tiny.py: the one builder
 
     return str(tiny_llama(path, AutoTokenizer.from_pretrained(embedded_model_dir()), max_positions=2048))

@@ -30,8 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from synthkit.train.config import TrainConfig, parse_train_config  # noqa: E402
 from tiny import tiny_model  # noqa: E402  (bench/tiny.py, beside this file)
+
+from synthkit.train.config import TrainConfig, parse_train_config  # noqa: E402
 
 
 def conversations(n: int) -> list[dict]:

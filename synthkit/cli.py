@@ -19,9 +19,8 @@ from pathlib import Path
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from synthkit import rounds
-    from synthkit.core.pipeline import Pipeline
-
     from synthkit.core import rerun
+    from synthkit.core.pipeline import Pipeline
 
     path, redirect, out = rerun.plan(args.pipeline, args.out)  # a saved dataset reruns into `out`
     overrides = redirect + list(args.override) + ([f"executor={args.executor}"] if args.executor else [])
@@ -51,9 +50,8 @@ def _print_summary(run_dir: Path) -> None:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from synthkit.core.pipeline import Pipeline, check
-    from synthkit.rounds import parse_iterations
-
     from synthkit.core.rerun import plan
+    from synthkit.rounds import parse_iterations
 
     pipe = Pipeline.from_yaml(plan(args.pipeline)[0], args.override)
     if pipe.config.iterations is not None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from synthkit.cli import main
-from synthkit.errors import ConfigError, DataError
 from synthkit.core.pipeline import Pipeline
+from synthkit.errors import ConfigError, DataError
 from synthkit.rounds import parse_iterations, run_rounds
 
 TRAIN = {"max_steps": 2, "per_device_train_batch_size": 2, "max_length": 128, "lora": {"r": 4, "lora_alpha": 8},

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import datasets
 import pytest
-
 from helpers.scoder_answers import ANSWERS, DOUBLE, SQUARE
+
 from synthkit.core.pipeline import Pipeline
 from synthkit.prompts.synthesize import PREFIX, parse_synthesis
 from synthkit.rounds import run_rounds

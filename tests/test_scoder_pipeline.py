@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 
 import datasets
-
 from helpers.scoder_answers import ANSWERS
+
 from synthkit.core.pipeline import Pipeline
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import datasets
 import pytest
-
 from helpers.scoder_answers import ANSWERS, DOUBLE, SQUARE
+from helpers.teacher_stub import TeacherStub
+
 from synthkit.core.pipeline import Pipeline
 from synthkit.core.rundir import load_dataset
 from synthkit.errors import ConfigError, DataError
 from synthkit.rounds import parse_iterations, run_rounds
 from synthkit.rounds.config import resolve_train_on
-from helpers.teacher_stub import TeacherStub
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = {"max_steps": 1, "per_device_train_batch_size": 2, "max_length": 512, "lora": {"r": 2, "lora_alpha": 4},

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from synthkit.core import rejected as rejected_rows
-from synthkit.errors import SynthkitError
 from synthkit.core.arrow import cast_table, merged_schema, rows_to_table
 from synthkit.core.record import Funnel, Rejected, Row
+from synthkit.errors import SynthkitError
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ import logging
 from importlib import resources
 from pathlib import Path
 
-from synthkit.errors import ConfigError, DataError
 from synthkit.data.records import parse_jsonl_lines
+from synthkit.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from synthkit.errors import ConfigError, DataError, require
 from synthkit.data.records import SUFFIXES, humaneval_path, pick_split, read_rows
+from synthkit.errors import ConfigError, DataError, require
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from synthkit.errors import DataError
 from synthkit.data.tasksets import FORMATS, load_set
+from synthkit.errors import DataError
 
 log = logging.getLogger(__name__)
 

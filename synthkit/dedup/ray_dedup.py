@@ -24,8 +24,16 @@ from typing import Any
 import numpy as np
 
 from synthkit.dedup.lsh import band_keys, run_edges
-from synthkit.dedup.near_dedup import (DedupResult, DedupSettings, _exact_pass, _fill, _new_array, _parts,
-                                       _representatives, sign_job)
+from synthkit.dedup.near_dedup import (
+    DedupResult,
+    DedupSettings,
+    _exact_pass,
+    _fill,
+    _new_array,
+    _parts,
+    _representatives,
+    sign_job,
+)
 from synthkit.dedup.normalize import column_texts
 from synthkit.dedup.renames import pair_verdict
 from synthkit.dedup.signing import SignJob, sign_batch

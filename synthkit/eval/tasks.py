@@ -23,8 +23,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from synthkit.errors import DataError
 from synthkit.data.tasksets import FORMATS, detect_format, load_set
+from synthkit.errors import DataError
 
 log = logging.getLogger(__name__)
 

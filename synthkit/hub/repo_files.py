@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from synthkit.core.rerun import rerun_command
 from synthkit.errors import ConfigError
 from synthkit.hub import layout
-from synthkit.core.rerun import rerun_command
 from synthkit.hub.card import RERUN_DIR, load_snippet
 
 DEFAULT = "default"

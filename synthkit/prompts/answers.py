@@ -23,7 +23,6 @@ import textwrap
 from dataclasses import dataclass
 
 
-
 @dataclass
 class ParseError:
     """Why an answer could not be read: a snake_case ``reason`` (counted in

@@ -24,8 +24,8 @@ from synthkit.core import rundir
 from synthkit.core.pipeline import Pipeline, fingerprint
 from synthkit.errors import ConfigError, DataError
 from synthkit.rounds.config import BootstrapConfig, IterationsConfig
-from synthkit.rounds.steps import LoopState, done, train_step, write_data
 from synthkit.rounds.samples import load_sample_file, training_rows
+from synthkit.rounds.steps import LoopState, done, train_step, write_data
 
 log = logging.getLogger(__name__)
 

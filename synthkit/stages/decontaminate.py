@@ -23,12 +23,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from synthkit.errors import ConfigError, DataError
 from synthkit.core.record import Rejected, rows_at
 from synthkit.core.registry import register_stage
 from synthkit.core.shards import Verdicts
 from synthkit.core.stage import StageConfig, WholeStage
 from synthkit.data.tasksets import NAMES, SPECS, looks_like_path
+from synthkit.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 

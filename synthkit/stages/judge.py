@@ -20,14 +20,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from synthkit.prompts.answers import ParseError
-from synthkit.errors import ConfigError
-from synthkit.core.sampling import derive_seed
 from synthkit.core.record import Rejected, Row, with_meta
 from synthkit.core.registry import register_stage
+from synthkit.core.sampling import derive_seed
 from synthkit.core.stage import LLMStageConfig, Stage
+from synthkit.errors import ConfigError
 from synthkit.llm.base import SamplingParams
 from synthkit.prompts import judge as prompts
+from synthkit.prompts.answers import ParseError
 
 log = logging.getLogger(__name__)
 

@@ -20,12 +20,12 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from synthkit.errors import DataError
-from synthkit.core.sampling import derive_seed
 from synthkit.core.record import Rejected, Row, assign_ids
 from synthkit.core.registry import register_stage
+from synthkit.core.sampling import derive_seed
 from synthkit.core.stage import StageConfig, WholeStage
 from synthkit.data.tasksets import looks_like_path
+from synthkit.errors import DataError
 from synthkit.seeds.sources import SeedSource
 
 log = logging.getLogger(__name__)

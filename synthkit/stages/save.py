@@ -22,9 +22,9 @@ from typing import Any
 
 from pydantic import Field
 
-from synthkit.errors import ConfigError
 from synthkit.core.registry import register_stage
 from synthkit.core.stage import StageConfig, WholeStage
+from synthkit.errors import ConfigError
 from synthkit.hub import layout
 
 log = logging.getLogger(__name__)

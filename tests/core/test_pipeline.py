@@ -9,10 +9,10 @@ from pathlib import Path
 
 import datasets
 import pytest
-
 from helpers.kill import kill_mid_run
-from synthkit.errors import DataError, SynthkitError
+
 from synthkit.core.pipeline import Pipeline
+from synthkit.errors import DataError, SynthkitError
 
 ROOT = Path(__file__).resolve().parents[2]
 

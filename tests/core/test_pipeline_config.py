@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from synthkit.core.config import apply_override, parse_pipeline
-from synthkit.errors import ConfigError
 from synthkit.core.pipeline import Pipeline
+from synthkit.errors import ConfigError
 
 
 def _raw(**stage_extra):

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from synthkit.errors import ConfigError, DataError
 from synthkit.dedup.benchmarks import load_benchmark
+from synthkit.errors import ConfigError, DataError
 
 
 def test_humaneval_loads_offline_from_the_package():

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ast
 
-from synthkit.dedup.codenorm import PLACEHOLDER, code_tokens, literal_token, parses_as_python, text_tokens
 from helpers.corpus import add_comments, reformat, rename_identifiers
+
+from synthkit.dedup.codenorm import PLACEHOLDER, code_tokens, literal_token, parses_as_python, text_tokens
 
 SRC = '''import math
 

@@ -12,10 +12,10 @@ import random
 from collections import Counter
 
 import pytest
+from helpers.corpus import add_comments, reformat, rename_identifiers
 
 from synthkit.dedup.benchmarks import load_benchmark
 from synthkit.dedup.contamination import Decontaminator, DetectSettings
-from helpers.corpus import add_comments, rename_identifiers, reformat
 
 DISGUISES = {
     "verbatim": lambda code, seed: code,

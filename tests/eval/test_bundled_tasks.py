@@ -14,8 +14,8 @@ from collections import Counter
 
 import pytest
 
-from synthkit.errors import ConfigError
 from synthkit.data.bundled import FIELDS, SPLITS, TIERS, bundled_tasks_path, load_bundled
+from synthkit.errors import ConfigError
 
 ALL = load_bundled()
 SANDBOX_KW = dict(workers=2, timeout_s=5.0, memory_mb=512)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from synthkit.errors import ConfigError, DataError
 from synthkit.data.tasksets import detect_format
+from synthkit.errors import ConfigError, DataError
 from synthkit.eval.tasks import Task, load_tasks
 
 HUMANEVAL_ROWS = [

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow  # a Ray instance and its workers start: ~2 minute
 
 from helpers.kill import kill_mid_run  # noqa: E402  (tests/helpers/kill.py)
 from helpers.scoder_answers import ANSWERS  # noqa: E402  (tests/helpers/scoder_answers.py)
+
 from synthkit.core import rundir  # noqa: E402
 from synthkit.core.pipeline import Pipeline  # noqa: E402
 from synthkit.errors import SynthkitError  # noqa: E402
@@ -180,9 +181,9 @@ def test_ray_dedup_finds_the_local_clusters_with_verify_and_keep_longest(cluster
     import random
 
     import numpy as np
+    from helpers.corpus import rename_identifiers, stdlib_functions
 
     from synthkit.core.shards import ShardedInput
-    from helpers.corpus import rename_identifiers, stdlib_functions
     from synthkit.dedup.minhash import ShingleSpec
     from synthkit.dedup.near_dedup import DedupSettings, find_duplicates
     from synthkit.dedup.ray_dedup import find_duplicates_ray

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import datasets
 import pytest
-
 from helpers.hub_server import READ, WRITE, Hub
+
 from synthkit.cli import main
 from synthkit.core.pipeline import Pipeline
 from synthkit.hub.layout import upload_files

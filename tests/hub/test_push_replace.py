@@ -13,12 +13,12 @@ from pathlib import Path
 import datasets
 import pytest
 import yaml
-
 from helpers.hub_server import WRITE, Hub
+from test_push import push
+
 from synthkit.cli import main
 from synthkit.core.pipeline import Pipeline
 from synthkit.hub.layout import upload_files
-from test_push import push
 
 
 def saved(tmp: Path, name: str, seeds: int, shard_mb: float) -> Path:

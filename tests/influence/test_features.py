@@ -10,6 +10,7 @@ import torch
 pytest.importorskip("trak", reason="needs traker: pip install 'traker>=0.3'")
 
 from helpers.influence import adder, chat, printer  # noqa: E402
+
 from synthkit.influence import checkpoint as ckpt_mod  # noqa: E402
 from synthkit.influence.data import ValExample  # noqa: E402
 from synthkit.influence.features import FeatureSpec, featurize, score_rows  # noqa: E402

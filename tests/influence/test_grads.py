@@ -7,12 +7,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from helpers.influence import adder, chat, make_checkpoint, printer
+
 from synthkit.errors import DataError
 from synthkit.influence.checkpoint import load_adam, load_lora, resolve_checkpoints
-from synthkit.influence.grads import (Example, adam_precondition, collate, loop_grads, per_example_grads,
-                                      plan_batches, tokenize)
+from synthkit.influence.grads import (
+    Example,
+    adam_precondition,
+    collate,
+    loop_grads,
+    per_example_grads,
+    plan_batches,
+    tokenize,
+)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import pytest
 pytest.importorskip("trak", reason="needs traker: pip install 'traker>=0.3'")
 
 from helpers.influence import adder, printer  # noqa: E402
+
 from synthkit.cli import main  # noqa: E402
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from helpers.influence import adder, chat
+
 from synthkit.errors import DataError
 from synthkit.influence.data import Duplicates, ValidationSpec, family, load_validation, row_messages
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from synthkit.llm.base import LLM, LLMConfig, SamplingParams
-from synthkit.llm.factory import make_llm
 from synthkit.llm.dummy import DummyLLM, response_index, token_logprob
+from synthkit.llm.factory import make_llm
 
 
 def _llm(**kw) -> DummyLLM:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from synthkit.core.pipeline import Pipeline
 from synthkit.core.fingerprint import row_neutral
+from synthkit.core.pipeline import Pipeline
 from synthkit.llm.base import LLMConfig, SamplingParams
 from synthkit.llm.cache import CachedLLM
 from synthkit.llm.dummy import DummyLLM

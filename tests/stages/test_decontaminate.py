@@ -7,12 +7,12 @@ import json
 import datasets
 import pydantic
 import pytest
+from helpers.corpus import add_comments, rename_identifiers, stdlib_functions
 
-from synthkit.errors import DataError
 from synthkit.core.registry import STAGES
 from synthkit.core.stage import StageContext
 from synthkit.dedup.benchmarks import load_benchmark
-from helpers.corpus import add_comments, rename_identifiers, stdlib_functions
+from synthkit.errors import DataError
 from synthkit.stages.decontaminate import Decontaminate as S
 
 

@@ -7,10 +7,10 @@ import json
 import datasets
 import pydantic
 import pytest
+from helpers.corpus import rename_identifiers, stdlib_functions
 
 from synthkit.core.registry import STAGES
 from synthkit.core.stage import StageContext
-from helpers.corpus import rename_identifiers, stdlib_functions
 from synthkit.stages.dedup_minhash import DedupMinhash as S
 
 

@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "influence"))
 pytest.importorskip("trak", reason="needs traker: pip install 'traker>=0.3'")
 
 from helpers.influence import adder, chat, make_checkpoint, printer  # noqa: E402
+
 from synthkit.core import rundir  # noqa: E402
 from synthkit.core.pipeline import Pipeline  # noqa: E402
 from synthkit.errors import ConfigError, MissingDependency  # noqa: E402

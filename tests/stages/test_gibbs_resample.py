@@ -7,8 +7,8 @@ import re
 
 import datasets
 import pytest
-
 from helpers.kill import kill_mid_run
+
 from synthkit.core.pipeline import Pipeline
 from synthkit.core.stage import StageContext
 from synthkit.errors import ConfigError

@@ -5,9 +5,9 @@ import json
 import pytest
 
 from synthkit.core import rundir
-from synthkit.errors import ConfigError
-from synthkit.core.record import Rejected
 from synthkit.core.pipeline import Pipeline
+from synthkit.core.record import Rejected
+from synthkit.errors import ConfigError
 from synthkit.llm.base import Completion
 from synthkit.stages.judge import Judge
 

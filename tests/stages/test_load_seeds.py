@@ -6,8 +6,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from synthkit.errors import DataError
 from synthkit.core.stage import StageContext
+from synthkit.errors import DataError
 from synthkit.seeds.snippets import extract_snippets
 from synthkit.stages.load_seeds import LoadSeeds
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from helpers.kill import kill_mid_run
+
 from synthkit.core.pipeline import Pipeline
 from synthkit.core.rundir import load_dataset
 from synthkit.llm.dummy import DummyLLM

@@ -5,9 +5,9 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from synthkit.errors import ConfigError
 from synthkit.core.record import Rejected
 from synthkit.core.stage import StageContext
+from synthkit.errors import ConfigError
 from synthkit.llm.base import LLMConfig
 from synthkit.stages.synthesize import Synthesize
 

@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 
 from synthkit.errors import DataError
-from synthkit.train.data import (check_messages, load_messages, load_source, prepare_dataset, split_by_task,
-                                 tokenize_chat)
+from synthkit.train.data import (
+    check_messages,
+    load_messages,
+    load_source,
+    prepare_dataset,
+    split_by_task,
+    tokenize_chat,
+)
 
 
 def labelled_text(tok, enc) -> str:
