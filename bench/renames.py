@@ -23,11 +23,15 @@ import ast
 import io
 import random
 import re
+import sys
 import sysconfig
 import tokenize
 from collections import Counter
 from pathlib import Path
 from typing import Sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/helpers (see its __init__)
+from helpers.corpus import add_comment_line  # noqa: E402  (one copy: the planted-copies corpus uses it too)
 
 MODULES = ("argparse", "ast", "calendar", "configparser", "csv", "difflib", "email/message", "fractions",
            "ftplib", "gettext", "heapq", "http/cookiejar", "imaplib", "inspect", "ipaddress", "logging/__init__",
@@ -39,8 +43,6 @@ MODULES = ("argparse", "ast", "calendar", "configparser", "csv", "difflib", "ema
            "netrc", "mimetypes", "shlex", "sched", "selectors", "socketserver", "ssl", "sunau", "tabnanny")
 _WORDS = ("buffer", "data", "value", "item", "result", "tmp", "entry", "node", "obj", "count", "idx", "text",
           "key", "parts", "acc", "out", "res", "total", "current", "target", "source", "payload", "chunk")
-_COMMENTS = ("keep this simple", "edge case first", "see the notes above", "TODO: tidy later",
-             "loop over the input", "cheap check", "as discussed", "mirror the spec")
 
 
 def all_modules() -> list[str]:
@@ -147,24 +149,6 @@ def realistic_rename(code: str, seed: int = 0) -> str | None:
     for start, end, text in reversed(edits):  # right to left keeps offsets valid
         code = code[:start] + text + code[end:]
     return add_comment_line(code, seed)
-
-
-def add_comment_line(code: str, seed: int = 0) -> str:
-    """One comment line before a line that starts outside any string, indented like it."""
-    starts = []
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(code).readline):
-            if tok.type in (tokenize.NEWLINE, tokenize.NL):
-                starts.append(tok.end[0] + 1)
-    except (tokenize.TokenError, SyntaxError):
-        pass
-    lines = code.splitlines(keepends=True)
-    starts = [s for s in starts if 2 <= s <= len(lines)] or [len(lines) + 1]
-    rng = random.Random(seed)
-    at = rng.choice(starts)
-    nxt = lines[at - 1] if at <= len(lines) else ""
-    indent = nxt[:len(nxt) - len(nxt.lstrip())] if nxt.strip() else ""
-    return "".join(lines[:at - 1]) + f"{indent}# {rng.choice(_COMMENTS)}\n" + "".join(lines[at - 1:])
 
 
 def plant(funcs: Sequence[str], n: int, seed: int = 0) -> tuple[list[str], list[tuple[int, int]]]:
