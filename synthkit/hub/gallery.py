@@ -2,31 +2,15 @@
 
 ``make_gallery(pipelines, out)`` runs each pipeline file as it is (its own
 workdir, so a rerun skips finished stages), then copies the card its ``save``
-stage wrote, with ``images/``, to ``out/<pipeline name>/``. The data itself is
-not copied: the gallery shows what a synthkit dataset looks like before anyone
-installs anything. Regenerate all of it with ``synthkit card --gallery`` from
-the repository root: the single-pass bundled pipelines, quickstart (about 2
-minutes on 2 idle CPUs, the embedded model writing 8 answers) and scoder
-(about 8 minutes). Name pipelines to run only those.
+stage wrote, with ``images/``, to ``out/<pipeline name>/``; the data itself is
+not copied. ``SHOWCASE[name]`` sets, by stage name, what a gallery run changes
+(as ``-o`` overrides, recorded in the card's ``pipeline.yaml``), so each card
+shows rows that pass their tests on the embedded 135M model; how those seeds
+and settings were chosen: docs/publishing.md. Regenerate with ``synthkit card
+--gallery`` from the repository root (about 10 minutes on 2 idle CPUs).
 
-Showcase settings: a gallery card should show rows that pass their tests, and
-the embedded 135M model rarely writes a program that passes every test of its
-own. ``SHOWCASE[name]`` sets, by stage name, what the gallery run changes in
-that pipeline (as ``-o`` overrides, so the card's ``pipeline.yaml`` records
-them and reruns them). ``scoder`` keeps only exercises whose reference
-solution passes all its tests (``min_pass_rate: 1.0``, SCoder's own rule). The
-embedded model almost never writes one from the stdlib snippets scoder.yaml
-draws: 3 of 256 answers in bench/judge_auroc.py's fixture, and 0 of 51 parsed
-answers on the 6 snippets that did best there (4 answers each at temperature
-0.8, then 8 each at 0.3). So the showcase seeds are 8 one-statement functions
-(synthkit/data/seeds/scoder_showcase.jsonl: square, add, is_even, ...), 4
-answers each at temperature 0.3, where its exercises do pass their tests.
-``quickstart`` needs none: its seeds carry tests and its ``verify_tests`` keeps
-passing answers (see pipelines/quickstart.yaml for how those seeds were chosen).
-
-Limit: a pipeline with ``iterations:`` (training between rounds: gift, rft,
-rft_rd, scoder_iterative) is refused here; the rounds runner sits above this
-layer, and their final rounds' cards look like scoder's.
+Limit: a pipeline with ``iterations:`` (gift, rft, rft_rd, scoder_iterative,
+scoder_full) is refused here: the rounds runner sits above this layer.
 """
 
 from __future__ import annotations

@@ -71,8 +71,8 @@ def prepare(program: Program, limits: dict) -> tuple[dict | None, list[str] | No
         program.tests if isinstance(program.tests, list) else None)
     if cases is not None:
         try:
-            inputs = [_case_text(c, "input") for c in cases]
-            outputs = [_case_text(c, "output") for c in cases]
+            inputs = [_checked_case_field(c, "input") for c in cases]
+            outputs = [_checked_case_field(c, "output") for c in cases]
         except ValueError as e:
             return None, None, error_result(str(e))
         if not cases:
@@ -89,7 +89,9 @@ def prepare(program: Program, limits: dict) -> tuple[dict | None, list[str] | No
     return job, None, None
 
 
-def _case_text(case: Any, field: str) -> str:
+def _checked_case_field(case: Any, field: str) -> str:
+    """One field of an io case as the program sees it; ValueError (the row's error) when malformed.
+    (core.record.conform_row stores any shape leniently; this is the sandbox's strict check.)"""
     if not isinstance(case, dict) or field not in case:
         raise ValueError(f"io test case must be a dict with 'input' and 'output', got {str(case)[:80]!r}")
     value = case[field]
