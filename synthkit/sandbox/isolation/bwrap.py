@@ -32,7 +32,7 @@ import stat
 import subprocess
 import sys
 
-from synthkit.sandbox.isolation.view import _exec_only_loader, _under, masked_files, view_plan
+from synthkit.sandbox.isolation.view import _exec_only_loader, masked_files, view_plan
 
 PROBE_TIMEOUT_S = 20.0
 INODES = 16384  # files and folders a run may make in its two tmpfs folders (root/userns: nr_inodes)
@@ -56,9 +56,6 @@ def command(cfg: dict, argv: list[str]) -> tuple[list[str], list[int]]:
     args, tops = [], [top for top, _ in covers]
     for top, keep in covers:
         args += ["--tmpfs", top] + [a for p in keep for a in ("--ro-bind", p, p)]
-    if workdir != "/tmp":
-        tops.append("/tmp")
-        args += ["--tmpfs", "/tmp"] + [a for p in needed if _under(p, "/tmp") for a in ("--ro-bind", p, p)]
     args += ["--size", size, "--perms", "1777" if setuid else "0700", "--tmpfs", workdir,
              "--size", size, "--perms", "1777", "--tmpfs", "/dev/shm"]
     args += [a for f in masked_files() for a in ("--ro-bind", "/dev/null", f)]

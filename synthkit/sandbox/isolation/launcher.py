@@ -293,8 +293,6 @@ def _become_root() -> None:
 
 def _enter_namespaces(cfg: dict, userns: bool) -> dict:
     needed, covers, workdir = view_plan(cfg["needed"])  # while the paths are still visible
-    if workdir != "/tmp":
-        covers.append(("/tmp", [p for p in needed if _under(p, "/tmp")]))
     if userns:
         _enter_userns(*_userns_ids(cfg))
         uid = 0  # root inside: the mapped host uid

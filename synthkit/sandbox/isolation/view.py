@@ -199,9 +199,12 @@ def view_plan(needed: list[str]) -> tuple[list[str], list[tuple[str, list[str]]]
             and not os.path.islink("/" + e)]
     tops = _minimal(tops + list(HIDDEN) + _closed_ancestors(needed))
     covers = [t for t in tops if os.path.isdir(t) and t != "/"]
+    workdir = "/tmp/.synthkit-run" if any(_under(p, "/tmp") for p in needed) else "/tmp"
+    # /tmp is emptied too: by the working directory's tmpfs, or (when the interpreter lives there) by a cover
+    if workdir != "/tmp":
+        covers.append("/tmp")
     for d in sorted(_package_dirs(), key=len):
-        outer = [c for c in covers if _under(d, c)]
+        outer = [c for c in covers + ["/tmp"] if _under(d, c)]
         if not any(_under(d, c) and not any(_under(d, p) for p in needed) for c in outer) and d not in covers:
             covers.append(d)
-    workdir = "/tmp/.synthkit-run" if any(_under(p, "/tmp") for p in needed) else "/tmp"
     return needed, [(t, [p for p in needed if _under(p, t)]) for t in covers], workdir
