@@ -88,7 +88,8 @@ def test_many_processes_together_stay_inside_the_limit(sb):
             "print([os.waitpid(p, 0)[1] for p in pids])\n")
     r = run1(sb, code, "assert True\n")
     statuses = eval(r.stdout) if r.stdout.startswith("[") else []  # noqa: S307  (our own literal list)
-    assert r.status == "memory" or any(s != 0 for s in statuses), r
+    # the cgroup killed a child (its exit status) or the run; either way they never held 400 MiB at once
+    assert r.status in ("memory", "killed") or any(s != 0 for s in statuses), r
 
 
 def test_no_extended_attribute_survives_into_the_next_run(sb):
