@@ -29,7 +29,7 @@ import sys
 import time
 
 from synthkit.sandbox import wire
-from synthkit.sandbox.inside import confine, harness
+from synthkit.sandbox.inside import cleanup, confine, harness
 
 HARNESS_MODULES = ("ast", "json", "traceback", "_thread", "fcntl", "resource", "types")
 RAW_MEMORY = ("_ctypes", "_cffi_backend")  # loaded here, any program could reach raw memory
@@ -39,9 +39,8 @@ POLL_S = 0.05  # a run's output pipes are drained this often while it runs (not 
 def main(cfg_json: str) -> None:
     os.umask(0o022)
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # PID 1 with no handler: runs cannot signal it
-    global _XATTRS_OFF
     cfg = json.loads(cfg_json)
-    _XATTRS_OFF = "xattrs" in cfg.get("without", ())
+    cleanup.XATTRS_OFF = "xattrs" in cfg.get("without", ())
     for key in ("modules", "sys_path", "needed"):
         cfg.pop(key, None)
     sys.modules["ctypes"] = None  # type: ignore[assignment]  # preloads that try it (numpy) do without
@@ -165,12 +164,12 @@ def run_process(kind: str, job: dict, cfg: dict, stdin_text: str, snapshot: tupl
             out["oom"] = True
     finally:
         if full:
-            clean = _empty(workdir, 0o700, int(uid) if uid is not None else None)
-            clean = _empty("/dev/shm", 0o1777, 0 if uid is not None else None) and clean
+            clean = cleanup.empty(workdir, 0o700, int(uid) if uid is not None else None)
+            clean = cleanup.empty("/dev/shm", 0o1777, 0 if uid is not None else None) and clean
         else:
             if uid is not None:
-                _kill_uid(int(uid))
-            _empty(workdir, None, None, tmpfs=False)
+                cleanup.kill_uid(int(uid))
+            cleanup.empty(workdir, None, None, tmpfs=False)
             try:
                 os.rmdir(workdir)
             except OSError:
@@ -217,7 +216,7 @@ def _supervise(pid: int, fds: list[int], start: float, limits: dict, full: bool,
     if marks is not None:
         marks["reaped"] = time.monotonic()
     if full:
-        _sweep()
+        cleanup.sweep()
     if marks is not None:
         marks["swept"] = time.monotonic()
     for fd in fds:  # writers are gone (full isolation), or we stop at what is there (basic)
@@ -295,42 +294,7 @@ def _kill(pid: int, full: bool) -> None:
             pass
 
 
-def _sweep() -> None:
-    """Kill and reap every other process in this PID namespace (we are its PID 1)."""
-    if os.getpid() != 1:  # never outside our own namespace: kill(-1) would hit the whole machine
-        return
-    try:
-        os.kill(-1, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    while True:
-        try:
-            os.waitpid(-1, 0)
-        except ChildProcessError:
-            return
-
-
-def _kill_uid(uid: int) -> None:
-    """Basic isolation as root: kill every process of the run uid (daemons that
-    left the session too), from a helper that takes that uid: kill(-1) then
-    reaches exactly those."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.setresuid(uid, uid, uid)
-            for _ in range(100):
-                os.kill(-1, signal.SIGKILL)
-        except BaseException:  # ProcessLookupError: none left
-            pass
-        os._exit(0)
-    os.waitpid(pid, 0)
-
-
 _DEVNULL: list[int] = []
-_XATTRS_OFF = False  # bench/sandbox.py only
-_CLEAN: dict[str, tuple] = {}  # path -> _looks() of the directory when last found empty
-# the times every emptied directory gets back: a run could leave bits in them (utime, or when it changed it)
-_TIMES_NS = (time.time_ns() // 10**9 * 10**9,) * 2
 
 
 def _stdin(data: bytes, workdir: str | None) -> int:
@@ -363,89 +327,6 @@ def _devnull() -> int:
     if not _DEVNULL:
         _DEVNULL.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
     return _DEVNULL[0]
-
-
-def _empty(path: str, mode: int | None, owner: int | None, tmpfs: bool = True) -> bool:
-    """Remove what a run left in a directory of ours, symlinks not followed and
-    directories the run locked (mode 000) unlocked first, without recursion (a
-    run may nest thousands deep). Then give the directory back its ``owner``
-    and ``mode`` (when not None) and fixed times. True when it is empty again.
-
-    Most runs leave nothing: a directory whose size (tmpfs counts its entries
-    in it), mode, owner and times are what they were when last found empty is left
-    alone, for the price of one ``lstat`` (``tmpfs`` False: no such shortcut)."""
-    if not _XATTRS_OFF and not _clear_xattrs(path):
-        return False
-    st = os.lstat(path)
-    if tmpfs and _CLEAN.get(path) == _looks(st):
-        return True
-    stack, dirs = [path], []
-    while stack:
-        top = stack.pop()
-        try:
-            entries = list(os.scandir(top))
-        except PermissionError:
-            _unlock(top)
-            entries = list(os.scandir(top))
-        except OSError:
-            continue
-        for entry in entries:
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    _unlock(entry.path)
-                    stack.append(entry.path)
-                    dirs.append(entry.path)
-                else:
-                    try:
-                        os.unlink(entry.path)
-                    except PermissionError:
-                        _unlock(top)
-                        os.unlink(entry.path)
-            except OSError:
-                pass
-    for d in reversed(dirs):
-        try:
-            os.rmdir(d)
-        except OSError:
-            pass
-    try:
-        if os.geteuid() == 0 or os.lstat(path).st_uid == os.geteuid():  # bwrap's may be root's
-            if owner is not None:
-                os.chown(path, owner, owner)
-            if mode is not None:
-                os.chmod(path, mode)
-            os.utime(path, ns=_TIMES_NS, follow_symlinks=False)
-        if os.listdir(path):
-            return False
-        if tmpfs:
-            st = os.lstat(path)
-            _CLEAN[path] = _looks(st)
-        return True
-    except OSError:
-        return False
-
-
-def _looks(st: os.stat_result) -> tuple:
-    """What a run could leave in a directory besides its entries and xattrs."""
-    return st.st_size, st.st_mode, st.st_uid, st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns
-
-
-def _clear_xattrs(path: str) -> bool:
-    """Remove the extended attributes a run set on the folder itself (its files go
-    whole); True when none is left."""
-    try:
-        for name in os.listxattr(path, follow_symlinks=False):
-            os.removexattr(path, name, follow_symlinks=False)
-        return not os.listxattr(path, follow_symlinks=False)
-    except OSError as e:
-        return e.errno in (95, 61)  # EOPNOTSUPP, ENODATA: nothing can be there
-
-
-def _unlock(path: str) -> None:
-    try:
-        os.chmod(path, 0o700)
-    except OSError:
-        pass
 
 
 def _text(b: bytearray) -> str:

@@ -28,7 +28,7 @@ SYSTEM = ("bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "sbin", "tmp",
 PACKAGE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))  # the synthkit package
 # the worker's code, in import order; it gets these as source, never by path
 WORKER_MODULES = ("synthkit.sandbox.wire", "synthkit.sandbox.units", "synthkit.sandbox.inside.confine",
-                  "synthkit.sandbox.inside.harness", "synthkit.sandbox.inside.worker")
+                  "synthkit.sandbox.inside.harness", "synthkit.sandbox.inside.cleanup", "synthkit.sandbox.inside.worker")
 SYSTEM_PACKAGES = ("/usr/lib/python3*/*-packages", "/usr/lib64/python3*/*-packages", "/usr/local/lib/python3*/*-packages",
                    "/usr/lib/python3/dist-packages", "/usr/share/python3*/*-packages")
 MASKED = ("_ctypes*", "_test*", "_xx*", "xx*")  # in lib-dynload: raw memory, or crash helpers
