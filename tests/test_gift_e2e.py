@@ -18,11 +18,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from helpers.json_server import JsonServer
 
 from synthkit.core.pipeline import Pipeline
 from synthkit.prompts.gift import CODE_COMPLETION
@@ -55,43 +54,20 @@ def token_logprobs(text: str) -> dict:
             "token_logprobs": [None] + [-0.1 - (_h("lp", m.group()) % 1000) / 400 for m in toks[1:]]}
 
 
-class Stub:
+class Stub(JsonServer):
     """An OpenAI-compatible server on 127.0.0.1 playing the description-dependent model."""
 
     echo_logprobs = True   # False: a server without prompt logprobs (``transformers serve``)
 
-    def __enter__(self) -> str:
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                prompt, n, seed = body.get("prompt", ""), body.get("n", 1), body.get("seed") or 0
-                if body.get("echo"):
-                    choices = [{"index": 0, "text": prompt, "finish_reason": "length",
-                                "logprobs": token_logprobs(prompt) if stub.echo_logprobs else None}]
-                else:
-                    choices = [{"index": i, "text": answer(prompt, seed, i), "finish_reason": "stop"}
-                               for i in range(n)]
-                data = json.dumps({"choices": choices, "usage": {"completion_tokens": 20 * len(choices),
-                                                                 "prompt_tokens": len(prompt.split())}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+    def respond(self, path: str, body: dict) -> dict:
+        prompt, n, seed = body.get("prompt", ""), body.get("n", 1), body.get("seed") or 0
+        if body.get("echo"):
+            choices = [{"index": 0, "text": prompt, "finish_reason": "length",
+                        "logprobs": token_logprobs(prompt) if self.echo_logprobs else None}]
+        else:
+            choices = [{"index": i, "text": answer(prompt, seed, i), "finish_reason": "stop"} for i in range(n)]
+        return {"choices": choices, "usage": {"completion_tokens": 20 * len(choices),
+                                              "prompt_tokens": len(prompt.split())}}
 
 
 def tasks_file(tmp_path: Path) -> Path:

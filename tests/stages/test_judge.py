@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers.json_server import JsonServer
 
 from synthkit.core import rundir
 from synthkit.core.pipeline import Pipeline
@@ -158,35 +159,11 @@ def test_completion_style_parses_the_continuation(tmp_path):
     assert kept[0]["scores"]["judge"] == pytest.approx(7.2)
 
 
-class _NoLogprobsServer:
+class _NoLogprobsServer(JsonServer):
     """A minimal OpenAI-compatible server on 127.0.0.1 that answers without logprobs."""
 
-    def __enter__(self):
-        import json
-        import threading
-        from http.server import BaseHTTPRequestHandler, HTTPServer
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                self.rfile.read(int(self.headers["Content-Length"]))
-                body = json.dumps({"choices": [{"index": 0, "text": "5", "finish_reason": "length"}],
-                                   "usage": {"completion_tokens": 1}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+    def respond(self, path: str, body: dict) -> dict:
+        return {"choices": [{"index": 0, "text": "5", "finish_reason": "length"}], "usage": {"completion_tokens": 1}}
 
 
 def test_expected_scoring_fails_at_validate_when_the_server_returns_no_logprobs(tmp_path):
