@@ -245,8 +245,7 @@ def _inodes(paths: tuple) -> int:
 
 
 def _cgroup_kills(fd: int) -> int:
-    """The ``oom_kill`` count of the worker's memory cgroup (``cgroup.oom_kills``; the worker
-    has no synthkit module but its own, so the few lines are here)."""
+    """The ``oom_kill`` count in the worker's memory cgroup's events file (``isolation.cgroup.events_fd``)."""
     try:
         text = os.pread(fd, 4096, 0)
     except OSError:

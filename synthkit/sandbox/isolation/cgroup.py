@@ -17,7 +17,8 @@ no cgroup can be made; the sandbox then bounds memory with rlimits and
 from __future__ import annotations
 
 import os
-import re
+
+from synthkit.sandbox.isolation.view import _read
 
 ROOT = "/sys/fs/cgroup"
 
@@ -67,7 +68,7 @@ class Cgroup:
                 os.write(self.fds["memory.memsw.limit_in_bytes"], value)
 
     def events_fd(self) -> int:
-        """A read-only descriptor whose ``oom_kill N`` line counts the kills (see ``oom_kills``)."""
+        """A read-only descriptor whose ``oom_kill N`` line counts the kills (the worker reads it after each run)."""
         return self.fds["memory.events" if self.version == 2 else "memory.oom_control"]
 
     def remove(self) -> None:
@@ -78,15 +79,6 @@ class Cgroup:
         except OSError:
             pass
         os.close(self.parent_fd)
-
-
-def oom_kills(fd: int) -> int:
-    """The ``oom_kill`` count in a memory.events / memory.oom_control descriptor (0 if absent)."""
-    try:
-        found = re.search(rb"^oom_kill (\d+)", os.pread(fd, 4096, 0), re.M)
-    except OSError:
-        return 0
-    return int(found.group(1)) if found else 0
 
 
 def open_cgroup() -> Cgroup:
@@ -120,11 +112,3 @@ def _sweep(parent: str) -> None:
 
 def _alive(pid: str) -> bool:
     return pid.isdigit() and os.path.exists(f"/proc/{pid}")
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
