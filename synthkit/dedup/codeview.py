@@ -24,10 +24,12 @@ import re
 
 import numpy as np
 
+from synthkit.dedup.bindings import MARK, BindingTable, mark_parameters
 from synthkit.dedup.normalize import SEP
 from synthkit.dedup.shingles import PolyHasher, Shingles, fmix64
 
 OTHER, NAME, WORD, ATTR = 0, 1, 2, 3
+FOREIGN = 4  # third low bit of a concrete token: a free name, or an attribute of no object the row owns
 PLACEHOLDER = "ID"
 # Names that stay in the abstract view: keywords, exception classes and the builtins that
 # are called, not named (a parameter called ``object``, ``input`` or ``type`` is a name).
@@ -43,15 +45,16 @@ _STRING = (r'[rRbBuUfF]{0,2}(?:"""' + _NO_NUL + r'*?"""|\'\'\'' + _NO_NUL + r'*?
            r'|"(?:[^"\\\n\x00]|\\[^\x00])*"|\'(?:[^\'\\\n\x00]|\\[^\x00])*\')')
 # the lookahead lets the engine skip, in C, every position that cannot start a match (2x faster)
 _SCAN = re.compile(r"(?=[#\"'\\rRbBuUfF])(?:(?P<comment>#[^\n\x00]*)|(?P<str>" + _STRING + r")|(?P<cont>\\\n))")
-_TOKEN = re.compile(r"\w+|\*\*=?|//=?|->|:=|[-+*/%@&|^<>=!]=|<<=?|>>=?|\S")
+_TOKEN = re.compile(r"\x03?\w+|\*\*=?|//=?|->|:=|[-+*/%@&|^<>=!]=|<<=?|>>=?|\S")
 _MARKS = re.compile(r"[\x02\x04\x05]")
 _ESCAPE = re.compile(r"\\[ntr]?")
 _ADJACENT = re.compile(r"\x05\s*[\x02\x04]")  # "a" "b" is the literal "ab", as ast.unparse writes it
 _WORD_SALT = np.uint64(0x5BD1E9955BD1E995)
+_ATTR_SALT = np.uint64(0x2545F4914F6CDD1D)
 _NAME_START = np.zeros(129, dtype=bool)  # index 128 stands for every non-ASCII first character
 _NAME_START[[ord(c) for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"]] = True
 _NAME_START[128] = True
-_KIND_MASK = np.uint64(3)
+_LOW_BITS = np.uint64(7)  # kind and FOREIGN
 _ROW_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -70,10 +73,21 @@ def _scan(m: re.Match) -> str:
 
 
 def code_batch(rows: list[str]) -> str:
-    """The rows' code token streams, joined by ``SEP`` (tokens separated by spaces)."""
+    """The rows' code token streams, joined by ``SEP`` (tokens separated by spaces); a
+    parameter's name carries ``MARK`` in front (``take_marks`` removes it)."""
     joined = SEP.join(r.replace(SEP, " ") if SEP in r else r for r in rows)
-    text = _ADJACENT.sub(" ", _SCAN.sub(_scan, joined)).replace("(", " ").replace(")", " ")
+    if MARK in joined:
+        joined = joined.replace(MARK, " ")
+    text = mark_parameters(_ADJACENT.sub(" ", _SCAN.sub(_scan, joined))).replace("(", " ").replace(")", " ")
     return " ".join(_TOKEN.findall(text))
+
+
+def take_marks(sh: Shingles) -> np.ndarray:
+    """Which tokens of a ``code_batch`` stream carry ``MARK``; moves their start past it (once:
+    a second call finds it moved), so a token hashes the same with or without."""
+    mark = ord(MARK)
+    sh.tok_start[sh.codepoints[sh.tok_start] == mark] += 1
+    return (sh.tok_start > 0) & (sh.codepoints[np.maximum(sh.tok_start - 1, 0)] == mark)
 
 
 _KEEP_BIT, _ATTR_BIT, _SELF_BIT, _FIXED_BIT = 1, 2, 4, 8
@@ -95,6 +109,7 @@ class ViewHasher:
         self.flags = np.array([flags[k] for k in sorted(flags)] + [0], dtype=np.uint8)
         self.dot = np.uint64(poly.hash_text("."))
         self.placeholder = np.uint64(poly.hash_text(PLACEHOLDER))
+        self.bindings = BindingTable(poly)
 
     def _flags(self, tok: np.ndarray) -> np.ndarray:
         """Each token's flags (0 for an ordinary token): one search in the sorted table."""
@@ -102,9 +117,9 @@ class ViewHasher:
         hit = self.keys[np.minimum(at, self.keys.size - 1)] == tok
         return self.flags[np.where(hit, at, self.keys.size)]
 
-    def views(self, sh: Shingles, tok: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def views(self, sh: Shingles, tok: np.ndarray, marked: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(abstract token hashes, the same with every string word as written, concrete
-        tokens with kinds)`` of a ``code_batch`` stream."""
+        tokens with kinds)`` of a ``code_batch`` stream; ``marked``: ``take_marks``."""
         first = sh.codepoints[sh.tok_start]
         opens = (first == 2) | (first == 4)
         is_word = (np.cumsum(opens) - np.cumsum(first == 5) > 0) & ~opens  # between the markers
@@ -126,13 +141,29 @@ class ViewHasher:
         abstract[renamable] = self.placeholder
         abstract[is_word] ^= _WORD_SALT  # a word of a string is not the code token it spells
         literal = abstract.copy()
+        key = fmix64(base ^ (row * _ROW_MIX))  # a token's spelling within its row
         if is_word.any():  # a word in a string that spells an identifier of its row
-            key = fmix64(base ^ (row * _ROW_MIX))
             abstract[is_word & np.isin(key, key[renamable])] = self.placeholder
         fixed = (flags & _FIXED_BIT) > 0  # keywords, self, cls, builtin classes: never renamed
         kind = np.where(is_name & ~fixed, np.where(after_dot, ATTR, NAME), np.where(is_word, WORD, OTHER))
-        kind = kind.astype(np.uint64)
-        return abstract, literal, (base & ~_KIND_MASK) | kind
+        binding = self.bindings.bound(tok, is_name & ~after_dot, same_row, marked)
+        foreign = self._foreign(kind, key, binding, on_self, after_dot, same_row)
+        kind = kind.astype(np.uint64) | np.where(foreign, np.uint64(FOREIGN), np.uint64(0))
+        return abstract, literal, (base & ~_LOW_BITS) | kind
+
+    @staticmethod
+    def _foreign(kind: np.ndarray, key: np.ndarray, binding: np.ndarray, on_self: np.ndarray,
+                 after_dot: np.ndarray, same_row: np.ndarray) -> np.ndarray:
+        """The names the row does not bind (no ``binding`` occurrence in the row) and the
+        attributes it reads on nothing it owns: at no occurrence on ``self``/``cls`` or on
+        a name it binds (``x.attr``, not ``x.y.attr``)."""
+        name, attr = kind == NAME, kind == ATTR
+        bound = np.isin(key, key[binding])
+        owner = np.zeros(kind.size, dtype=bool)  # the object before the dot: self, cls, a bound name
+        owner[2:] = (on_self[2:] | (bound[:-2] & name[:-2] & ~after_dot[:-2])) & after_dot[2:] & same_row[1:-1]
+        attr_key = key ^ _ATTR_SALT
+        owned = np.isin(attr_key, attr_key[attr & owner])
+        return (name & ~bound) | (attr & ~owned)
 
     @staticmethod
     def _dunders(sh: Shingles, is_name: np.ndarray) -> np.ndarray:

@@ -8,7 +8,8 @@ minimising ``fp_weight * FP + fn_weight * FN`` for ``P(s) = 1 - (1 - s**r)**b``
 
 ``equal_key_runs`` groups rows by key in ``parts`` partitions (peak memory about
 ``16 bytes * rows / parts`` a band). ``run_edges`` turns each group into a star from
-its lowest row, plus optionally a chain through consecutive members.
+its lowest row; for verified pairs, every pair of a small group, or a star plus a chain
+through consecutive members of a large one.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 _GRID = 801  # Simpson points per integral; error ~1e-9, far below the gaps between choices
 _KEY_MUL = np.uint64(0x9E3779B97F4A7C15)
+ALL_PAIRS = 64  # verified runs up to this many rows link every pair (at most 2,016 checks a run)
 
 
 def _simpson(y: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -99,7 +101,11 @@ def equal_key_runs(read_keys: Callable[[int, int], np.ndarray], n: int, active: 
 
 
 def run_edges(rows: np.ndarray, keys: np.ndarray, chain: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Edges ``(u, v)`` linking the rows of each run of equal keys (``u < v``)."""
+    """Edges ``(u, v)`` linking the rows of each run of equal keys (``u < v``): a star from
+    the run's first row. With ``chain`` (the edges are verified, and one turned down must
+    not cut a run apart): every pair of a run of up to ``ALL_PAIRS`` rows (a renamed copy
+    is checked against its original even when the run also holds the original's twins),
+    the star plus consecutive links in a longer one. Pairs come ordered by ``v``."""
     if rows.size < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     new = np.empty(rows.size, dtype=bool)
@@ -109,9 +115,21 @@ def run_edges(rows: np.ndarray, keys: np.ndarray, chain: bool = False) -> tuple[
     member = ~new
     u, v = head[member], rows[member]
     if chain:
-        follow = member[1:]
+        starts = np.flatnonzero(new)
+        size = np.diff(np.append(starts, rows.size))
+        small = (size > 2) & (size <= ALL_PAIRS)
+        follow = member[1:] & ~small[np.cumsum(new) - 1][1:]  # consecutive links of the long runs
         prev_u, prev_v = rows[:-1][follow], rows[1:][follow]
         not_star = prev_u != head[1:][follow]  # the first link of a chain is already a star edge
-        u = np.concatenate((u, prev_u[not_star]))
-        v = np.concatenate((v, prev_v[not_star]))
-    return u.astype(np.int64), v.astype(np.int64)
+        extra_u, extra_v = [prev_u[not_star]], [prev_v[not_star]]
+        for k in np.unique(size[small]).tolist():  # every pair (i, j), 0 < i < j, of the runs of k rows
+            at = starts[small & (size == k)][:, None]
+            i, j = np.triu_indices(k, 1)
+            keep = i > 0  # pairs with the head are star edges already
+            extra_u.append(rows[at + i[keep]].ravel())
+            extra_v.append(rows[at + j[keep]].ravel())
+        u = np.concatenate((u, *extra_u))
+        v = np.concatenate((v, *extra_v))
+    lo, hi = np.minimum(u, v), np.maximum(u, v)
+    order = np.lexsort((lo, hi))
+    return lo[order].astype(np.int64), hi[order].astype(np.int64)

@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from synthkit.dedup.codeview import ViewHasher, code_batch
+from synthkit.dedup.codeview import ViewHasher, code_batch, take_marks
 from synthkit.dedup.normalize import NORMALIZE, code_rows, normalize_batch
 from synthkit.dedup.shingles import PolyHasher, Shingles, fmix32, sha1_hash32, shingle_batch
 
@@ -123,12 +123,13 @@ class MinHasher:
         """``(exact-duplicate key per row, [poly hash per shingle] per view, concrete code tokens
         or None)``. A text part has one view; a code part two (its abstract views, see
         ``codeview``), and its key is the hash of its concrete tokens."""
-        tok = self.poly.token_hashes(sh)
         if not code:
+            tok = self.poly.token_hashes(sh)
             return self.poly.row_hashes(sh, tok), [self.poly.hash_shingles(sh, tok)], None
         if self._views is None:
             self._views = ViewHasher(self.poly)
-        abstract, literal, concrete = self._views.views(sh, tok)
+        marked = take_marks(sh)
+        abstract, literal, concrete = self._views.views(sh, self.poly.token_hashes(sh), marked)
         shingles = [self.poly.hash_shingles(sh, abstract), self.poly.hash_shingles(sh, literal)]
         return self.poly.row_hashes(sh, concrete), shingles, concrete
 

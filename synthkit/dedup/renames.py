@@ -24,7 +24,7 @@ from collections import Counter
 
 import numpy as np
 
-from synthkit.dedup.codeview import ATTR, NAME, OTHER, WORD
+from synthkit.dedup.codeview import ATTR, FOREIGN, NAME, OTHER, WORD
 
 log = logging.getLogger(__name__)
 
@@ -136,15 +136,22 @@ def _pure_renaming(a: list[int], b: list[int]) -> dict[int, int] | None:
     return mapping if apply_renaming(a, mapping) == apply_renaming(b, mapping, False) else None
 
 
+def _split_foreign(tok: np.ndarray | list[int]) -> tuple[list[int], set[int]]:
+    """The tokens without their ``FOREIGN`` bit, and the set of those that had it."""
+    tok = tok.tolist() if isinstance(tok, np.ndarray) else list(tok)
+    foreign = {t ^ FOREIGN for t in tok if t & FOREIGN}
+    return ([t & ~FOREIGN for t in tok] if foreign else tok), foreign
+
+
 def renamed_similarity(a: np.ndarray | list[int], b: np.ndarray | list[int]) -> float:
     """See the module doc. Symmetric up to alignment ties."""
-    a = a.tolist() if isinstance(a, np.ndarray) else list(a)
-    b = b.tolist() if isinstance(b, np.ndarray) else list(b)
+    a, foreign_a = _split_foreign(a)
+    b, foreign_b = _split_foreign(b)
     if not a or not b:
         return float(len(a) == len(b))
     pure = _pure_renaming(a, b)
     if pure is not None:  # the common case: same tokens but for the renamed ones
-        return _evidence_factor(a, b, pure)
+        return _evidence_factor(a, b, pure) * _owned(pure, foreign_a, foreign_b)
     n = min(NGRAM, len(a), len(b))
     xa, xb = _names_abstracted(a), _names_abstracted(b)
     wa, wb = _windows(xa, n), _windows(xb, n)
@@ -152,8 +159,17 @@ def renamed_similarity(a: np.ndarray | list[int], b: np.ndarray | list[int]) -> 
         return 0.0  # names aside, too little in common: no renaming can fix that
     mapping = infer_renaming(a, b, _align(xa, xb, wa, wb, n))
     # a string of b that still spells an old name (a message the rename missed) counts as renamed too
+    if not _owned(mapping, foreign_a, foreign_b):
+        return 0.0
     jac = _jaccard(set(_windows(apply_renaming(a, mapping), n)), set(_windows(apply_renaming(b, mapping, False), n)))
     return jac * _evidence_factor(a, b, mapping)
+
+
+def _owned(mapping: dict[int, int], foreign_a: set[int], foreign_b: set[int]) -> bool:
+    """False when the renaming changes a name free in both rows (a global, a builtin, a
+    module) or an attribute of nothing either row owns: then the rows call or read
+    different things, which no renaming of their own names explains (twins, not copies)."""
+    return not any(x in foreign_a and y in foreign_b for x, y in mapping.items())
 
 
 def _evidence_factor(a: list[int], b: list[int], mapping: dict[int, int]) -> float:

@@ -90,3 +90,20 @@ def test_union_find_matches_reference(tmp_path, on_disk):
     assert np.array_equal(roots, want)                      # root = lowest index of the component
     assert merges == n - np.unique(want).size
     assert np.array_equal(uf.find(np.array([0, n - 1])), want[[0, n - 1]])
+
+
+def test_run_edges_every_pair_of_a_small_verified_run_and_star_plus_chain_beyond():
+    """Verified edges: a run of up to ALL_PAIRS rows links every pair (a copy is checked against
+    its original even when the run's first rows are twins that verification turns down)."""
+    from synthkit.dedup.lsh import ALL_PAIRS
+
+    rows = np.array([4, 8, 9, 12, 20, 1, 2])
+    keys = np.array([7, 7, 7, 7, 7, 9, 9], dtype=np.uint64)
+    u, v = run_edges(rows, keys, chain=True)
+    pairs = list(zip(u.tolist(), v.tolist()))
+    assert sorted(pairs) == sorted([(a, b) for a in (4, 8, 9, 12, 20) for b in (4, 8, 9, 12, 20) if a < b] + [(1, 2)])
+    assert [b for _, b in pairs] == sorted(b for _, b in pairs)   # ordered by the later row
+    big = np.arange(ALL_PAIRS + 1)
+    u, v = run_edges(big, np.zeros(big.size, np.uint64), chain=True)
+    assert len(u) == 2 * ALL_PAIRS - 1   # star and chain: no quadratic blow-up
+    assert set(zip(u.tolist(), v.tolist())) >= {(0, ALL_PAIRS), (ALL_PAIRS - 1, ALL_PAIRS)}
