@@ -38,19 +38,23 @@ MARK = "\x03"
 # ``def name(params)``, one level of parentheses inside (a default's call); "def" is a
 # literal prefix, which the engine scans for in C.
 _DEF = re.compile(r"def(\s+\w+\s*(?:\[[^\]\n]*\]\s*)?\()([^()]*(?:\([^()]*\)[^()]*)*)\)")
-_PARAM = re.compile(r"(?:^|(?<=,))(\s*\**\s*)(?=[^\W\d])")  # a parameter's name (not its default)
+_SLIDE = re.compile(MARK + r"([\s*]+)")  # a mark slides past the spaces and stars before a name
+_STRAY = re.compile(MARK + r"(?![^\W\d])")  # a mark before no name (``, 2`` in a default) goes
 _ASSIGN = ("=", ":=", "+=", "-=", "*=", "/=", "//=", "%=", "@=", "&=", "|=", "^=", "<<=", ">>=", "**=")
 _BINDERS = ("for", "as", "import", "global", "nonlocal", "class", "def", "lambda")
 _CHAIN = 4  # names in an ``a, b, c, d =`` (or ``for a, b, c, d``) list seen, at most
 
 
 def _marked(m: re.Match) -> str:
-    return "def" + m.group(1) + _PARAM.sub(r"\1" + MARK, m.group(2)) + ")"
+    return "def" + m.group(1) + MARK + m.group(2).replace(",", "," + MARK) + ")"
 
 
 def mark_parameters(text: str) -> str:
-    """``text`` with ``MARK`` before the name of every parameter of every ``def``."""
-    return _DEF.sub(_marked, text) if "def" in text else text
+    """``text`` with ``MARK`` before the name of every parameter of every ``def`` (and
+    before the names after a comma inside a default)."""
+    if "def" not in text:
+        return text
+    return _STRAY.sub("", _SLIDE.sub(r"\1" + MARK, _DEF.sub(_marked, text)))
 
 
 class BindingTable:

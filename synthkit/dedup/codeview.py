@@ -50,7 +50,6 @@ _MARKS = re.compile(r"[\x02\x04\x05]")
 _ESCAPE = re.compile(r"\\[ntr]?")
 _ADJACENT = re.compile(r"\x05\s*[\x02\x04]")  # "a" "b" is the literal "ab", as ast.unparse writes it
 _WORD_SALT = np.uint64(0x5BD1E9955BD1E995)
-_ATTR_SALT = np.uint64(0x2545F4914F6CDD1D)
 _NAME_START = np.zeros(129, dtype=bool)  # index 128 stands for every non-ASCII first character
 _NAME_START[[ord(c) for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"]] = True
 _NAME_START[128] = True
@@ -158,12 +157,16 @@ class ViewHasher:
         attributes it reads on nothing it owns: at no occurrence on ``self``/``cls`` or on
         a name it binds (``x.attr``, not ``x.y.attr``)."""
         name, attr = kind == NAME, kind == ATTR
-        bound = np.isin(key, key[binding])
+        out = np.zeros(kind.size, dtype=bool)
+        bound = np.zeros(kind.size, dtype=bool)
+        at = np.flatnonzero(name)
+        bound[at] = np.isin(key[at], key[binding & name])
+        out[at] = ~bound[at]
         owner = np.zeros(kind.size, dtype=bool)  # the object before the dot: self, cls, a bound name
-        owner[2:] = (on_self[2:] | (bound[:-2] & name[:-2] & ~after_dot[:-2])) & after_dot[2:] & same_row[1:-1]
-        attr_key = key ^ _ATTR_SALT
-        owned = np.isin(attr_key, attr_key[attr & owner])
-        return (name & ~bound) | (attr & ~owned)
+        owner[2:] = (on_self[2:] | (bound[:-2] & ~after_dot[:-2])) & after_dot[2:] & same_row[1:-1]
+        at = np.flatnonzero(attr)
+        out[at] = ~np.isin(key[at], key[attr & owner])
+        return out
 
     @staticmethod
     def _dunders(sh: Shingles, is_name: np.ndarray) -> np.ndarray:

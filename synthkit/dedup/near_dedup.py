@@ -21,7 +21,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -201,13 +201,15 @@ def _lsh_pass(store: SignatureStore, uf: UnionFind, active: np.ndarray, parts: i
                 pair = u.astype(np.uint64) * np.uint64(store.n) + v.astype(np.uint64)
                 new = ~np.isin(pair, rejected, assume_unique=False)
                 u, v, pair = u[new], v[new], pair[new]
-            counts["candidate_pairs"] += int(u.size)
             if sets is not None and u.size:
-                ok = _verify(u, v, sets, settings.threshold, settings.verify)
+                ok, checked = _verify(u, v, uf, sets, settings.threshold, settings.verify)
+                counts["candidate_pairs"] += int(checked.sum())
                 counts["verified_pairs"] += int(ok.sum())
-                counts["rejected_pairs"] += int((~ok).sum())
-                rejected = np.union1d(rejected, pair[~ok])
+                counts["rejected_pairs"] += int((checked & ~ok).sum())
+                rejected = np.union1d(rejected, pair[checked & ~ok])
                 u, v = u[ok], v[ok]
+            else:
+                counts["candidate_pairs"] += int(u.size)
             uf.union(u, v)
     return counts
 
@@ -220,16 +222,37 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return inter / (a.size + b.size - inter)
 
 
-def _verify(u: np.ndarray, v: np.ndarray, sets: tuple[np.ndarray, np.ndarray], threshold: float,
-            verify_text: bool) -> np.ndarray:
+def _verify(u: np.ndarray, v: np.ndarray, uf: UnionFind, sets: tuple[np.ndarray, np.ndarray], threshold: float,
+            verify_text: bool) -> tuple[np.ndarray, np.ndarray]:
     values, off = sets
+    return verify_in_order(u, v, uf.find(u), uf.find(v), lambda x, y: pair_verdict(
+        np.asarray(values[off[x]:off[x + 1]]), np.asarray(values[off[y]:off[y + 1]]), threshold, verify_text))
+
+
+def verify_in_order(u: np.ndarray, v: np.ndarray, root_u: np.ndarray, root_v: np.ndarray,
+                    check: Callable[[int, int], bool]) -> tuple[np.ndarray, np.ndarray]:
+    """``(merge, checked)`` per pair ``(u[i], v[i])``, whose rows' clusters are ``root_u[i]``,
+    ``root_v[i]``, in order: a pair that earlier pairs of the batch already joined is not
+    checked (a small run brings every pair, see ``lsh.run_edges``). One ``check`` per
+    pair checked, not per shingle; pairs are few compared with rows."""
     ok = np.zeros(u.size, dtype=bool)
-    # One check per candidate pair (not per shingle); pairs surviving the
-    # same-cluster filter are few compared with rows.
-    for i, (x, y) in enumerate(zip(u.tolist(), v.tolist())):
-        ok[i] = pair_verdict(np.asarray(values[off[x]:off[x + 1]]), np.asarray(values[off[y]:off[y + 1]]),
-                             threshold, verify_text)
-    return ok
+    checked = np.zeros(u.size, dtype=bool)
+    joined: dict[int, int] = {}  # this batch's merges, over the roots it started from
+
+    def root(x: int) -> int:
+        while x in joined:
+            x = joined[x]
+        return x
+
+    for i, (x, y, rx, ry) in enumerate(zip(u.tolist(), v.tolist(), root_u.tolist(), root_v.tolist())):
+        rx, ry = root(rx), root(ry)
+        if rx == ry:
+            continue
+        checked[i] = True
+        if check(x, y):
+            ok[i] = True
+            joined[max(rx, ry)] = min(rx, ry)
+    return ok, checked
 
 
 def _representatives(uf: UnionFind, store: SignatureStore, keep: str, bands: int, rows: int,

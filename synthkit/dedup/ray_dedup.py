@@ -33,6 +33,7 @@ from synthkit.dedup.near_dedup import (
     _parts,
     _representatives,
     sign_job,
+    verify_in_order,
 )
 from synthkit.dedup.normalize import column_texts
 from synthkit.dedup.renames import pair_verdict
@@ -155,8 +156,8 @@ def _bucket_edges(batch: dict[str, np.ndarray], job: SignJob, threshold: float) 
     u, v = run_edges(pos, np.cumsum(new), chain=job.keep_sets)
     if job.keep_sets and u.size:
         sets = dict(zip(pos.tolist(), batch["sets"][order]))
-        ok = np.array([pair_verdict(np.asarray(sets[a]), np.asarray(sets[b]), threshold, job.verify_text)
-                       for a, b in zip(u.tolist(), v.tolist())], dtype=bool)
+        ok, _ = verify_in_order(u, v, u, v, lambda a, b: pair_verdict(np.asarray(sets[a]), np.asarray(sets[b]),
+                                                                      threshold, job.verify_text))
         u, v = u[ok], v[ok]
     if u.size:
         pairs = np.unique(np.stack([u, v], axis=1), axis=0)  # one edge per pair, whatever the bands

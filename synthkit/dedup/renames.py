@@ -136,11 +136,14 @@ def _pure_renaming(a: list[int], b: list[int]) -> dict[int, int] | None:
     return mapping if apply_renaming(a, mapping) == apply_renaming(b, mapping, False) else None
 
 
+_FOREIGN = np.uint64(FOREIGN)
+
+
 def _split_foreign(tok: np.ndarray | list[int]) -> tuple[list[int], set[int]]:
     """The tokens without their ``FOREIGN`` bit, and the set of those that had it."""
-    tok = tok.tolist() if isinstance(tok, np.ndarray) else list(tok)
-    foreign = {t ^ FOREIGN for t in tok if t & FOREIGN}
-    return ([t & ~FOREIGN for t in tok] if foreign else tok), foreign
+    tok = np.asarray(tok, dtype=np.uint64)
+    flagged = (tok & _FOREIGN) > 0
+    return (tok & ~_FOREIGN).tolist(), set((tok[flagged] ^ _FOREIGN).tolist())
 
 
 def renamed_similarity(a: np.ndarray | list[int], b: np.ndarray | list[int]) -> float:
