@@ -20,10 +20,11 @@ Two steps, both over a whole batch at once:
   ``nonlocal``, ``class``, ``def``, ``lambda``, with the names after it in a list.
 
 Limits (a regex and token rules, not a parser; rows need not parse): a keyword
-argument's name, a call argument before one (``f(a, b=1)``), a default's names
-inside a parameter list, and words of a docstring that a binding regex reads as code
-can count as bound; a target behind a subscript or a star (``a, *rest =``) can count
-as free. Neither kind of miss merges rows that the rest of the check would not.
+argument's name, a call argument before one (``f(a, b=1)``) and the names after a
+comma inside a parameter's default count as bound (the check then lets their renaming
+pass, as it did before this rule); a target behind a subscript or a star
+(``a, *rest =``), a list of more than ``_CHAIN`` targets, and a ``def`` header with
+parentheses nested twice count as free (a copy that renames such a name is missed).
 """
 
 from __future__ import annotations

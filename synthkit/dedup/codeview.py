@@ -3,12 +3,15 @@ r"""The code view of a batch, for dedup: one token stream, two sets of token has
 ``code_batch(rows)`` turns Python rows into the ``SEP``-joined token string that
 :func:`shingles.shingle_batch` cuts (one regex pass over the batch): comments,
 continuations and parentheses dropped; a string literal becomes a start marker
-(``\x02``, ``\x04`` for bytes), its words, and an end marker ``\x05``.
+(``\x02``, ``\x04`` for bytes), its words, and an end marker ``\x05``; a parameter's
+name carries ``bindings.MARK``, which ``take_marks`` reads off before hashing.
 
-``ViewHasher.views(sh, tok)`` reads that stream, vectorised, into:
+``ViewHasher.views(sh, tok, marked)`` reads that stream, vectorised, into:
 
 - **concrete**: every token by value with a 2-bit kind (``NAME``, ``ATTR``, ``WORD``,
-  ``OTHER``); what a candidate pair is verified on (:mod:`synthkit.dedup.renames`).
+  ``OTHER``) and a ``FOREIGN`` bit (a name the row does not bind, an attribute of
+  nothing it owns: :mod:`synthkit.dedup.bindings`); what a candidate pair is verified
+  on (:mod:`synthkit.dedup.renames`).
 - **abstract** (what LSH shingles): renameable identifiers become one placeholder, in
   two flavours (string words that spell a name abstracted too, or kept as written).
 

@@ -6,13 +6,18 @@
 1. Align the streams with every name abstracted (position by position, else by
    unique ``NGRAM`` anchors, else ``difflib``).
 2. Infer ONE one-to-one renaming from the aligned name pairs (most votes first).
+   A renaming that changes a name free in both rows (a global, a builtin, a module)
+   or an attribute of nothing either row owns scores 0: the rows call or read
+   different things (``read``/``write`` twins), which renaming a row's own names
+   (bound names, attributes of ``self`` or of a bound name) never does.
 3. Apply it to the first row's names and string words (and to old names left in
    the second row's strings).
 4. Score: Jaccard of the ``NGRAM``-token shingle sets, scaled down when the renaming
    explains more than the rows share verbatim (floor ``MIN_SHARED``).
 
 Pairs below ``PREFILTER`` on the abstract shingles score 0 without alignment.
-Limit: a renamed copy cannot be told from a real twin one renaming apart.
+Limit: a renamed copy cannot be told from a real twin one renaming of its own names
+apart (``second``/``minute`` reading ``self._second``/``self._minute``).
 Cost: ~0.1 ms for two 100-token functions (candidate pairs only).
 """
 
