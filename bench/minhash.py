@@ -37,7 +37,8 @@ copies differing only in case and spacing, shuffled. Prints, in one run:
    left out, shares less than half its word 5-grams with the row kept
    instead). Then signatures alone, the whole stage on a ``datasets.Dataset``,
    and the recall under other disguises (every name renamed, a find-and-replace
-   of one word, ``ast.unparse``, comments everywhere) on the tests' corpus.
+   of one word, attributes of anything or free names among those renamed,
+   ``ast.unparse``, comments everywhere) on the tests' corpus.
    ``--only-renames`` runs this section alone (its code:
    ``bench/minhash_renames.py``).
 

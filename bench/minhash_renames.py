@@ -120,6 +120,10 @@ def disguises_section(n_copies: int, workdir: Path) -> None:
 
     kinds = {"every bound name renamed (tests/helpers/corpus.rename_identifiers)": rename_identifiers,
              "find-and-replace of one word of the names": find_replace,
+             "bench/renames copy, attributes of anything (not only self's) among the names it may rename":
+                 lambda f, s: renames.realistic_rename(f, s, renames.attribute_candidates),
+             "bench/renames copy, free names (globals, modules, helpers it calls) among the names it may rename":
+                 lambda f, s: renames.realistic_rename(f, s, renames.free_name_candidates),
              "bench/renames copy, then ast.unparse": then(renames.realistic_rename, lambda c, s: reformat(c)),
              "bench/renames copy, then a comment on every line": then(renames.realistic_rename, add_comments)}
     print(f"\n   other disguises, {n_copies} copies each among {len(funcs)} functions (tests' corpus), normalize=auto:")

@@ -20,6 +20,7 @@ Nothing here executes the code it handles.
 from __future__ import annotations
 
 import ast
+import builtins
 import io
 import random
 import re
@@ -99,6 +100,24 @@ def candidates(code: str) -> list[tuple[str, bool]]:
     return list(dict.fromkeys(n for n in names if n[0] != "_" and not n[0].startswith("__")))
 
 
+def attribute_candidates(code: str) -> list[tuple[str, bool]]:
+    """``candidates`` plus every attribute read on anything (``self.conn.timeout``,
+    ``os.path``): a rename of an attribute across a code base."""
+    attrs = [(n.attr, True) for n in ast.walk(ast.parse(code))
+             if isinstance(n, ast.Attribute) and not n.attr.startswith("_")]
+    return list(dict.fromkeys(candidates(code) + attrs))
+
+
+def free_name_candidates(code: str) -> list[tuple[str, bool]]:
+    """``candidates`` plus the names the function reads but does not bind (globals, modules,
+    the helpers it calls; builtins left out): a copy that also renames what it calls."""
+    tree = ast.parse(code)
+    bound = {a for a, attr in candidates(code) if not attr}
+    free = [(n.id, False) for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+            and n.id not in bound and n.id not in dir(builtins) and n.id not in ("self", "cls")]
+    return list(dict.fromkeys(candidates(code) + free))
+
+
 def _new_name(old: str, rng: random.Random, taken: set[str]) -> str:
     camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), old.strip("_")) or "x"
     for _ in range(20):
@@ -111,12 +130,12 @@ def _new_name(old: str, rng: random.Random, taken: set[str]) -> str:
     return f"{old}_{rng.randrange(1 << 20)}"
 
 
-def realistic_rename(code: str, seed: int = 0) -> str | None:
-    """One to three names renamed (see the module doc) and one comment line; None if nothing
-    to rename or the code does not parse."""
+def realistic_rename(code: str, seed: int = 0, pick=candidates) -> str | None:
+    """One to three names renamed (see the module doc; ``pick`` lists what may be) and one
+    comment line; None if nothing to rename or the code does not parse."""
     rng = random.Random(seed)
     try:
-        cands = candidates(code)
+        cands = pick(code)
     except SyntaxError:
         return None
     if not cands:

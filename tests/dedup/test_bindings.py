@@ -9,7 +9,7 @@ import pytest
 from synthkit.dedup.codeview import ATTR, FOREIGN, NAME, code_batch
 from synthkit.dedup.minhash import MinHasher, ShingleSpec
 from synthkit.dedup.near_dedup import DedupSettings, find_duplicates
-from synthkit.dedup.renames import renamed_similarity
+from synthkit.dedup.renames import CODE_THRESHOLD, renamed_similarity
 
 
 def concrete(*texts):
@@ -89,13 +89,19 @@ COPIES = [  # renamings a person or a synthesizer makes: the row's own names and
      "def refill(self, size):\n    chunk = self.stream.read(size)\n    self.buffer += chunk\n    return len(self.buffer)\n"),
     ("def total(node):\n    acc = 0\n    for child in node.children:\n        acc += child.value\n    return acc\n",
      "def total(node):\n    acc = 0\n    for child in node.kids:\n        acc += child.value\n    return acc\n"),
+    # an attribute of nothing the row owns (self.conn.timeout) renamed in a function that
+    # shares more than FOREIGN_ATTR_SHARED names and words: a rename across a code base
+    ("def connect(self, host, port):\n    sock = socket.create_connection((host, port), self.conn.timeout)\n"
+     "    sock.settimeout(self.conn.timeout)\n    self.log.info('connected to %s:%d', host, port)\n    return sock\n",
+     "def connect(self, host, port):\n    sock = socket.create_connection((host, port), self.conn.time_limit)\n"
+     "    sock.settimeout(self.conn.time_limit)\n    self.log.info('connected to %s:%d', host, port)\n    return sock\n"),
 ]
 
 
 @pytest.mark.parametrize("a, b", TWINS)
 def test_twins_one_free_renaming_apart_are_not_copies(a, b, tmp_path):
     ca, cb = concrete(a, b)
-    assert renamed_similarity(ca, cb) == 0.0
+    assert renamed_similarity(ca, cb) < CODE_THRESHOLD
     res = find_duplicates([{"code": a}, {"code": b}], DedupSettings(spec=ShingleSpec(normalize="auto")), tmp_path)
     assert res.stats["removed"] == 0
 
