@@ -95,6 +95,7 @@ def disguises_section(n_copies: int, workdir: Path) -> None:
     """Recall under other ways of renaming (``normalize: auto``), on the tests' stdlib corpus."""
     import random
     import re
+    import zlib
 
     import renames
 
@@ -127,8 +128,8 @@ def disguises_section(n_copies: int, workdir: Path) -> None:
              "bench/renames copy, then ast.unparse": then(renames.realistic_rename, lambda c, s: reformat(c)),
              "bench/renames copy, then a comment on every line": then(renames.realistic_rename, add_comments)}
     print(f"\n   other disguises, {n_copies} copies each among {len(funcs)} functions (tests' corpus), normalize=auto:")
-    rng = random.Random(0)
     for name, make in kinds.items():
+        rng = random.Random(zlib.crc32(name.encode()))  # each kind its own sample, whatever the others
         rows, pairs = list(funcs), []
         for k in rng.sample(range(len(funcs)), n_copies):
             try:

@@ -7,10 +7,10 @@
    unique ``NGRAM`` anchors, else ``difflib``).
 2. Infer ONE one-to-one renaming from the aligned name pairs (most votes first).
    A renaming that changes a name free in both rows (a global, a builtin, a module)
-   scores 0: the rows call or read different things (``ItemsView``/``KeysView``
-   twins), which renaming a row's own names (bound names, attributes of ``self`` or
-   of a bound name) never does; one that changes an attribute of nothing either row
-   owns needs ``FOREIGN_ATTR_SHARED`` shared names and words, not ``MIN_SHARED``.
+   or an attribute of nothing either row owns needs ``FOREIGN_SHARED`` shared names
+   and words, not ``MIN_SHARED`` (step 4): such rows may call or read different
+   things (``ItemsView``/``KeysView`` twins), which renaming a row's own names (bound
+   names, attributes of ``self`` or of a bound name) never does.
 3. Apply it to the first row's names and string words (and to old names left in
    the second row's strings).
 4. Score: Jaccard of the ``NGRAM``-token shingle sets, scaled down when the renaming
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 NGRAM = 5
 MIN_SHARED = 2          # distinct names/words both rows keep verbatim, at the least
-FOREIGN_ATTR_SHARED = 6  # the same, when the renaming changes an attribute of nothing the rows own
+FOREIGN_SHARED = 6      # the same, when the renaming changes a free name or an attribute of nothing the rows own
 CODE_THRESHOLD = 0.9    # the least renamed_similarity that merges two code rows (or the dedup threshold)
 PREFILTER = 0.25        # shingle Jaccard with every name abstracted, below which a pair is not verified
 CODE_MARK = np.uint64(0xC0DEC0DEC0DEC0DE)  # first element of a code row's stored token array
@@ -161,37 +161,29 @@ def renamed_similarity(a: np.ndarray | list[int], b: np.ndarray | list[int]) -> 
         return float(len(a) == len(b))
     pure = _pure_renaming(a, b)
     if pure is not None:  # the common case: same tokens but for the renamed ones
-        floor = _floor(pure, foreign_a, foreign_b)
-        return _evidence_factor(a, b, pure, floor) if floor else 0.0
+        return _evidence_factor(a, b, pure, _floor(pure, foreign_a, foreign_b))
     n = min(NGRAM, len(a), len(b))
     xa, xb = _names_abstracted(a), _names_abstracted(b)
     wa, wb = _windows(xa, n), _windows(xb, n)
     if _jaccard(set(wa), set(wb)) < PREFILTER:
         return 0.0  # names aside, too little in common: no renaming can fix that
     mapping = infer_renaming(a, b, _align(xa, xb, wa, wb, n))
-    floor = _floor(mapping, foreign_a, foreign_b)
-    if not floor:
-        return 0.0
     # a string of b that still spells an old name (a message the rename missed) counts as renamed too
     jac = _jaccard(set(_windows(apply_renaming(a, mapping), n)), set(_windows(apply_renaming(b, mapping, False), n)))
-    return jac * _evidence_factor(a, b, mapping, floor)
+    return jac * _evidence_factor(a, b, mapping, _floor(mapping, foreign_a, foreign_b))
 
 
 def _floor(mapping: dict[int, int], foreign_a: set[int], foreign_b: set[int]) -> int:
     """The least number of names and words the rows must share verbatim for ``mapping`` to
-    be a renaming (``MIN_SHARED``), or 0 when it cannot be one: it changes a name free in
-    both rows (a global, a builtin, a module), so the rows call or read different things,
-    which renaming a row's own names never does (twins, not copies). A renamed attribute of
-    nothing either row owns (``self.idb.set_step()``, ``base64.encodebytes``) may be a
-    rename of that attribute across a code base, or a twin calling another method: it
-    needs ``FOREIGN_ATTR_SHARED`` shared names and words."""
-    floor = MIN_SHARED
-    for x, y in mapping.items():
-        if x in foreign_a and y in foreign_b:
-            if x & 3 == NAME:
-                return 0
-            floor = FOREIGN_ATTR_SHARED
-    return floor
+    count as a renaming: ``MIN_SHARED``, or ``FOREIGN_SHARED`` when it changes something
+    the rows do not own: a name free in both (a global, a module, a helper it calls) or an
+    attribute of nothing either owns (``self.idb.set_step()``, ``base64.encodebytes``).
+    Then the rows may call or read different things (``ItemsView``/``KeysView`` twins),
+    which renaming a row's own names never does; or a copy renamed what it calls too, or
+    an attribute across a code base. Only a larger shared context tells them apart."""
+    if any(x in foreign_a and y in foreign_b for x, y in mapping.items()):
+        return FOREIGN_SHARED
+    return MIN_SHARED
 
 
 def _evidence_factor(a: list[int], b: list[int], mapping: dict[int, int], floor: int = MIN_SHARED) -> float:
