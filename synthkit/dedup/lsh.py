@@ -111,14 +111,15 @@ def run_edges(rows: np.ndarray, keys: np.ndarray, chain: bool = False) -> tuple[
     new = np.empty(rows.size, dtype=bool)
     new[0] = True
     np.not_equal(keys[1:], keys[:-1], out=new[1:])
-    head = rows[np.flatnonzero(new)][np.cumsum(new) - 1]
+    starts = np.flatnonzero(new)
+    run = np.cumsum(new) - 1  # each row's run
+    head = rows[starts][run]
     member = ~new
     u, v = head[member], rows[member]
     if chain:
-        starts = np.flatnonzero(new)
         size = np.diff(np.append(starts, rows.size))
         small = (size > 2) & (size <= ALL_PAIRS)
-        follow = member[1:] & ~small[np.cumsum(new) - 1][1:]  # consecutive links of the long runs
+        follow = member[1:] & ~small[run][1:]  # consecutive links of the long runs
         prev_u, prev_v = rows[:-1][follow], rows[1:][follow]
         not_star = prev_u != head[1:][follow]  # the first link of a chain is already a star edge
         extra_u, extra_v = [prev_u[not_star]], [prev_v[not_star]]

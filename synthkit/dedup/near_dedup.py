@@ -195,14 +195,15 @@ def _lsh_pass(store: SignatureStore, uf: UnionFind, active: np.ndarray, parts: i
             u, v = run_edges(rows, k, chain=sets is not None)
             if u.size == 0:
                 continue
-            apart = uf.find(u) != uf.find(v)
-            u, v = u[apart], v[apart]
+            root_u, root_v = uf.find(u), uf.find(v)
+            apart = root_u != root_v
+            u, v, root_u, root_v = u[apart], v[apart], root_u[apart], root_v[apart]
             if sets is not None and u.size:  # a pair turned down in one band is not checked again
                 pair = u.astype(np.uint64) * np.uint64(store.n) + v.astype(np.uint64)
                 new = ~np.isin(pair, rejected, assume_unique=False)
-                u, v, pair = u[new], v[new], pair[new]
+                u, v, root_u, root_v, pair = u[new], v[new], root_u[new], root_v[new], pair[new]
             if sets is not None and u.size:
-                ok, checked = _verify(u, v, uf, sets, settings.threshold, settings.verify)
+                ok, checked = _verify(u, v, root_u, root_v, sets, settings.threshold, settings.verify)
                 counts["candidate_pairs"] += int(checked.sum())
                 counts["verified_pairs"] += int(ok.sum())
                 counts["rejected_pairs"] += int((checked & ~ok).sum())
@@ -222,10 +223,10 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return inter / (a.size + b.size - inter)
 
 
-def _verify(u: np.ndarray, v: np.ndarray, uf: UnionFind, sets: tuple[np.ndarray, np.ndarray], threshold: float,
-            verify_text: bool) -> tuple[np.ndarray, np.ndarray]:
+def _verify(u: np.ndarray, v: np.ndarray, root_u: np.ndarray, root_v: np.ndarray, sets: tuple[np.ndarray, np.ndarray],
+            threshold: float, verify_text: bool) -> tuple[np.ndarray, np.ndarray]:
     values, off = sets
-    return verify_in_order(u, v, uf.find(u), uf.find(v), lambda x, y: pair_verdict(
+    return verify_in_order(u, v, root_u, root_v, lambda x, y: pair_verdict(
         np.asarray(values[off[x]:off[x + 1]]), np.asarray(values[off[y]:off[y + 1]]), threshold, verify_text))
 
 

@@ -186,7 +186,7 @@ def _floor(mapping: dict[int, int], foreign_a: set[int], foreign_b: set[int]) ->
     return MIN_SHARED
 
 
-def _evidence_factor(a: list[int], b: list[int], mapping: dict[int, int], floor: int = MIN_SHARED) -> float:
+def _evidence_factor(a: list[int], b: list[int], mapping: dict[int, int], floor: int) -> float:
     """1, or less when the rows share fewer distinct names and words verbatim than the
     renaming changed, or than ``floor`` (see the module doc)."""
     shared = len((_evidence(a) & _evidence(b)) - {x >> 2 for x in mapping})
