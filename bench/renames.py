@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/helpers (see its __init__)
-from helpers.corpus import add_comment_line  # noqa: E402  (one copy: the planted-copies corpus uses it too)
+from helpers.corpus import add_comment_line, plant_near_copies  # noqa: E402  (one copy: the planted-copies corpus uses it too)
 
 MODULES = ("argparse", "ast", "calendar", "configparser", "csv", "difflib", "email/message", "fractions",
            "ftplib", "gettext", "heapq", "http/cookiejar", "imaplib", "inspect", "ipaddress", "logging/__init__",
@@ -172,15 +172,7 @@ def realistic_rename(code: str, seed: int = 0, pick=candidates) -> str | None:
 
 def plant(funcs: Sequence[str], n: int, seed: int = 0) -> tuple[list[str], list[tuple[int, int]]]:
     """``funcs`` followed by ``n`` renamed copies of random ones: (rows, [(original, copy) positions])."""
-    rng = random.Random(seed)
-    rows, pairs = list(funcs), []
-    while len(pairs) < n:
-        i = rng.randrange(len(funcs))
-        copy = realistic_rename(funcs[i], rng.randrange(1 << 30))
-        if copy is not None and copy != funcs[i]:
-            pairs.append((i, len(rows)))
-            rows.append(copy)
-    return rows, pairs
+    return plant_near_copies(funcs, n, seed, make=realistic_rename)
 
 
 def code_shingles(code: str, n: int = 5) -> set[tuple[str, ...]]:

@@ -39,7 +39,7 @@ import re
 import sysconfig
 import tokenize
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 log = logging.getLogger(__name__)
 
@@ -200,14 +200,16 @@ def near_copy(code: str, seed: int = 0) -> str | None:
     return None if renamed is None else add_comment_line(renamed, seed)
 
 
-def plant_near_copies(functions: Sequence[str], n: int, seed: int = 0) -> tuple[list[str], list[tuple[int, int]]]:
-    """``functions`` followed by ``n`` near copies of random ones: (rows, [(original, copy) positions])."""
+def plant_near_copies(functions: Sequence[str], n: int, seed: int = 0,
+                      make: Callable[[str, int], str | None] = near_copy) -> tuple[list[str], list[tuple[int, int]]]:
+    """``functions`` followed by ``n`` copies of random ones by ``make(code, seed)`` (None, or
+    the code unchanged, is drawn again): (rows, [(original, copy) positions])."""
     rng = random.Random(seed)
     rows, pairs = list(functions), []
     while len(pairs) < n:
         i = rng.randrange(len(functions))
-        copy = near_copy(functions[i], rng.randrange(1 << 30))
-        if copy is not None:
+        copy = make(functions[i], rng.randrange(1 << 30))
+        if copy is not None and copy != functions[i]:
             pairs.append((i, len(rows)))
             rows.append(copy)
     return rows, pairs
